@@ -1,0 +1,1 @@
+"""Distill Studio: generative apps on distilled few-step diffusion students."""

@@ -1,0 +1,174 @@
+"""Turn whatever the user handed us into an RGB uint8 array, or say clearly why we can't.
+
+Accepted: a path (str / Path), raw bytes, a file-like object, a PIL image, or a numpy array (RGB order,
+H×W, H×W×1, H×W×3 or H×W×4; uint8, uint16 or float in [0, 1]). EXIF orientation is applied, every PIL
+colour mode ends as RGB, and the pixel count is checked *before* decoding so a decompression bomb becomes
+an `InputError` instead of a frozen machine.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import InputError
+
+#: Default upper bound on decoded pixels (width × height). 50 MP covers every phone and most DSLRs.
+DEFAULT_MAX_PIXELS = 50_000_000
+
+ImageLike = Any  # str | os.PathLike | bytes | BinaryIO | PIL.Image.Image | np.ndarray
+
+
+def load_image(src: ImageLike, *, what: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Load `src` as a contiguous H×W×3 RGB uint8 array.
+
+    Args:
+        src: the image in any accepted form (see module docstring).
+        what: how to name the input in error messages ("source photo", "garment", …).
+        max_pixels: refuse images with more pixels than this.
+
+    Raises:
+        InputError: for missing, empty, non-image, corrupt, truncated or oversized inputs.
+    """
+    if src is None:
+        raise InputError(f"No {what} was given. Upload or pass an image file (JPEG, PNG or WebP).")
+    if isinstance(src, np.ndarray):
+        return _from_array(src, what, max_pixels)
+    if isinstance(src, Image.Image):
+        _check_size(src.size, what, max_pixels)
+        return _to_rgb_array(ImageOps.exif_transpose(src), what)
+    return _to_rgb_array(_open(src, what, max_pixels), what)
+
+
+def _open(src: ImageLike, what: str, max_pixels: int) -> Image.Image:
+    name = what
+    if isinstance(src, (str, os.PathLike)):
+        path = Path(src)
+        name = f"{what} '{path.name}'"
+        if not path.exists():
+            raise InputError(f"The {what} file '{path}' does not exist. Check the path.")
+        if path.is_dir():
+            raise InputError(f"The {what} path '{path}' is a folder, not an image file.")
+        if path.stat().st_size == 0:
+            raise InputError(f"The {name} is an empty file (0 bytes). Re-export or re-download it.")
+        fp: Any = path
+    elif isinstance(src, (bytes, bytearray, memoryview)):
+        if len(src) == 0:
+            raise InputError(f"The {what} is empty (0 bytes).")
+        fp = io.BytesIO(bytes(src))
+    elif hasattr(src, "read"):
+        fp = src
+    else:
+        raise InputError(
+            f"The {what} must be a file path, bytes, a PIL image or a numpy array; got {type(src).__name__}."
+        )
+    try:
+        with warnings.catch_warnings():
+            # PIL warns above ~89 MP and raises above ~179 MP; we enforce our own, lower, limit below.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(fp)
+    except Image.DecompressionBombError as exc:
+        raise InputError(f"The {name} is far too large to open safely ({exc}).") from None
+    except UnidentifiedImageError:
+        raise InputError(
+            f"The {name} is not an image this studio can read (or the file is corrupt). "
+            "Use JPEG, PNG, WebP, BMP or TIFF."
+        ) from None
+    except OSError as exc:
+        raise InputError(f"The {name} could not be read: {exc}.") from None
+    _check_size(img.size, name, max_pixels)
+    try:
+        img.load()  # decode now, so truncation surfaces here and not deep inside a model
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise InputError(
+            f"The {name} is damaged or truncated and cannot be decoded ({exc}). Re-export or re-download it."
+        ) from None
+    return ImageOps.exif_transpose(img)
+
+
+def _check_size(size: tuple[int, int], what: str, max_pixels: int) -> None:
+    w, h = size
+    if w < 1 or h < 1:
+        raise InputError(f"The {what} has no pixels ({w}×{h}).")
+    if w * h > max_pixels:
+        raise InputError(
+            f"The {what} is {w}×{h} = {w * h / 1e6:.1f} MP, above the limit of {max_pixels / 1e6:.0f} MP. "
+            "Downscale it (a long side of 2048 px is plenty) and try again."
+        )
+
+
+def _to_rgb_array(img: Image.Image, what: str) -> np.ndarray:
+    mode = img.mode
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        # 16/32-bit single channel: scale by the real range of the data type, not by clipping at 255.
+        arr = np.asarray(img).astype(np.float64)
+        top = 65535.0 if mode.startswith("I;16") or arr.max(initial=0) > 255 else 255.0
+        if mode == "F":
+            top = max(float(arr.max(initial=0)), 1.0) if arr.max(initial=0) > 1 else 1.0
+        gray = np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8)
+        return np.ascontiguousarray(np.stack([gray] * 3, axis=-1))
+    if mode == "P" and "transparency" in img.info:
+        img = img.convert("RGBA")
+    if img.mode in ("RGBA", "LA", "PA", "RGBa", "La"):
+        # Transparent areas become white, the usual background of product shots and stickers.
+        rgba = img.convert("RGBA")
+        canvas = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(canvas, rgba)
+    try:
+        rgb = img.convert("RGB")
+    except (OSError, ValueError) as exc:
+        raise InputError(f"The {what} uses colour mode '{mode}', which cannot be converted to RGB ({exc}).") from None
+    return np.ascontiguousarray(np.asarray(rgb, dtype=np.uint8))
+
+
+def _from_array(arr: np.ndarray, what: str, max_pixels: int) -> np.ndarray:
+    if arr.ndim == 3 and arr.shape[-1] == 1:
+        arr = arr[..., 0]
+    if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[-1] not in (3, 4)):
+        raise InputError(f"The {what} array has shape {arr.shape}; expected H×W, H×W×3 (RGB) or H×W×4 (RGBA).")
+    _check_size((arr.shape[1], arr.shape[0]), what, max_pixels)
+    if arr.dtype == np.uint8:
+        out = arr
+    elif arr.dtype == np.uint16:
+        out = (arr.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
+    elif np.issubdtype(arr.dtype, np.floating):
+        if not np.isfinite(arr).all():
+            raise InputError(f"The {what} array contains NaN or infinite values.")
+        out = (np.clip(arr, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    elif arr.dtype == bool:
+        out = arr.astype(np.uint8) * 255
+    else:
+        raise InputError(f"The {what} array has dtype {arr.dtype}; use uint8, uint16 or float in [0, 1].")
+    if out.ndim == 2:
+        out = np.stack([out] * 3, axis=-1)
+    elif out.shape[-1] == 4:
+        alpha = out[..., 3:4].astype(np.float32) / 255.0
+        out = (out[..., :3].astype(np.float32) * alpha + 255.0 * (1.0 - alpha) + 0.5).astype(np.uint8)
+    return np.ascontiguousarray(out)
+
+
+def image_digest(rgb: np.ndarray) -> str:
+    """A content hash of a decoded image (shape + pixels), used as the preprocessing cache key."""
+    import hashlib
+
+    h = hashlib.blake2b(digest_size=16)
+    h.update(str(rgb.shape).encode())
+    h.update(np.ascontiguousarray(rgb).data)
+    return h.hexdigest()
+
+
+def fit_within(rgb: np.ndarray, max_side: int) -> np.ndarray:
+    """Downscale (never upscale) so the longer side is at most `max_side`, keeping the aspect ratio."""
+    import cv2
+
+    h, w = rgb.shape[:2]
+    scale = max_side / max(h, w)
+    if scale >= 1.0:
+        return rgb
+    return cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)

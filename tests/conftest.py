@@ -1,0 +1,63 @@
+"""Shared test setup: offline Hugging Face, a private Gradio temp dir, and the real fixture photos.
+
+Fixture photos live in ../shared/fixtures (read-only, research-use images): they are read from there and
+never copied into the repository.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = Path(os.environ.get("STUDIO_FIXTURES", REPO.parent / "shared" / "fixtures"))
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+
+
+def fixture(relpath: str) -> Path:
+    path = FIXTURES / relpath
+    if not path.exists():
+        pytest.fail(f"Missing test photo {path}. The suite reads real photos from ../shared/fixtures.")
+    return path
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    if not FIXTURES.is_dir():
+        pytest.fail(f"Fixture folder {FIXTURES} not found; set STUDIO_FIXTURES or check out ../shared.")
+    return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def settings():
+    from studio.settings import Settings
+
+    return Settings.from_env()
+
+
+@pytest.fixture(scope="session")
+def preprocessing(settings):
+    from studio.preprocess import Preprocessing
+
+    return Preprocessing(settings)
+
+
+@pytest.fixture
+def load_rgb():
+    from studio.imaging import load_image
+
+    return lambda relpath: load_image(fixture(relpath))
+
+
+@pytest.fixture(autouse=True)
+def _gradio_tmp(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
+
+
+def synthetic_rgb(h: int = 64, w: int = 48, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
