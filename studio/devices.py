@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .errors import InputError
+
 
 @dataclass(frozen=True)
 class DeviceChoice:
@@ -47,6 +49,16 @@ def pick_device(requested: str = "auto") -> DeviceChoice:
     if requested == "cpu":
         return DeviceChoice("cpu", "float32", "requested")
     raise ValueError(f"Unknown device '{requested}'. Use auto, cpu, cuda, cuda:N or mps.")
+
+
+def check_device_name(name: str) -> str:
+    """Validate a --device value without importing torch (start-up must stay fast)."""
+    import re
+
+    name = (name or "auto").strip().lower()
+    if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", name):
+        raise InputError(f"Unknown device '{name}'. Use auto, cpu, cuda, cuda:N or mps.")
+    return name
 
 
 def is_oom(exc: BaseException) -> bool:

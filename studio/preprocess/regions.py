@@ -176,7 +176,9 @@ def compute_regions(landmarks: np.ndarray, image_size: tuple[int, int]) -> FaceR
         wing_dir = lid_pts[0] - lid_pts[1]
         wing_dir = wing_dir / (np.linalg.norm(wing_dir) + 1e-6)
         wing = lid_pts[0] + 0.18 * eye_w * wing_dir + np.array([0.0, -0.06 * eye_w])
-        liner = line(np.concatenate([wing[None], lid_pts]), 0.07 * eye_w)
+        # Drawn half a line-width above the lid contour, so it sits on the lashes rather than on the eye.
+        lash_line = np.concatenate([wing[None], lid_pts]) - np.array([0.0, 0.035 * eye_w], np.float32)
+        liner = line(lash_line, 0.07 * eye_w)
         masks[f"{side}_eyeliner"] = cv2.subtract(liner, eye_mask)
         # Blush: a soft ellipse on the cheek apple, sized by the face.
         masks[f"{side}_cheek"] = disc(local[cheek], (0.11 * face_h, 0.08 * face_h))

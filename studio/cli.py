@@ -1,0 +1,170 @@
+"""The `studio` command: list apps, run one on files, inspect preprocessing, benchmark, serve.
+
+    studio list
+    studio run preprocess --image photo.jpg --out result.png
+    studio preprocess photo.jpg --out out/
+    studio bench preprocess --json bench.json
+    studio serve [APP] [--host H] [--port P] [--share] [--device D]
+
+Errors a user can fix print one line starting with "error:" and exit non-zero (2 bad input,
+3 missing weights); `--json` output goes to stdout, messages to stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+
+def _add_param_flags(parser: argparse.ArgumentParser, app) -> None:
+    from .schema import ImageParam, SliderParam, ToggleParam
+
+    for p in app.params:
+        flag = f"--{p.name.replace('_', '-')}"
+        if isinstance(p, ToggleParam):
+            parser.add_argument(flag, dest=p.name, action=argparse.BooleanOptionalAction, default=None, help=p.help)
+        elif isinstance(p, ImageParam):
+            parser.add_argument(flag, dest=p.name, metavar="IMAGE", default=None,
+                                help=f"{p.help} (required)" if p.required else p.help)  # fmt: skip
+        else:
+            extra = f" [{p.minimum:g}–{p.maximum:g}]" if isinstance(p, SliderParam) else ""
+            choices = getattr(p, "choices", None) or None
+            parser.add_argument(flag, dest=p.name, default=None, choices=choices,
+                                help=f"{p.help}{extra} (default {p.default})")  # fmt: skip
+
+
+def _save_rgb(path: Path, rgb) -> None:
+    from PIL import Image
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(rgb).save(path)
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+def _run_app(app_id: str, values: dict, out: Path | None, extras_dir: Path | None, device: str | None) -> int:
+    from studio.apps import get_app
+
+    from .schema import Result
+    from .serve import make_context
+
+    app = get_app(app_id)
+    ctx = make_context(device)
+    result: Result = app(ctx, **values)
+    if out is not None and result.image is not None:
+        _save_rgb(out, result.image)
+    if extras_dir is not None:
+        for name, image in result.extras.items():
+            _save_rgb(extras_dir / f"{_slug(name)}.png", image)
+        (extras_dir / "summary.json").write_text(json.dumps(result.summary(), indent=2))
+    print(json.dumps(result.summary(), indent=2))
+    return 0
+
+
+def cmd_list(args) -> int:
+    from studio.apps import all_apps
+
+    for app in all_apps():
+        print(f"{app.id:<14} {app.title}")
+    return 0
+
+
+def cmd_preprocess(args) -> int:
+    values = {"image": args.image, "max_faces": args.max_faces, "clothing": args.clothing,
+              "with_controls": args.controls}  # fmt: skip
+    return _run_app("preprocess", values, args.out / "overlay.png", args.out, args.device)
+
+
+def cmd_run(args, app) -> int:
+    values = {p.name: getattr(args, p.name) for p in app.params}
+    return _run_app(app.id, values, args.out, args.extras, args.device)
+
+
+def cmd_bench(args) -> int:
+    from .bench import bench_preprocess
+
+    report = bench_preprocess(image=args.image, frames=args.frames, out_json=args.json, plot=args.plot)
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from .serve import serve
+
+    return serve(app_id=args.app, host=args.host, port=args.port, share=args.share, device=args.device)
+
+
+def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, dict]:
+    parser = argparse.ArgumentParser(prog="studio", description="Distill Studio command line.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    sub.add_parser("list", help="list the apps").set_defaults(func=cmd_list)
+
+    pre = sub.add_parser("preprocess", help="write landmark/mask/pose overlays and a JSON summary for a photo")
+    pre.add_argument("image", help="photo to analyse")
+    pre.add_argument("--out", type=Path, required=True, help="folder for the PNGs and summary.json")
+    pre.add_argument("--max-faces", type=int, default=4)
+    pre.add_argument("--clothing", choices=("upper", "lower", "dress"), default="upper")
+    pre.add_argument("--controls", action=argparse.BooleanOptionalAction, default=True,
+                     help="also render control images (Canny, MediaPipe face)")  # fmt: skip
+    pre.add_argument("--device", default=None)
+    pre.set_defaults(func=cmd_preprocess)
+
+    run = sub.add_parser("run", help="run an app on files: studio run APP --help lists its flags")
+    run.add_argument("app", help="app id (see `studio list`)")
+    apps_parsers = {}
+    # Only build the app's flags when its id is on the command line: importing every app costs time.
+    if len(argv) >= 2 and argv[0] == "run" and not argv[1].startswith("-"):
+        from studio.apps import get_app
+
+        app = get_app(argv[1])
+        _add_param_flags(run, app)
+        apps_parsers["app"] = app
+    run.add_argument("--out", type=Path, default=None, help="where to write the result image (PNG)")
+    run.add_argument("--extras", type=Path, default=None, help="folder for the detail images and summary.json")
+    run.add_argument("--device", default=None)
+
+    bench = sub.add_parser("bench", help="measure speed; writes JSON (and a PNG plot)")
+    bench.add_argument("target", choices=("preprocess",), help="what to benchmark")
+    bench.add_argument("--image", default=None, help="photo to use (default: scikit-image's astronaut at 640×480)")
+    bench.add_argument("--frames", type=int, default=100)
+    bench.add_argument("--json", type=Path, default=None, help="write the report here")
+    bench.add_argument("--plot", type=Path, default=None, help="write a PNG plot here (default: next to --json)")
+    bench.set_defaults(func=cmd_bench)
+
+    serve = sub.add_parser("serve", help="start the Gradio UI (same as python launch.py)")
+    serve.add_argument("app", nargs="?", default=None)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=7860)
+    serve.add_argument("--share", action="store_true")
+    serve.add_argument("--device", default=None)
+    serve.set_defaults(func=cmd_serve)
+    return parser, apps_parsers
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .errors import StudioError
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        parser, found = build_parser(argv)
+    except KeyError as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 2
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "run":
+            return cmd_run(args, found["app"])
+        return args.func(args)
+    except StudioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""Gradio pages generated from an app's schema. The only module (with launch.py) that imports gradio.
+
+`build_page(app, ctx)` renders the app's parameters as components, streams its previews into the output
+image, and turns `InputError` (and every other `StudioError`) into a `gr.Error` with the same text the
+CLI prints. Each page exposes one named API endpoint, `/<app id>`, for `gradio_client`.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import traceback
+
+import gradio as gr
+
+from ..errors import StudioError
+from ..schema import App, ChoiceParam, ImageParam, Preview, Result, RunContext, SeedParam, SliderParam, ToggleParam
+
+CSS = """
+.studio-badge {font-family: ui-monospace, monospace; font-size: 0.9em; padding: 4px 10px; border-radius: 12px;
+               background: var(--color-accent-soft); display: inline-block;}
+"""
+
+
+def _path_passthrough(payload):
+    """Preprocess for image inputs: hand the handler the uploaded file's path (or inline bytes) untouched.
+
+    Stock `gr.Image` decodes uploads with PIL before our handler runs, so a corrupt file or a text file named
+    .jpg fails inside Gradio with a bare "Error"; the studio's own loader gives the real reason instead.
+    (Set per instance: subclassing a Gradio component makes Gradio write a .pyi file next to our source.)
+    """
+    if payload is None:
+        return None
+    if payload.url and payload.url.startswith("data:"):  # webcam snapshots may arrive inline
+        return base64.b64decode(payload.url.split(",", 1)[1])
+    return payload.path
+
+
+def api_name(app: App) -> str:
+    return app.id.replace("-", "_")
+
+
+def _component(param):
+    common = {"label": param.label, "info": param.help or None}
+    if isinstance(param, ImageParam):
+        sources = ["upload", "webcam", "clipboard"] if param.webcam else ["upload", "clipboard"]
+        image = gr.Image(label=param.label, sources=sources, type="filepath", height=320)
+        image.preprocess = _path_passthrough
+        return image
+    if isinstance(param, SliderParam):
+        return gr.Slider(param.minimum, param.maximum, value=param.default, step=param.step, **common)
+    if isinstance(param, ChoiceParam):
+        return gr.Radio(list(param.choices), value=param.default, **common)
+    if isinstance(param, ToggleParam):
+        return gr.Checkbox(value=param.default, **common)
+    if isinstance(param, SeedParam):
+        return gr.Number(value=param.default, precision=0, minimum=0, **common)
+    return gr.Textbox(value=param.default, **common)
+
+
+def _gallery(result: Result) -> list[tuple]:
+    return [(image, name) for name, image in result.extras.items()]
+
+
+def build_page(app: App, ctx: RunContext) -> gr.Blocks:
+    """One app as a Blocks page: inputs on the left, output, badge, extras and JSON on the right."""
+    with gr.Blocks(title=f"{app.title} · Distill Studio") as page:
+        gr.Markdown(f"## {app.title}\n{app.description}")
+        with gr.Row():
+            with gr.Column(scale=2):
+                inputs = [_component(p) for p in app.params]
+                run_button = gr.Button("Run", variant="primary")
+            with gr.Column(scale=3):
+                output = gr.Image(label="Result", type="numpy", interactive=False, height=420)
+                badge = gr.HTML(elem_classes=["studio-badge-holder"])
+                extras = gr.Gallery(label="Details", columns=4, height="auto", object_fit="contain")
+                summary = gr.JSON(label="Provenance, metrics and details")
+
+        names = [p.name for p in app.params]
+
+        def handler(*values):
+            try:
+                for item in app.stream(ctx, **dict(zip(names, values))):
+                    if isinstance(item, Preview):
+                        yield item.image, _badge(f"{item.label} · {item.step}/{item.total}"), gr.skip(), gr.skip()
+                    elif isinstance(item, Result):
+                        yield item.image, _badge(item.provenance.badge()), _gallery(item), item.summary()
+            except StudioError as exc:
+                raise gr.Error(str(exc), title=type(exc).__name__) from None
+            except Exception as exc:  # noqa: BLE001 -- last-resort message; the traceback goes to the server log
+                traceback.print_exc()
+                raise gr.Error(
+                    f"Unexpected {type(exc).__name__}: {exc}. This is a bug in the studio; "
+                    "the server log has the details.",
+                    title="Internal error",
+                ) from None
+
+        run_button.click(handler, inputs, [output, badge, extras, summary], api_name=api_name(app),
+                         concurrency_limit=2)  # fmt: skip
+    return page
+
+
+def _badge(text: str) -> str:
+    return f'<span class="studio-badge" data-testid="studio-badge">{html.escape(text)}</span>'
+
+
+def build_studio(apps: list[App], ctx: RunContext) -> gr.Blocks:
+    """Every app as a tab of one Blocks, sharing one preprocessing cache and one queue."""
+    with gr.Blocks(title="Distill Studio") as studio:
+        gr.Markdown("# Distill Studio\nDistilled few-step diffusion apps, their teachers, and an offline lite tier.")
+        for app in apps:
+            with gr.Tab(app.title, id=app.id):
+                build_page(app, ctx).render()
+    return studio
