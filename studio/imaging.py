@@ -24,6 +24,10 @@ DEFAULT_MAX_PIXELS = 50_000_000
 
 ImageLike = Any  # str | os.PathLike | bytes | BinaryIO | PIL.Image.Image | np.ndarray
 
+# Float arrays may overshoot [0, 1] a little (bicubic resampling rings); beyond these they are an error.
+_FLOAT_MAX_OVERSHOOT = 1.5
+_FLOAT_MIN_UNDERSHOOT = 0.1
+
 
 def load_image(src: ImageLike, *, what: str = "image", max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """Load `src` as a contiguous H×W×3 RGB uint8 array.
@@ -42,6 +46,8 @@ def load_image(src: ImageLike, *, what: str = "image", max_pixels: int = DEFAULT
         return _from_array(src, what, max_pixels)
     if isinstance(src, Image.Image):
         _check_size(src.size, what, max_pixels)
+        # A PIL image straight from Image.open() is still lazy: decode it here, under the same error handling.
+        _decode(src, what)
         return _to_rgb_array(ImageOps.exif_transpose(src), what)
     return _to_rgb_array(_open(src, what, max_pixels), what)
 
@@ -49,7 +55,7 @@ def load_image(src: ImageLike, *, what: str = "image", max_pixels: int = DEFAULT
 def _open(src: ImageLike, what: str, max_pixels: int) -> Image.Image:
     name = what
     if isinstance(src, (str, os.PathLike)):
-        path = Path(src)
+        path = Path(src).expanduser()
         name = f"{what} '{path.name}'"
         if not path.exists():
             raise InputError(f"The {what} file '{path}' does not exist. Check the path.")
@@ -62,6 +68,8 @@ def _open(src: ImageLike, what: str, max_pixels: int) -> Image.Image:
         if len(src) == 0:
             raise InputError(f"The {what} is empty (0 bytes).")
         fp = io.BytesIO(bytes(src))
+    elif isinstance(src, io.TextIOBase):
+        raise InputError(f"The {what} was opened as text; open the file in binary mode ('rb') instead.")
     elif hasattr(src, "read"):
         fp = src
     else:
@@ -74,22 +82,32 @@ def _open(src: ImageLike, what: str, max_pixels: int) -> Image.Image:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             img = Image.open(fp)
     except Image.DecompressionBombError as exc:
-        raise InputError(f"The {name} is far too large to open safely ({exc}).") from None
+        # PIL refuses these (> 2 × Image.MAX_IMAGE_PIXELS) while reading the header, before our own check runs.
+        pil_limit = 2 * Image.MAX_IMAGE_PIXELS if Image.MAX_IMAGE_PIXELS else max_pixels
+        raise InputError(
+            f"The {name} is far too large to open safely ({exc}). The limit is "
+            f"{_mp(min(max_pixels, pil_limit))}: downscale it (a long side of 2048 px is plenty) and try again."
+        ) from None
     except UnidentifiedImageError:
         raise InputError(
             f"The {name} is not an image this studio can read (or the file is corrupt). "
             "Use JPEG, PNG, WebP, BMP or TIFF."
         ) from None
-    except OSError as exc:
+    except (OSError, ValueError) as exc:  # ValueError: PIL refuses some file-like objects outright
         raise InputError(f"The {name} could not be read: {exc}.") from None
     _check_size(img.size, name, max_pixels)
+    _decode(img, name)
+    return ImageOps.exif_transpose(img)
+
+
+def _decode(img: Image.Image, name: str) -> None:
+    """Decode now, so truncation surfaces here as an InputError and not deep inside a model."""
     try:
-        img.load()  # decode now, so truncation surfaces here and not deep inside a model
+        img.load()
     except (OSError, SyntaxError, ValueError) as exc:
         raise InputError(
             f"The {name} is damaged or truncated and cannot be decoded ({exc}). Re-export or re-download it."
         ) from None
-    return ImageOps.exif_transpose(img)
 
 
 def _check_size(size: tuple[int, int], what: str, max_pixels: int) -> None:
@@ -98,9 +116,14 @@ def _check_size(size: tuple[int, int], what: str, max_pixels: int) -> None:
         raise InputError(f"The {what} has no pixels ({w}×{h}).")
     if w * h > max_pixels:
         raise InputError(
-            f"The {what} is {w}×{h} = {w * h / 1e6:.1f} MP, above the limit of {max_pixels / 1e6:.0f} MP. "
+            f"The {what} is {w}×{h} = {_mp(w * h)}, above the limit of {_mp(max_pixels)}. "
             "Downscale it (a long side of 2048 px is plenty) and try again."
         )
+
+
+def _mp(pixels: int) -> str:
+    """Megapixels for messages: "50 MP", "81 MP", "0.01 MP" (never a misleading "0 MP")."""
+    return f"{pixels / 1e6:.3g} MP"
 
 
 def _to_rgb_array(img: Image.Image, what: str) -> np.ndarray:
@@ -140,6 +163,19 @@ def _from_array(arr: np.ndarray, what: str, max_pixels: int) -> np.ndarray:
     elif np.issubdtype(arr.dtype, np.floating):
         if not np.isfinite(arr).all():
             raise InputError(f"The {what} array contains NaN or infinite values.")
+        lo, hi = float(arr.min(initial=0.0)), float(arr.max(initial=0.0))
+        # Clipping silently would turn a 0–255 float array all white, or darken a [-1, 1] model output.
+        # Small overshoots (resampling ringing) are clipped; ranges that are clearly another convention are not.
+        if hi > _FLOAT_MAX_OVERSHOOT:
+            raise InputError(
+                f"The {what} is a float array with values up to {hi:g}; float images must be in [0, 1]. "
+                "If it holds 0–255 values, divide by 255 or convert it to uint8."
+            )
+        if lo < -_FLOAT_MIN_UNDERSHOOT:
+            raise InputError(
+                f"The {what} is a float array with values down to {lo:g}; float images must be in [0, 1]. "
+                "If it is a model output in [-1, 1], map it with (x + 1) / 2 first."
+            )
         out = (np.clip(arr, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
     elif arr.dtype == bool:
         out = arr.astype(np.uint8) * 255

@@ -7,6 +7,7 @@ never copied into the repository.
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +18,9 @@ FIXTURES = Path(os.environ.get("STUDIO_FIXTURES", REPO.parent / "shared" / "fixt
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+# One private upload folder for the whole session: Gradio checks uploads against it when a request arrives,
+# so it must not change between the server's start and a test's request.
+os.environ["GRADIO_TEMP_DIR"] = tempfile.mkdtemp(prefix="studio-gradio-")
 
 
 def fixture(relpath: str) -> Path:
@@ -52,11 +56,6 @@ def load_rgb():
     from studio.imaging import load_image
 
     return lambda relpath: load_image(fixture(relpath))
-
-
-@pytest.fixture(autouse=True)
-def _gradio_tmp(tmp_path, monkeypatch):
-    monkeypatch.setenv("GRADIO_TEMP_DIR", str(tmp_path / "gradio"))
 
 
 def synthetic_rgb(h: int = 64, w: int = 48, seed: int = 0) -> np.ndarray:

@@ -69,13 +69,16 @@ def run(ctx, image, max_faces: int, clothing: str, with_controls: bool):
 
     available_controls: dict[str, str] = {}
     if with_controls:
-        for kind in pre.controls.KINDS:
+        from studio.preprocess.control import KINDS
+
+        for kind in KINDS:
             # Weight-needing annotators fail fast with the files they need; that message is shown as-is.
             try:
                 with watch(f"control:{kind}"):
                     extras[f"control: {kind}"] = pre.control(rgb, kind)
                 available_controls[kind] = "available"
             except (InputError, PreprocessorUnavailable) as exc:
+                watch.timings_ms.pop(f"control:{kind}", None)  # a refusal is not a timing
                 available_controls[kind] = str(exc)
 
     provenance = Provenance(

@@ -63,41 +63,47 @@ def _gallery(result: Result) -> list[tuple]:
 
 
 def build_page(app: App, ctx: RunContext) -> gr.Blocks:
-    """One app as a Blocks page: inputs on the left, output, badge, extras and JSON on the right."""
+    """One app as a stand-alone Blocks page."""
     with gr.Blocks(title=f"{app.title} · Distill Studio") as page:
-        gr.Markdown(f"## {app.title}\n{app.description}")
-        with gr.Row():
-            with gr.Column(scale=2):
-                inputs = [_component(p) for p in app.params]
-                run_button = gr.Button("Run", variant="primary")
-            with gr.Column(scale=3):
-                output = gr.Image(label="Result", type="numpy", interactive=False, height=420)
-                badge = gr.HTML(elem_classes=["studio-badge-holder"])
-                extras = gr.Gallery(label="Details", columns=4, height="auto", object_fit="contain")
-                summary = gr.JSON(label="Provenance, metrics and details")
-
-        names = [p.name for p in app.params]
-
-        def handler(*values):
-            try:
-                for item in app.stream(ctx, **dict(zip(names, values))):
-                    if isinstance(item, Preview):
-                        yield item.image, _badge(f"{item.label} · {item.step}/{item.total}"), gr.skip(), gr.skip()
-                    elif isinstance(item, Result):
-                        yield item.image, _badge(item.provenance.badge()), _gallery(item), item.summary()
-            except StudioError as exc:
-                raise gr.Error(str(exc), title=type(exc).__name__) from None
-            except Exception as exc:  # noqa: BLE001 -- last-resort message; the traceback goes to the server log
-                traceback.print_exc()
-                raise gr.Error(
-                    f"Unexpected {type(exc).__name__}: {exc}. This is a bug in the studio; "
-                    "the server log has the details.",
-                    title="Internal error",
-                ) from None
-
-        run_button.click(handler, inputs, [output, badge, extras, summary], api_name=api_name(app),
-                         concurrency_limit=2)  # fmt: skip
+        _app_layout(app, ctx)
     return page
+
+
+def _app_layout(app: App, ctx: RunContext) -> None:
+    """An app's components and its event, added to the Blocks (or Tab) being built: inputs on the left;
+    output, badge, details and JSON on the right."""
+    gr.Markdown(f"## {app.title}\n{app.description}")
+    with gr.Row():
+        with gr.Column(scale=2):
+            inputs = [_component(p) for p in app.params]
+            run_button = gr.Button("Run", variant="primary")
+        with gr.Column(scale=3):
+            output = gr.Image(label="Result", type="numpy", interactive=False, height=420)
+            badge = gr.HTML(elem_classes=["studio-badge-holder"])
+            extras = gr.Gallery(label="Details", columns=4, height="auto", object_fit="contain")
+            summary = gr.JSON(label="Provenance, metrics and details")
+
+    names = [p.name for p in app.params]
+
+    def handler(*values):
+        try:
+            for item in app.stream(ctx, **dict(zip(names, values))):
+                if isinstance(item, Preview):
+                    yield item.image, _badge(f"{item.label} · {item.step}/{item.total}"), gr.skip(), gr.skip()
+                elif isinstance(item, Result):
+                    yield item.image, _badge(item.provenance.badge()), _gallery(item), item.summary()
+        except StudioError as exc:
+            raise gr.Error(str(exc), title=type(exc).__name__) from None
+        except Exception as exc:  # noqa: BLE001 -- last-resort message; the traceback goes to the server log
+            traceback.print_exc()
+            raise gr.Error(
+                f"Unexpected {type(exc).__name__}: {exc}. This is a bug in the studio; "
+                "the server log has the details.",
+                title="Internal error",
+            ) from None
+
+    run_button.click(handler, inputs, [output, badge, extras, summary], api_name=api_name(app),
+                     concurrency_limit=2)  # fmt: skip
 
 
 def _badge(text: str) -> str:
@@ -110,5 +116,5 @@ def build_studio(apps: list[App], ctx: RunContext) -> gr.Blocks:
         gr.Markdown("# Distill Studio\nDistilled few-step diffusion apps, their teachers, and an offline lite tier.")
         for app in apps:
             with gr.Tab(app.title, id=app.id):
-                build_page(app, ctx).render()
+                _app_layout(app, ctx)
     return studio

@@ -1,0 +1,75 @@
+"""UI smoke test in real headless Chromium (Debian's, installed by tests/setup_browser.sh; driven by Playwright).
+
+Opens the studio, uploads a real face photo on the Preprocess inspector page, runs it, and checks that the
+overlay and the provenance badge appear. Set STUDIO_SCREENSHOT=path.png to keep a screenshot.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from conftest import fixture
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
+                 "--no-first-run", "--disable-component-update", "--disable-sync"]  # fmt: skip
+
+
+def chromium_path() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        pytest.fail("Chromium is not installed: run `bash tests/setup_browser.sh` (installs Debian's chromium).")
+    return path
+
+
+@pytest.fixture(scope="module")
+def studio_url():
+    from studio.serve import build_blocks, launch, make_context
+
+    blocks = build_blocks(None, make_context())
+    _, local_url, _ = launch(blocks, port=None, block=False)
+    yield local_url
+    blocks.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+def test_preprocess_page_shows_overlay_and_badge(browser, studio_url, tmp_path):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(studio_url, wait_until="networkidle")
+    page.get_by_role("tab", name="Preprocess inspector").click()
+    page.locator("input[type=file]").first.set_input_files(str(fixture("faces/face_woman_nomakeup_freckles_01.png")))
+    page.get_by_role("button", name="Run").click()
+    badge = page.locator("[data-testid=studio-badge]")
+    badge.filter(has_text="ms").wait_for(timeout=90_000)
+    assert "lite" in badge.inner_text()
+    result = page.locator("img").filter(has=page.locator("xpath=.")).first
+    assert result.count() == 1
+    # The details gallery holds the per-region masks.
+    page.get_by_text("mask: lips").first.wait_for(timeout=30_000)
+    shot = os.environ.get("STUDIO_SCREENSHOT") or str(tmp_path / "studio.png")
+    page.screenshot(path=shot, full_page=True)
+    page.close()
+
+
+def test_bad_file_shows_a_clear_error(browser, studio_url, tmp_path):
+    bad = tmp_path / "notes.jpg"
+    bad.write_text("this is a text file, not a photo")
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(studio_url, wait_until="networkidle")
+    page.locator("input[type=file]").first.set_input_files(str(bad))
+    page.get_by_role("button", name="Run").click()
+    page.get_by_text("not an image this studio can read").first.wait_for(timeout=60_000)
+    page.close()

@@ -1,0 +1,400 @@
+"""Identity embeddings: the geometric mesh descriptor on real fixture faces, and InsightFace's offline guards.
+
+No InsightFace pack is needed: the missing-pack paths are tested for real, and the embedding path runs
+against a stand-in `insightface.app` module to check what we pass in and what we pick out.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+import types
+from types import SimpleNamespace
+
+import cv2
+import numpy as np
+import pytest
+
+from studio.errors import NoFaceFound, PreprocessorUnavailable
+from studio.preprocess.identity import (
+    GEOMETRIC_FEATURES,
+    Embedder,
+    GeometricEmbedder,
+    IdentityEmbedding,
+    InsightFaceEmbedder,
+    canonical_landmarks,
+    make_embedder,
+    reference_statistics,
+)
+from studio.preprocess.regions import FACE_OVAL
+
+# Single-person, roughly frontal fixture portraits of seven different people.
+FRONTAL = (
+    "faces/face_man_dark_skin_official_portrait_01.jpg",
+    "faces/face_man_east_asian_young_01.jpg",
+    "faces/face_man_elderly_light_smiling_01.jpg",
+    "faces/face_woman_elderly_red_lipstick_01.jpg",
+    "faces/face_woman_light_astronaut_nomakeup_01.png",
+    "faces/face_woman_makeup_red_lips_smoky_eyes_01.png",
+    "faces/face_woman_nomakeup_freckles_01.png",
+)
+
+
+@pytest.fixture
+def geometric():
+    return GeometricEmbedder()
+
+
+@pytest.fixture
+def freckles(load_rgb, preprocessing):
+    rgb = load_rgb("faces/face_woman_nomakeup_freckles_01.png")
+    return rgb, preprocessing.require_faces(rgb)[0]
+
+
+def _similarity_transform(landmarks: np.ndarray, angle_deg: float, scale: float, shift) -> np.ndarray:
+    """Rotate in the image plane about an arbitrary point, scale (z too: it is in x's units) and shift."""
+    out = landmarks.astype(np.float64).copy()
+    a = np.radians(angle_deg)
+    rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+    pivot = np.array([37.0, -12.0])
+    out[:, :2] = (out[:, :2] - pivot) @ rot.T * scale + pivot + np.asarray(shift, float)
+    out[:, 2] *= scale
+    return out
+
+
+def _rotate_3d(landmarks: np.ndarray, yaw_deg: float, pitch_deg: float) -> np.ndarray:
+    """A head turn: rotate the 3-D mesh about its own centre (a pure landmark-level pose change)."""
+    pts = landmarks.astype(np.float64)
+    centre = pts.mean(axis=0)
+    y, p = np.radians(yaw_deg), np.radians(pitch_deg)
+    ry = np.array([[np.cos(y), 0, np.sin(y)], [0, 1, 0], [-np.sin(y), 0, np.cos(y)]])
+    rx = np.array([[1, 0, 0], [0, np.cos(p), -np.sin(p)], [0, np.sin(p), np.cos(p)]])
+    return (pts - centre) @ (rx @ ry).T + centre
+
+
+# ------------------------------------------------------------------------------------ IdentityEmbedding
+
+
+def test_embedding_is_normalised_and_compares_by_cosine():
+    a = IdentityEmbedding(np.array([3.0, 4.0]), "test", True, "")
+    b = IdentityEmbedding(np.array([4.0, 3.0], np.float64), "test", True, "")
+    assert a.vector.dtype == np.float32
+    np.testing.assert_allclose(a.vector, [0.6, 0.8], rtol=1e-6)
+    assert a.similarity(a) == pytest.approx(1.0)
+    assert a.similarity(b) == pytest.approx(0.96, abs=1e-6)
+    assert IdentityEmbedding(np.array([1.0, 0.0]), "test", True).similarity(
+        IdentityEmbedding(np.array([-2.0, 0.0]), "test", True)
+    ) == pytest.approx(-1.0)
+
+
+def test_comparing_embeddings_from_different_embedders_raises():
+    ours = IdentityEmbedding(np.ones(4), "geometric-mesh-v1", True)
+    theirs = IdentityEmbedding(np.ones(4), "insightface:buffalo_l", False)
+    with pytest.raises(ValueError) as err:
+        ours.similarity(theirs)
+    msg = str(err.value)
+    assert "geometric-mesh-v1" in msg and "insightface:buffalo_l" in msg and "same embedder" in msg
+
+
+def test_comparing_different_lengths_raises():
+    with pytest.raises(ValueError, match="different lengths"):
+        IdentityEmbedding(np.ones(4), "x", True).similarity(IdentityEmbedding(np.ones(5), "x", True))
+
+
+@pytest.mark.parametrize("vector", [np.zeros(8), np.array([1.0, np.nan])])
+def test_degenerate_vectors_are_refused(vector):
+    with pytest.raises(ValueError, match="finite, non-zero"):
+        IdentityEmbedding(vector, "x", True)
+
+
+# ---------------------------------------------------------------------------------- geometric descriptor
+
+
+def test_geometric_embedder_fits_the_protocol(geometric, freckles):
+    rgb, face = freckles
+    emb = geometric.embed(rgb, face)
+    assert isinstance(geometric, Embedder)
+    assert emb.embedder == geometric.name == "geometric-mesh-v1"
+    assert emb.commercial_use_ok is True
+    assert emb.vector.shape == (len(GEOMETRIC_FEATURES),) and emb.vector.dtype == np.float32
+    assert np.linalg.norm(emb.vector) == pytest.approx(1.0, abs=1e-6)
+    assert "not a face-recognition model" in emb.note
+
+
+def test_same_photo_scores_one_and_is_deterministic(freckles):
+    rgb, face = freckles
+    a = GeometricEmbedder().embed(rgb, face)
+    b = GeometricEmbedder().embed(rgb, face)
+    assert np.array_equal(a.vector, b.vector)  # bit-identical across instances
+    assert a.similarity(b) == pytest.approx(1.0, abs=1e-6)
+
+
+def test_canonical_frame_removes_translation_rotation_and_scale(freckles):
+    landmarks = freckles[1].landmarks
+    canon = canonical_landmarks(landmarks)
+    moved = canonical_landmarks(_similarity_transform(landmarks, 23.0, 0.37, (140.0, -60.0)))
+    np.testing.assert_allclose(moved, canon, atol=1e-4)
+    right, left = canon[[33, 133]].mean(axis=0), canon[[263, 362]].mean(axis=0)
+    np.testing.assert_allclose((right + left) / 2, 0.0, atol=1e-9)  # eye midpoint at the origin
+    assert abs(left[1] - right[1]) < 1e-9 and left[0] > right[0]  # eye line level, subject's left on +x
+    assert np.linalg.norm(left - right) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize(
+    "angle, scale, shift", [(0.0, 1.0, (25.0, 40.0)), (-14.0, 1.0, (0.0, 0.0)), (9.0, 0.55, (-80.0, 12.0)),
+                            (31.0, 2.4, (300.0, 300.0))],  # fmt: skip
+)
+def test_same_face_rotated_scaled_translated_scores_above_0_99(geometric, freckles, angle, scale, shift):
+    rgb, face = freckles
+    base = geometric.embed(rgb, face)
+    moved = geometric.embed_landmarks(_similarity_transform(face.landmarks, angle, scale, shift))
+    assert base.similarity(moved) > 0.99
+
+
+def test_same_face_turned_in_3d_scores_above_0_99(geometric, freckles):
+    # Distances are measured in 3-D, so a head turn of the mesh itself changes nothing.
+    landmarks = freckles[1].landmarks
+    base = geometric.embed_landmarks(landmarks)
+    assert base.similarity(geometric.embed_landmarks(_rotate_3d(landmarks, 15.0, -8.0))) > 0.99
+
+
+def test_reshaping_the_jaw_is_detected_as_drift(geometric, freckles):
+    landmarks = freckles[1].landmarks.astype(np.float64)
+    canon = canonical_landmarks(landmarks)
+    lower_outline = [i for i in FACE_OVAL if canon[i, 1] > 0.3]  # outline points below the cheekbones
+    mid_x = landmarks[[33, 263], 0].mean()
+    for factor, at_most in ((1.05, 0.97), (1.10, 0.8)):
+        edited = landmarks.copy()
+        edited[lower_outline, 0] = mid_x + (landmarks[lower_outline, 0] - mid_x) * factor
+        drift = geometric.embed_landmarks(landmarks).similarity(geometric.embed_landmarks(edited))
+        assert drift < at_most, f"a jaw {factor - 1:.0%} wider still scored {drift:.3f}"
+
+
+def test_same_photo_warped_and_redetected_stays_high(geometric, load_rgb, preprocessing):
+    for name in ("faces/face_woman_nomakeup_freckles_01.png", "faces/face_man_dark_skin_official_portrait_01.jpg"):
+        rgb = load_rgb(name)
+        face = preprocessing.require_faces(rgb)[0]
+        h, w = rgb.shape[:2]
+        matrix = cv2.getRotationMatrix2D((w / 2, h / 2), 10.0, 0.8)
+        warped = cv2.warpAffine(rgb, matrix, (w, h), borderMode=cv2.BORDER_REFLECT)
+        # Follow the face through the warp: the re-detected face whose nose tip lands where it should.
+        nose = matrix @ np.append(face.landmarks[1, :2], 1.0)
+        again = min(preprocessing.require_faces(warped), key=lambda f: np.linalg.norm(f.landmarks[1, :2] - nose))
+        score = geometric.embed(rgb, face).similarity(geometric.embed(warped, again))
+        assert score > 0.9, f"{name}: {score:.3f}"
+
+
+def test_different_people_score_lower_than_the_same_person(geometric, load_rgb, preprocessing):
+    gallery = {}
+    for name in FRONTAL:
+        rgb = load_rgb(name)
+        gallery[name] = geometric.embed(rgb, preprocessing.require_faces(rgb)[0])
+    different = [gallery[a].similarity(gallery[b]) for a, b in itertools.combinations(FRONTAL, 2)]
+    # Re-detection of one face after a warp stays above 0.9 (see above); different people average near 0.
+    assert np.mean(different) < 0.3
+    assert np.median(different) < 0.5
+    # A man and a woman of very different face shapes point in opposite directions.
+    obama, freckles = gallery[FRONTAL[0]], gallery[FRONTAL[6]]
+    assert obama.similarity(freckles) < 0.0
+
+    # The two women cheek to cheek in one photo: same light, same camera, different people.
+    rgb = load_rgb("faces/faces_multi_two_women_outdoor_01.jpg")
+    first, second = preprocessing.require_faces(rgb)[:2]
+    assert geometric.embed(rgb, first).similarity(geometric.embed(rgb, second)) < 0.6
+
+    # The one real same-person pair in the fixtures (two different photos of the same man, one smiling
+    # close-up, one full-length): above the typical different-people score, though as the docstring warns,
+    # not necessarily above every different person with a similar face shape.
+    rgb = load_rgb("people/person_man_arms_crossed_fullbody_01.jpg")
+    same_man = geometric.embed(rgb, preprocessing.require_faces(rgb)[0])
+    assert same_man.similarity(gallery["faces/face_man_elderly_light_smiling_01.jpg"]) > np.percentile(different, 75)
+
+
+def test_turned_face_is_flagged_in_the_note(geometric, load_rgb, preprocessing):
+    rgb = load_rgb("faces/face_profile_woman_facing_right_01.png")
+    face = preprocessing.require_faces(rgb)[0]
+    assert "turned about" in geometric.embed(rgb, face).note
+
+
+def test_landmarks_without_depth_still_embed_with_a_note(geometric, freckles):
+    emb = geometric.embed_landmarks(freckles[1].landmarks[:, :2])
+    assert emb.vector.shape == (len(GEOMETRIC_FEATURES),)
+    assert "no depth" in emb.note
+
+
+@pytest.mark.parametrize("shape", [(68, 2), (478,), (478, 4)])
+def test_wrong_landmark_shapes_are_refused(geometric, shape):
+    with pytest.raises(ValueError, match="Expected MediaPipe FaceMesh landmarks"):
+        geometric.embed_landmarks(np.zeros(shape, np.float32))
+
+
+def test_degenerate_mesh_is_refused(geometric):
+    with pytest.raises(ValueError, match="degenerate"):
+        geometric.embed_landmarks(np.zeros((478, 3), np.float32))
+
+
+def test_custom_reference_statistics(load_rgb, preprocessing, freckles):
+    meshes = [preprocessing.require_faces(load_rgb(n))[0].landmarks for n in FRONTAL]
+    mean, std = reference_statistics(meshes)
+    assert mean.shape == std.shape == (len(GEOMETRIC_FEATURES),) and (std > 0).all()
+    custom = GeometricEmbedder(reference=(mean, std))
+    a, b = custom.embed_landmarks(meshes[0]), custom.embed_landmarks(_similarity_transform(meshes[0], 5, 1.3, (4, 4)))
+    assert a.similarity(b) > 0.99
+    with pytest.raises(ValueError, match="at least two faces"):
+        reference_statistics(meshes[:1])
+    with pytest.raises(ValueError, match="reference must be two arrays"):
+        GeometricEmbedder(reference=(mean[:3], std[:3]))
+
+
+def test_preprocessing_identity_uses_and_caches_the_embedder(preprocessing, freckles):
+    rgb, face = freckles
+    first = preprocessing.identity(rgb, face, embedder="geometric")
+    assert first.embedder == "geometric-mesh-v1"
+    assert preprocessing.identity(rgb, face, embedder="geometric") is first
+
+
+# ------------------------------------------------------------------------------------------- InsightFace
+
+
+def _fake_pack(root, pack: str, files) -> None:
+    folder = root / "models" / pack
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in files:
+        (folder / name).write_bytes(b"not really onnx")
+
+
+def test_insightface_with_an_empty_root_names_folder_files_and_licence(tmp_path, monkeypatch):
+    # insightface must not even be imported to find out the pack is missing.
+    monkeypatch.setitem(sys.modules, "insightface", None)
+    with pytest.raises(PreprocessorUnavailable) as err:
+        InsightFaceEmbedder(tmp_path)
+    msg = str(err.value)
+    assert str(tmp_path / "models" / "buffalo_l") in msg
+    assert "det_10g.onnx" in msg and "w600k_r50.onnx" in msg
+    assert "non-commercial" in msg
+    assert "buffalo_l.zip" in msg and err.value.fetch_command and "unzip -j" in err.value.fetch_command
+
+
+def test_insightface_with_an_existing_but_empty_pack_folder(tmp_path):
+    # insightface itself would die here with a bare AssertionError.
+    (tmp_path / "models" / "buffalo_l").mkdir(parents=True)
+    with pytest.raises(PreprocessorUnavailable, match=r"is missing det_10g\.onnx, w600k_r50\.onnx"):
+        make_embedder("insightface", tmp_path)
+
+
+def test_insightface_names_only_the_missing_file(tmp_path):
+    _fake_pack(tmp_path, "buffalo_l", ["det_10g.onnx", "2d106det.onnx"])
+    with pytest.raises(PreprocessorUnavailable) as err:
+        InsightFaceEmbedder(tmp_path, "buffalo_l")
+    assert "is missing w600k_r50.onnx." in str(err.value)
+
+
+def test_insightface_nested_zip_trap_is_explained(tmp_path):
+    nested = tmp_path / "models" / "antelopev2" / "antelopev2"
+    nested.mkdir(parents=True)
+    for name in ("scrfd_10g_bnkps.onnx", "glintr100.onnx"):
+        (nested / name).write_bytes(b"x")
+    with pytest.raises(PreprocessorUnavailable) as err:
+        make_embedder("insightface:antelopev2", tmp_path)
+    msg = str(err.value)
+    assert "one folder too deep" in msg and str(nested) in msg and "mv " in msg
+
+
+def test_auto_with_an_empty_root_falls_back_to_geometric(tmp_path, freckles):
+    embedder = make_embedder("auto", tmp_path)
+    assert isinstance(embedder, GeometricEmbedder)
+    emb = embedder.embed(*freckles)
+    assert emb.embedder == "geometric-mesh-v1"
+    assert "No InsightFace pack" in emb.note and str(tmp_path / "models") in emb.note
+
+
+def test_auto_prefers_an_installed_pack_without_loading_it(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "insightface", None)  # loading is lazy: nothing imported yet
+    _fake_pack(tmp_path, "antelopev2", ["scrfd_10g_bnkps.onnx", "glintr100.onnx"])
+    embedder = make_embedder("auto", tmp_path)
+    assert isinstance(embedder, InsightFaceEmbedder) and embedder.name == "insightface:antelopev2"
+
+
+def test_unknown_embedder_name_lists_the_choices(tmp_path):
+    with pytest.raises(ValueError, match="auto, insightface, geometric"):
+        make_embedder("facenet", tmp_path)
+
+
+class _FakeFaceAnalysis:
+    """Stands in for insightface.app.FaceAnalysis: records how it was built and called."""
+
+    instances: list["_FakeFaceAnalysis"] = []
+    detections: list = []
+    fail_with: BaseException | None = None
+
+    def __init__(self, name, root, allowed_modules=None, **kwargs):
+        if self.fail_with is not None:
+            raise self.fail_with
+        self.args = dict(name=name, root=root, allowed_modules=allowed_modules, **kwargs)
+        self.models = {"detection": object(), "recognition": object()}
+        self.prepared: list[dict] = []
+        self.seen: list[np.ndarray] = []
+        _FakeFaceAnalysis.instances.append(self)
+
+    def prepare(self, **kwargs):
+        self.prepared.append(kwargs)
+
+    def get(self, img):
+        self.seen.append(img)
+        return list(self.detections)
+
+
+@pytest.fixture
+def fake_insightface(monkeypatch, tmp_path):
+    _FakeFaceAnalysis.instances = []
+    _FakeFaceAnalysis.fail_with = None
+    _FakeFaceAnalysis.detections = [
+        SimpleNamespace(bbox=np.array([200.0, 10.0, 260.0, 80.0]), normed_embedding=np.eye(512)[7] * 1.0),
+        SimpleNamespace(bbox=np.array([12.0, 18.0, 92.0, 105.0]), normed_embedding=np.eye(512)[3] * 1.0),
+    ]
+    package = types.ModuleType("insightface")
+    app = types.ModuleType("insightface.app")
+    app.FaceAnalysis = _FakeFaceAnalysis
+    package.app = app
+    monkeypatch.setitem(sys.modules, "insightface", package)
+    monkeypatch.setitem(sys.modules, "insightface.app", app)
+    _fake_pack(tmp_path, "buffalo_l", ["det_10g.onnx", "w600k_r50.onnx"])
+    return tmp_path
+
+
+def test_insightface_embeds_the_overlapping_face_from_bgr(fake_insightface):
+    embedder = InsightFaceEmbedder(fake_insightface)
+    assert _FakeFaceAnalysis.instances == []  # nothing is loaded until the first embed
+    rgb = np.zeros((120, 300, 3), np.uint8)
+    rgb[..., 0] = 255  # pure red in RGB
+    face = SimpleNamespace(box=np.array([10.0, 20.0, 90.0, 100.0], np.float32))
+    emb = embedder.embed(rgb, face)
+    embedder.embed(rgb, face)
+
+    (app,) = _FakeFaceAnalysis.instances  # built once, reused
+    assert app.args["name"] == str(fake_insightface / "models" / "buffalo_l")
+    assert app.args["root"] == str(fake_insightface)
+    assert app.args["allowed_modules"] == ["detection", "recognition"]
+    assert app.args["providers"] == ["CPUExecutionProvider"]
+    assert app.prepared == [{"ctx_id": -1, "det_size": (640, 640)}]
+    assert app.seen[0][0, 0].tolist() == [0, 0, 255]  # insightface got BGR
+    assert emb.embedder == "insightface:buffalo_l" and emb.commercial_use_ok is False
+    assert "non-commercial" in emb.note
+    assert int(np.argmax(emb.vector)) == 3  # the detection overlapping face.box, not the first one
+
+
+def test_insightface_refuses_to_embed_someone_else(fake_insightface):
+    embedder = InsightFaceEmbedder(fake_insightface)
+    elsewhere = SimpleNamespace(box=np.array([100.0, 100.0, 150.0, 150.0]))
+    with pytest.raises(NoFaceFound, match="none where the face mesh found"):
+        embedder.embed(np.zeros((200, 300, 3), np.uint8), elsewhere)
+    _FakeFaceAnalysis.detections = []
+    with pytest.raises(NoFaceFound, match="found no face"):
+        embedder.embed(np.zeros((200, 300, 3), np.uint8), elsewhere)
+
+
+def test_insightface_pack_without_a_detector_becomes_a_clear_error(fake_insightface):
+    _FakeFaceAnalysis.fail_with = AssertionError()  # what insightface raises when no detector loads
+    embedder = InsightFaceEmbedder(fake_insightface)
+    with pytest.raises(PreprocessorUnavailable, match="no face-detection model"):
+        embedder.embed(np.zeros((64, 64, 3), np.uint8), SimpleNamespace(box=np.array([0, 0, 10, 10])))

@@ -1,0 +1,60 @@
+"""The studio served for real and called through gradio_client, the way API users call it."""
+
+from __future__ import annotations
+
+import pytest
+from gradio_client import Client, handle_file
+
+from conftest import fixture
+
+
+@pytest.fixture(scope="module")
+def studio_client():
+    from studio.serve import build_blocks, launch, make_context
+
+    blocks = build_blocks(None, make_context())
+    _, local_url, _ = launch(blocks, port=None, block=False)
+    client = Client(local_url, verbose=False)
+    yield client
+    client.close()
+    blocks.close()
+
+
+def test_api_lists_the_inspector_endpoint(studio_client):
+    info = studio_client.view_api(return_format="dict", print_info=False)
+    assert "/preprocess" in info["named_endpoints"]
+
+
+def test_inspector_round_trip_on_a_real_photo(studio_client):
+    job = studio_client.submit(handle_file(str(fixture("faces/faces_multi_two_women_outdoor_01.jpg"))), 4, "upper",
+                               True, api_name="/preprocess")  # fmt: skip
+    outputs = job.result(timeout=120)
+    image, badge, gallery, summary = job.outputs()[-1]
+    assert image and "lite" in badge
+    captions = [item["caption"] for item in gallery]
+    assert "landmarks" in captions and "mask: lips" in captions and "control: canny" in captions
+    assert len(summary["info"]["faces"]) == 2
+    assert summary["provenance"]["timings_ms"]["faces"] >= 0
+    assert outputs  # the first yield (a preview) is what result() returns for a generator endpoint
+
+
+@pytest.mark.parametrize(
+    "content, expected",
+    [
+        (b"", "empty"),
+        (b"this is not an image, just text", "not an image"),
+        (b"\xff\xd8\xff\xe0" + b"\x00" * 64, "not an image"),
+    ],
+)
+def test_bad_uploads_get_a_clear_error(studio_client, tmp_path, content, expected):
+    bad = tmp_path / "photo.jpg"
+    bad.write_bytes(content)
+    with pytest.raises(Exception) as info:
+        studio_client.predict(handle_file(str(bad)), 4, "upper", False, api_name="/preprocess")
+    assert expected in str(info.value)
+
+
+def test_photo_without_face_or_person_is_explained(studio_client):
+    with pytest.raises(Exception, match="No face and no person"):
+        studio_client.predict(handle_file(str(fixture("faces/noface_rocket_launchpad_night_01.jpg"))), 4, "upper",
+                              False, api_name="/preprocess")  # fmt: skip
