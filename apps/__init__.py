@@ -9,6 +9,8 @@ from __future__ import annotations
 import difflib
 from importlib import import_module
 
+from studio.errors import InputError
+
 _APP_MODULES: dict[str, str] = {
     "preprocess": "studio.apps.preprocess_inspector.app",
 }
@@ -19,11 +21,11 @@ def app_ids() -> list[str]:
 
 
 def get_app(app_id: str):
-    """The `App` registered under `app_id` (raises KeyError naming the close matches)."""
+    """The `App` registered under `app_id` (raises InputError naming the close matches)."""
     if app_id not in _APP_MODULES:
         close = difflib.get_close_matches(app_id, _APP_MODULES, n=3)
         hint = f" Did you mean {', '.join(close)}?" if close else ""
-        raise KeyError(f"Unknown app '{app_id}'. Known apps: {', '.join(_APP_MODULES)}.{hint}")
+        raise InputError(f"Unknown app '{app_id}'. Known apps: {', '.join(_APP_MODULES)}.{hint}")
     return import_module(_APP_MODULES[app_id]).APP
 
 

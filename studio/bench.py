@@ -30,7 +30,8 @@ def sample_frame() -> np.ndarray:
     return frame
 
 
-def _time(fn, frames: int, warmup: int = 5) -> dict:
+def time_calls(fn, frames: int, warmup: int = 5) -> dict:
+    """Call `fn` `warmup` times, then `frames` times; median/p90/min latency and FPS."""
     for _ in range(warmup):
         fn()
     samples = []
@@ -43,6 +44,7 @@ def _time(fn, frames: int, warmup: int = 5) -> dict:
         "median_ms": round(statistics.median(samples), 3),
         "p90_ms": round(samples[int(0.9 * (len(samples) - 1))], 3),
         "min_ms": round(samples[0], 3),
+        "fps": round(1000.0 / statistics.median(samples), 2),
         "frames": frames,
         "samples_ms": [round(s, 3) for s in samples],
     }
@@ -77,9 +79,9 @@ def bench_preprocess(image=None, frames: int = 100, out_json: Path | None = None
             face.regions  # noqa: B018
 
     results = {
-        "face_analysis_with_masks": _time(face_analysis, frames),
-        "pose": _time(lambda: body.pose(rgb), max(10, frames // 4)),
-        "person_mask": _time(lambda: body.person_mask(rgb), max(10, frames // 4)),
+        "face_analysis_with_masks": time_calls(face_analysis, frames),
+        "pose": time_calls(lambda: body.pose(rgb), max(10, frames // 4)),
+        "person_mask": time_calls(lambda: body.person_mask(rgb), max(10, frames // 4)),
     }
     report = {
         "benchmark": "preprocess",
@@ -94,12 +96,13 @@ def bench_preprocess(image=None, frames: int = 100, out_json: Path | None = None
         out_json.write_text(json.dumps(report, indent=2))
         plot = plot or out_json.with_suffix(".png")
     if plot is not None:
-        _plot(results, Path(plot), report["targets_ms"])
+        plot_latencies(results, Path(plot), report["targets_ms"], "Preprocessing latency")
         report["plot"] = str(plot)
     return report
 
 
-def _plot(results: dict, path: Path, targets: dict) -> None:
+def plot_latencies(results: dict, path: Path, targets: dict, title: str) -> None:
+    """Box plot of `time_calls` samples per named workload, with dashed target lines."""
     import matplotlib
 
     matplotlib.use("Agg")  # no display here; also safe inside a server process
@@ -112,7 +115,7 @@ def _plot(results: dict, path: Path, targets: dict) -> None:
         if name in targets:
             ax.plot([targets[name]] * 2, [i - 0.4, i + 0.4], "r--", label=f"target {targets[name]:g} ms")
     ax.set_xlabel("milliseconds per 640×480 frame (CPU)")
-    ax.set_title("Preprocessing latency")
+    ax.set_title(title)
     if targets:
         ax.legend(loc="lower right")
     fig.tight_layout()

@@ -86,9 +86,18 @@ def cmd_run(args, app) -> int:
 
 
 def cmd_bench(args) -> int:
-    from .bench import bench_preprocess
+    if args.target == "preprocess":
+        from .bench import bench_preprocess
 
-    report = bench_preprocess(image=args.image, frames=args.frames, out_json=args.json, plot=args.plot)
+        report = bench_preprocess(image=args.image, frames=args.frames, out_json=args.json, plot=args.plot)
+    else:
+        from studio.apps import get_app
+
+        app = get_app(args.target)
+        if app.bench is None:
+            print(f"error: the '{app.id}' app has no benchmark yet.", file=sys.stderr)
+            return 2
+        report = app.bench(tier=args.tier, frames=args.frames, out_json=args.json, plot=args.plot, image=args.image)
     print(json.dumps(report, indent=2))
     return 0
 
@@ -130,8 +139,9 @@ def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, dict]:
     run.add_argument("--device", default=None)
 
     bench = sub.add_parser("bench", help="measure speed; writes JSON (and a PNG plot)")
-    bench.add_argument("target", choices=("preprocess",), help="what to benchmark")
-    bench.add_argument("--image", default=None, help="photo to use (default: scikit-image's astronaut at 640×480)")
+    bench.add_argument("target", help="'preprocess' (face and body analysis) or an app id")
+    bench.add_argument("--tier", choices=("lite", "student", "teacher", "auto"), default="lite")
+    bench.add_argument("--image", default=None, help="photo to use (default: a built-in public-domain sample)")
     bench.add_argument("--frames", type=int, default=100)
     bench.add_argument("--json", type=Path, default=None, help="write the report here")
     bench.add_argument("--plot", type=Path, default=None, help="write a PNG plot here (default: next to --json)")
@@ -153,9 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         parser, found = build_parser(argv)
-    except KeyError as exc:
-        print(f"error: {exc.args[0]}", file=sys.stderr)
-        return 2
+    except StudioError as exc:  # e.g. `studio run NAME` with an unknown app
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
     args = parser.parse_args(argv)
     try:
         if args.command == "run":

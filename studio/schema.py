@@ -153,6 +153,7 @@ class Result:
 
     image: np.ndarray | None
     provenance: Provenance
+    before: np.ndarray | None = None  # the input the result should be compared with (before/after slider)
     extras: dict[str, np.ndarray] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     info: dict[str, Any] = field(default_factory=dict)  # JSON-serialisable details (boxes, counts, …)
@@ -191,6 +192,14 @@ class App:
     params: tuple[Param, ...]
     run: Callable[..., Iterator[Preview | Result]]  # run(ctx, **validated_params)
     examples: Callable[[], list[dict]] = lambda: []  # built lazily: examples may decode images
+    #: Optional real-time path for webcam frames: live(ctx, frame_rgb, **validated_params) -> RGB frame.
+    #: Front-ends stream webcam frames through it (the lite tier); image params other than the frame come
+    #: from the page as usual.
+    live: Callable[..., np.ndarray] | None = None
+    #: Name of the image param the webcam frame replaces in live mode (e.g. "source").
+    live_param: str | None = None
+    #: Optional benchmark: bench(tier=..., frames=..., out_json=..., plot=...) -> report dict (`studio bench <id>`).
+    bench: Callable[..., dict] | None = None
 
     def param(self, name: str) -> Param:
         for p in self.params:

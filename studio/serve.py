@@ -43,8 +43,8 @@ def serve(app_id: str | None = None, host: str = "127.0.0.1", port: int = 7860, 
     try:
         ctx = make_context(device)
         blocks = build_blocks(app_id, ctx)
-    except (KeyError, StudioError) as exc:
-        print(f"error: {exc.args[0] if exc.args else exc}", file=sys.stderr)
-        return 2
+    except StudioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
     launch(blocks, host=host, port=port, share=share, block=True)
     return 0

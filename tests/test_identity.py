@@ -10,6 +10,7 @@ import itertools
 import sys
 import types
 from types import SimpleNamespace
+from typing import ClassVar
 
 import cv2
 import numpy as np
@@ -141,8 +142,8 @@ def test_canonical_frame_removes_translation_rotation_and_scale(freckles):
 
 
 @pytest.mark.parametrize(
-    "angle, scale, shift", [(0.0, 1.0, (25.0, 40.0)), (-14.0, 1.0, (0.0, 0.0)), (9.0, 0.55, (-80.0, 12.0)),
-                            (31.0, 2.4, (300.0, 300.0))],  # fmt: skip
+    "angle, scale, shift",
+    [(0.0, 1.0, (25.0, 40.0)), (-14.0, 1.0, (0.0, 0.0)), (9.0, 0.55, (-80.0, 12.0)), (31.0, 2.4, (300.0, 300.0))],
 )
 def test_same_face_rotated_scaled_translated_scores_above_0_99(geometric, freckles, angle, scale, shift):
     rgb, face = freckles
@@ -300,6 +301,25 @@ def test_insightface_nested_zip_trap_is_explained(tmp_path):
     assert "one folder too deep" in msg and str(nested) in msg and "mv " in msg
 
 
+def test_git_lfs_pointers_are_recognised(tmp_path):
+    pointer = b"version https://git-lfs.github.com/spec/v1\noid sha256:0123\nsize 174656\n"
+    folder = tmp_path / "models" / "buffalo_l"
+    folder.mkdir(parents=True)
+    for name in ("det_10g.onnx", "w600k_r50.onnx"):
+        (folder / name).write_bytes(pointer)
+    with pytest.raises(PreprocessorUnavailable, match="Git LFS pointers.*git lfs pull"):
+        InsightFaceEmbedder(tmp_path)
+    assert isinstance(make_embedder("auto", tmp_path), GeometricEmbedder)  # auto never picks a broken pack
+
+
+def test_damaged_pack_files_fail_with_a_clear_error_from_real_insightface(tmp_path):
+    pytest.importorskip("insightface")
+    _fake_pack(tmp_path, "buffalo_l", ["det_10g.onnx", "w600k_r50.onnx"])  # right names, garbage bytes
+    embedder = InsightFaceEmbedder(tmp_path)
+    with pytest.raises(PreprocessorUnavailable, match="could not be loaded.*Re-download the pack"):
+        embedder.embed(np.zeros((64, 64, 3), np.uint8), SimpleNamespace(box=np.array([0.0, 0.0, 10.0, 10.0])))
+
+
 def test_auto_with_an_empty_root_falls_back_to_geometric(tmp_path, freckles):
     embedder = make_embedder("auto", tmp_path)
     assert isinstance(embedder, GeometricEmbedder)
@@ -323,9 +343,9 @@ def test_unknown_embedder_name_lists_the_choices(tmp_path):
 class _FakeFaceAnalysis:
     """Stands in for insightface.app.FaceAnalysis: records how it was built and called."""
 
-    instances: list["_FakeFaceAnalysis"] = []
-    detections: list = []
-    fail_with: BaseException | None = None
+    instances: ClassVar[list[_FakeFaceAnalysis]] = []
+    detections: ClassVar[list] = []
+    fail_with: ClassVar[BaseException | None] = None
 
     def __init__(self, name, root, allowed_modules=None, **kwargs):
         if self.fail_with is not None:

@@ -15,9 +15,10 @@ compare them rather than return a meaningless number. insightface is imported la
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -53,7 +54,7 @@ class IdentityEmbedding:
         # Normalise here so every consumer can rely on it, whatever the embedder returned.
         object.__setattr__(self, "vector", vec / norm)
 
-    def similarity(self, other: "IdentityEmbedding") -> float:
+    def similarity(self, other: IdentityEmbedding) -> float:
         """Cosine similarity in [-1, 1]; 1.0 means the same vector.
 
         Raises:
@@ -78,7 +79,7 @@ class Embedder(Protocol):
 
     name: str
 
-    def embed(self, rgb: np.ndarray, face: "Face") -> IdentityEmbedding: ...
+    def embed(self, rgb: np.ndarray, face: Face) -> IdentityEmbedding: ...
 
 
 # ---------------------------------------------------------------------------------- geometric descriptor
@@ -211,9 +212,7 @@ def canonical_landmarks(landmarks: np.ndarray) -> np.ndarray:
     """
     pts = np.asarray(landmarks, dtype=np.float64)
     if pts.ndim != 2 or pts.shape[0] < 468 or pts.shape[1] not in (2, 3):
-        raise ValueError(
-            f"Expected MediaPipe FaceMesh landmarks of shape (468 or 478, 2 or 3); got {pts.shape}."
-        )
+        raise ValueError(f"Expected MediaPipe FaceMesh landmarks of shape (468 or 478, 2 or 3); got {pts.shape}.")
     if not np.isfinite(pts).all():
         raise ValueError("The face landmarks contain NaN or infinite values.")
     right = pts[list(_RIGHT_EYE)].mean(axis=0)
@@ -261,7 +260,7 @@ def reference_statistics(landmark_sets: Sequence[np.ndarray]) -> tuple[np.ndarra
 
 
 class GeometricEmbedder:
-    """"geometric-mesh-v1": an offline face-*shape* descriptor from the 478-point MediaPipe mesh.
+    """The "geometric-mesh-v1" embedder: an offline face-*shape* descriptor from the 478-point MediaPipe mesh.
 
     How it works: the mesh is put in a canonical frame (eye midpoint at the origin, eye line level,
     inter-ocular distance 1 — see `canonical_landmarks`), then 57 distances between stable landmarks
@@ -303,7 +302,7 @@ class GeometricEmbedder:
         self._mean = mean
         self._scale = 1.0 / np.maximum(std, _MIN_FEATURE_STD)
 
-    def embed(self, rgb: np.ndarray | None, face: "Face") -> IdentityEmbedding:
+    def embed(self, rgb: np.ndarray | None, face: Face) -> IdentityEmbedding:
         """Embed a detected face; `rgb` is unused (the mesh already holds everything this descriptor uses)."""
         landmarks = getattr(face, "landmarks", None)
         if landmarks is None:
@@ -372,6 +371,13 @@ def insightface_pack_problem(root: str | Path | None, pack: str = "buffalo_l") -
     else:  # an unlisted pack: insightface will sort the files out, but there must be some
         missing = [] if present else ["*.onnx (the pack's detection and recognition models)"]
     if not missing:
+        pointers = [f for f in sorted(present) if _is_lfs_pointer(folder / f)]
+        if pointers:
+            return (
+                f"The InsightFace pack in {folder} holds Git LFS pointers instead of models ({', '.join(pointers)} "
+                "are tiny text files): run `git lfs pull` in the repository you cloned them from, or download "
+                f"the pack zip. " + _LICENCE_NOTE
+            )
         return None
     nested = folder / pack
     if nested.is_dir() and any(nested.glob("*.onnx")):
@@ -390,6 +396,17 @@ def insightface_pack_problem(root: str | Path | None, pack: str = "buffalo_l") -
         f"(unzip -j flattens the zip's inner folder), or set STUDIO_INSIGHTFACE_ROOT to where your packs live. "
         + _LICENCE_NOTE
     )
+
+
+def _is_lfs_pointer(path: Path) -> bool:
+    """A clone without git-lfs leaves ~130-byte text stubs where the .onnx files should be."""
+    try:
+        if path.stat().st_size > 1024:
+            return False
+        with open(path, "rb") as fh:
+            return fh.read(64).startswith(b"version https://git-lfs")
+    except OSError:
+        return False
 
 
 def _iou(a: Sequence[float], b: Sequence[float]) -> float:
@@ -450,7 +467,7 @@ class InsightFaceEmbedder:
                         + _LICENCE_NOTE,
                         fetch_command=self._fetch_command(),
                     ) from None
-                except Exception as exc:  # onnxruntime raises its own types for corrupt / truncated files
+                except Exception as exc:  # noqa: BLE001 -- onnxruntime's errors (InvalidProtobuf, …) subclass Exception only
                     raise PreprocessorUnavailable(
                         f"The InsightFace pack in {folder} could not be loaded ({type(exc).__name__}: {exc}); "
                         "a file is probably damaged or a partial download. Re-download the pack.",
@@ -465,7 +482,7 @@ class InsightFaceEmbedder:
                 self._app = app
             return self._app
 
-    def embed(self, rgb: np.ndarray, face: "Face") -> IdentityEmbedding:
+    def embed(self, rgb: np.ndarray, face: Face) -> IdentityEmbedding:
         app = self._analysis()
         # insightface (like cv2) expects BGR; feeding RGB silently degrades the embedding.
         bgr = np.ascontiguousarray(np.asarray(rgb)[..., ::-1])
