@@ -25,8 +25,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from studio.native_logs import filter_native_stderr
     from studio.serve import serve
 
+    filter_native_stderr()
     return serve(app_id=args.app, host=args.host, port=args.port, share=args.share, device=args.device)
 
 

@@ -110,7 +110,7 @@ def plot_latencies(results: dict, path: Path, targets: dict, title: str) -> None
 
     fig, ax = plt.subplots(figsize=(7, 3.5))
     names = list(results)
-    ax.boxplot([results[n]["samples_ms"] for n in names], vert=False, labels=names, showfliers=False)
+    ax.boxplot([results[n]["samples_ms"] for n in names], orientation="horizontal", tick_labels=names, showfliers=False)
     for i, name in enumerate(names, start=1):
         if name in targets:
             ax.plot([targets[name]] * 2, [i - 0.4, i + 0.4], "r--", label=f"target {targets[name]:g} ms")

@@ -160,6 +160,10 @@ def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, dict]:
 def main(argv: list[str] | None = None) -> int:
     from .errors import StudioError
 
+    if argv is None:  # a real command line (not a test calling main() in-process)
+        from .native_logs import filter_native_stderr
+
+        filter_native_stderr()
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         parser, found = build_parser(argv)

@@ -94,7 +94,7 @@ def _open(src: ImageLike, what: str, max_pixels: int) -> Image.Image:
             "Use JPEG, PNG, WebP, BMP or TIFF."
         ) from None
     except (OSError, ValueError) as exc:  # ValueError: PIL refuses some file-like objects outright
-        raise InputError(f"The {name} could not be read: {exc}.") from None
+        raise InputError(f"The {name} is damaged or not a valid image ({exc}). Re-export or re-download it.") from None
     _check_size(img.size, name, max_pixels)
     _decode(img, name)
     return ImageOps.exif_transpose(img)

@@ -43,7 +43,7 @@ def test_inspector_round_trip_on_a_real_photo(studio_client):
     [
         (b"", "empty"),
         (b"this is not an image, just text", "not an image"),
-        (b"\xff\xd8\xff\xe0" + b"\x00" * 64, "not an image"),
+        (b"\xff\xd8\xff\xe0" + b"\x00" * 64, "damaged"),
     ],
 )
 def test_bad_uploads_get_a_clear_error(studio_client, tmp_path, content, expected):

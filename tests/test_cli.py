@@ -1,0 +1,97 @@
+"""The `studio` command and `python launch.py`, run as a user runs them (subprocesses)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bad_inputs import make_inputs
+from conftest import REPO, fixture
+
+STUDIO = [sys.executable, "-m", "studio.cli"]
+
+
+def studio(*args, timeout=180) -> subprocess.CompletedProcess:
+    return subprocess.run([*STUDIO, *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=REPO)
+
+
+def test_list_names_the_apps():
+    out = studio("list")
+    assert out.returncode == 0
+    assert "preprocess" in out.stdout
+
+
+def test_preprocess_writes_overlays_masks_and_summary(tmp_path):
+    out = studio("preprocess", fixture("people/person_woman_dark_skin_front_tee_01.jpg"), "--out", tmp_path)
+    assert out.returncode == 0, out.stderr
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert json.loads(out.stdout) == summary
+    face = summary["info"]["faces"][0]
+    assert face["landmarks"] == 478 and len(face["box"]) == 4
+    assert summary["info"]["pose"]["keypoints"]["left_shoulder"]["visibility"] > 0.5
+    assert "faces" in summary["provenance"]["timings_ms"]
+    for name in ("overlay", "landmarks", "mask_lips", "mask_skin", "pose_skeleton", "person_mask",
+                 "clothing_upper", "control_canny", "control_mediapipe_face"):  # fmt: skip
+        assert (tmp_path / f"{name}.png").stat().st_size > 0, name
+
+
+def test_no_face_no_person_exits_nonzero_with_reason(tmp_path):
+    out = studio("preprocess", fixture("faces/noface_rocket_launchpad_night_01.jpg"), "--out", tmp_path, "--no-controls")
+    assert out.returncode == 2
+    assert out.stderr.startswith("error: No face and no person found")
+
+
+@pytest.fixture(scope="module")
+def bad_inputs(tmp_path_factory) -> dict[str, tuple[Path, str | None]]:
+    return make_inputs(tmp_path_factory.mktemp("bad"))
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["zero_bytes.jpg", "text_named.jpg", "corrupt.jpg", "truncated.jpg", "huge.png", "cmyk.jpg", "gray16.png",
+     "rgba.png", "exif_rotated.jpg"],
+)  # fmt: skip
+def test_bad_and_awkward_inputs(bad_inputs, tmp_path, name):
+    path, expected = bad_inputs[name]
+    out = studio("preprocess", path, "--out", tmp_path, "--no-controls")
+    if expected is None:
+        assert out.returncode == 0, out.stderr
+        face = json.loads(out.stdout)["info"]["faces"][0]
+        assert abs(face["roll_deg"]) < 20, "the face must come out upright (EXIF orientation applied)"
+    else:
+        assert out.returncode == 2, out.stderr
+        assert out.stderr.startswith("error: ") and expected in out.stderr
+        assert "Traceback" not in out.stderr
+
+
+def test_run_generated_flags_and_missing_required_image(tmp_path):
+    help_text = studio("run", "preprocess", "--help").stdout
+    assert "--image" in help_text and "--max-faces" in help_text and "--no-with-controls" in help_text
+    missing = studio("run", "preprocess", "--out", tmp_path / "x.png")
+    assert missing.returncode == 2 and "'Photo' is required" in missing.stderr
+    ok = studio("run", "preprocess", "--image", fixture("faces/face_man_east_asian_young_01.jpg"),
+                "--out", tmp_path / "x.png", "--no-with-controls")  # fmt: skip
+    assert ok.returncode == 0, ok.stderr
+    assert (tmp_path / "x.png").stat().st_size > 0
+
+
+def test_unknown_app_and_bad_device():
+    out = studio("run", "makeupp")
+    assert out.returncode == 2 and "Unknown app 'makeupp'" in out.stderr
+    launch = subprocess.run([sys.executable, "launch.py", "--device", "tpu"], capture_output=True, text=True,
+                            timeout=60, cwd=REPO)  # fmt: skip
+    assert launch.returncode == 2 and "Unknown device 'tpu'" in launch.stderr
+
+
+def test_bench_preprocess_writes_json_and_plot(tmp_path):
+    out = studio("bench", "preprocess", "--frames", 10, "--json", tmp_path / "b.json")
+    assert out.returncode == 0, out.stderr
+    report = json.loads((tmp_path / "b.json").read_text())
+    result = report["results"]["face_analysis_with_masks"]
+    assert result["median_ms"] > 0 and result["fps"] > 0
+    assert report["frame"] == {"width": 640, "height": 480, "source": "skimage astronaut"}
+    assert (tmp_path / "b.png").stat().st_size > 0
