@@ -15,6 +15,8 @@ from PIL import Image
 from conftest import fixture
 
 FACE = "faces/face_man_east_asian_young_01.jpg"
+BAD_INPUT_NAMES = ("zero_bytes.jpg", "text_named.jpg", "corrupt.jpg", "truncated.jpg", "huge.png", "cmyk.jpg",
+                   "gray16.png", "rgba.png", "exif_rotated.jpg")  # fmt: skip
 
 
 def make_inputs(folder: Path) -> dict[str, tuple[Path, str | None]]:

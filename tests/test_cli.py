@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from bad_inputs import make_inputs
+from bad_inputs import BAD_INPUT_NAMES, make_inputs
 from conftest import REPO, fixture
 
 STUDIO = [sys.executable, "-m", "studio.cli"]
@@ -50,11 +50,7 @@ def bad_inputs(tmp_path_factory) -> dict[str, tuple[Path, str | None]]:
     return make_inputs(tmp_path_factory.mktemp("bad"))
 
 
-@pytest.mark.parametrize(
-    "name",
-    ["zero_bytes.jpg", "text_named.jpg", "corrupt.jpg", "truncated.jpg", "huge.png", "cmyk.jpg", "gray16.png",
-     "rgba.png", "exif_rotated.jpg"],
-)  # fmt: skip
+@pytest.mark.parametrize("name", BAD_INPUT_NAMES)
 def test_bad_and_awkward_inputs(bad_inputs, tmp_path, name):
     path, expected = bad_inputs[name]
     out = studio("preprocess", path, "--out", tmp_path, "--no-controls")
