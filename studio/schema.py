@@ -191,7 +191,8 @@ class App:
     description: str
     params: tuple[Param, ...]
     run: Callable[..., Iterator[Preview | Result]]  # run(ctx, **validated_params)
-    examples: Callable[[], list[dict]] = lambda: []  # built lazily: examples may decode images
+    #: examples(settings) -> list of {param name: value}; built when a page is built, since they may write files.
+    examples: Callable[[Any], list[dict]] = lambda settings: []
     #: Optional real-time path for webcam frames: live(ctx, frame_rgb, **validated_params) -> RGB frame.
     #: Front-ends stream webcam frames through it (the lite tier); image params other than the frame come
     #: from the page as usual.

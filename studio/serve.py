@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import threading
 
 from .devices import check_device_name
 from .errors import StudioError
@@ -46,5 +47,8 @@ def serve(app_id: str | None = None, host: str = "127.0.0.1", port: int = 7860, 
     except StudioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    launch(blocks, host=host, port=port, share=share, block=True)
+    launch(blocks, host=host, port=port, share=share, block=False)
+    # The page is up; load the detectors while the user picks a photo.
+    threading.Thread(target=ctx.preprocess.warm_up, name="warm-up", daemon=True).start()
+    blocks.block_thread()
     return 0

@@ -19,6 +19,17 @@ def _env_bool(env: dict, name: str, default: bool) -> bool:
     return raw.strip().lower() in ("1", "true", "yes", "on")
 
 
+def _parse_model_paths(raw: str) -> tuple[tuple[str, Path], ...]:
+    """STUDIO_MODEL_PATHS="lcm-lora-sd15=/w/lcm.safetensors,sd15=/w/sd15" -> ((id, path), ...)."""
+    pairs = []
+    for item in filter(None, (part.strip() for part in raw.split(","))):
+        if "=" not in item:
+            raise ValueError(f"STUDIO_MODEL_PATHS entry {item!r} must look like catalog-id=/path/to/weights.")
+        key, value = item.split("=", 1)
+        pairs.append((key.strip(), Path(value.strip()).expanduser()))
+    return tuple(pairs)
+
+
 @dataclass(frozen=True)
 class Settings:
     #: "auto" picks CUDA, then MPS, then CPU; or name one ("cuda", "cuda:1", "mps", "cpu").
@@ -27,6 +38,8 @@ class Settings:
     models_dir: Path = field(default_factory=lambda: Path("models"))
     #: Root of InsightFace packs: packs live in `<root>/models/<name>/*.onnx` (InsightFace's own layout).
     insightface_root: Path = field(default_factory=lambda: Path.home() / ".insightface")
+    #: Where the studio keeps files it makes itself (example images, benchmark scratch).
+    cache_dir: Path = field(default_factory=lambda: Path.home() / ".cache" / "distill-studio")
     #: Folder of controlnet-aux annotator weights (a local copy of lllyasviel/Annotators).
     annotators_dir: Path | None = None
     #: True when HF_HUB_OFFLINE is set: never touch the network, resolve from the cache only.
@@ -35,20 +48,39 @@ class Settings:
     max_pixels: int = DEFAULT_MAX_PIXELS
     #: How many analysed images the preprocessing cache keeps per kind (face, pose, …).
     preprocess_cache_size: int = 32
+    #: Hugging Face hub cache to resolve and download weights in; None uses huggingface_hub's default
+    #: (HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub).
+    hf_cache_dir: Path | None = None
+    #: Most memory resident pipelines may hold, in MB; None = 90 % of the GPU, or half the RAM on CPU.
+    memory_budget_mb: float | None = None
+    #: Move each model to the GPU only while it runs (diffusers model CPU offload): slower, much less VRAM.
+    cpu_offload: bool = False
+    #: Let the engine run and `studio fetch` download non-commercial models (DMD2, SDXL-Turbo). Off by default.
+    include_noncommercial: bool = False
+    #: Explicit local weights per catalog id: ((id, folder or file), ...); wins over models_dir and the cache.
+    model_paths: tuple[tuple[str, Path], ...] = ()
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> "Settings":
         env = dict(os.environ if env is None else env)
         defaults = cls()
         annotators = env.get("STUDIO_ANNOTATORS_DIR")
+        hf_cache = env.get("HF_HUB_CACHE") or (str(Path(env["HF_HOME"]) / "hub") if env.get("HF_HOME") else None)
+        budget = env.get("STUDIO_MEMORY_BUDGET_MB")
         return cls(
             device=env.get("STUDIO_DEVICE", defaults.device),
             models_dir=Path(env.get("STUDIO_MODELS_DIR", defaults.models_dir)),
             insightface_root=Path(env.get("STUDIO_INSIGHTFACE_ROOT", defaults.insightface_root)).expanduser(),
             annotators_dir=Path(annotators).expanduser() if annotators else None,
+            cache_dir=Path(env.get("STUDIO_CACHE_DIR", defaults.cache_dir)).expanduser(),
             offline=_env_bool(env, "HF_HUB_OFFLINE", False),
             max_pixels=int(env.get("STUDIO_MAX_PIXELS", defaults.max_pixels)),
             preprocess_cache_size=int(env.get("STUDIO_PREPROCESS_CACHE", defaults.preprocess_cache_size)),
+            hf_cache_dir=Path(hf_cache).expanduser() if hf_cache else None,
+            memory_budget_mb=float(budget) if budget else None,
+            cpu_offload=_env_bool(env, "STUDIO_CPU_OFFLOAD", False),
+            include_noncommercial=_env_bool(env, "STUDIO_INCLUDE_NONCOMMERCIAL", False),
+            model_paths=_parse_model_paths(env.get("STUDIO_MODEL_PATHS", "")),
         )
 
     def with_overrides(self, **overrides) -> "Settings":

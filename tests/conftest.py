@@ -21,6 +21,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 # One private upload folder for the whole session: Gradio checks uploads against it when a request arrives,
 # so it must not change between the server's start and a test's request.
 os.environ["GRADIO_TEMP_DIR"] = tempfile.mkdtemp(prefix="studio-gradio-")
+os.environ.setdefault("STUDIO_CACHE_DIR", tempfile.mkdtemp(prefix="studio-cache-"))
 
 
 def fixture(relpath: str) -> Path:

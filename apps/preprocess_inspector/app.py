@@ -99,6 +99,12 @@ def run(ctx, image, max_faces: int, clothing: str, with_controls: bool):
     yield Result(image=overlay, provenance=provenance, extras=extras, info=info)
 
 
+def examples(settings) -> list[dict]:
+    from studio.examples import sample_image
+
+    return [{"image": str(sample_image("astronaut", settings.cache_dir))}]
+
+
 APP = App(
     id="preprocess",
     title="Preprocess inspector",
@@ -118,4 +124,5 @@ APP = App(
                     default=True),  # fmt: skip
     ),
     run=run,
+    examples=examples,
 )

@@ -77,6 +77,10 @@ def _app_layout(app: App, ctx: RunContext) -> None:
         with gr.Column(scale=2):
             inputs = [_component(p) for p in app.params]
             run_button = gr.Button("Run", variant="primary")
+            examples = app.examples(ctx.settings)
+            if examples:
+                gr.Examples([[ex.get(p.name, p.default) for p in app.params] for ex in examples], inputs=inputs,
+                            label="Examples (click one, then Run)")  # fmt: skip
         with gr.Column(scale=3):
             output = gr.Image(label="Result", type="numpy", interactive=False, height=420)
             badge = gr.HTML(elem_classes=["studio-badge-holder"])
