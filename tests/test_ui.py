@@ -30,8 +30,9 @@ def test_inspector_round_trip_on_a_real_photo(studio_client):
     job = studio_client.submit(handle_file(str(fixture("faces/faces_multi_two_women_outdoor_01.jpg"))), 4, "upper",
                                True, api_name="/preprocess")  # fmt: skip
     outputs = job.result(timeout=120)
-    image, badge, gallery, summary = job.outputs()[-1]
+    image, before_after, badge, gallery, summary = job.outputs()[-1]
     assert image and "lite" in badge
+    assert len(before_after) == 2  # (photo, overlay) for the before/after slider
     captions = [item["caption"] for item in gallery]
     assert "landmarks" in captions and "mask: lips" in captions and "control: canny" in captions
     assert len(summary["info"]["faces"]) == 2

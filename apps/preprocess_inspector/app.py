@@ -96,7 +96,7 @@ def run(ctx, image, max_faces: int, clothing: str, with_controls: bool):
         "person_fraction": round(float((person > 0.5).mean()), 4),
         "controls": available_controls,
     }
-    yield Result(image=overlay, provenance=provenance, extras=extras, info=info)
+    yield Result(image=overlay, provenance=provenance, before=rgb, extras=extras, info=info)
 
 
 def examples(settings) -> list[dict]:

@@ -8,6 +8,7 @@ CLI prints. Each page exposes one named API endpoint, `/<app id>`, for `gradio_c
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import traceback
 
@@ -70,8 +71,9 @@ def build_page(app: App, ctx: RunContext) -> gr.Blocks:
 
 
 def _app_layout(app: App, ctx: RunContext) -> None:
-    """An app's components and its event, added to the Blocks (or Tab) being built: inputs on the left;
-    output, badge, details and JSON on the right."""
+    """An app's components and events, added to the Blocks (or Tab) being built: inputs on the left;
+    result, before/after slider, badge, details and JSON on the right; a live webcam section if the app
+    has a real-time path."""
     gr.Markdown(f"## {app.title}\n{app.description}")
     with gr.Row():
         with gr.Column(scale=2):
@@ -82,7 +84,11 @@ def _app_layout(app: App, ctx: RunContext) -> None:
                 gr.Examples([[ex.get(p.name, p.default) for p in app.params] for ex in examples], inputs=inputs,
                             label="Examples (click one, then Run)")  # fmt: skip
         with gr.Column(scale=3):
-            output = gr.Image(label="Result", type="numpy", interactive=False, height=420)
+            with gr.Tabs():
+                with gr.Tab("Result"):
+                    output = gr.Image(label="Result", type="numpy", interactive=False, height=420)
+                with gr.Tab("Before / after"):
+                    slider = gr.ImageSlider(label="Before / after", type="numpy", max_height=420)
             badge = gr.HTML(elem_classes=["studio-badge-holder"])
             extras = gr.Gallery(label="Details", columns=4, height="auto", object_fit="contain")
             summary = gr.JSON(label="Provenance, metrics and details")
@@ -90,24 +96,56 @@ def _app_layout(app: App, ctx: RunContext) -> None:
     names = [p.name for p in app.params]
 
     def handler(*values):
-        try:
+        with _friendly_errors():
             for item in app.stream(ctx, **dict(zip(names, values))):
                 if isinstance(item, Preview):
-                    yield item.image, _badge(f"{item.label} · {item.step}/{item.total}"), gr.skip(), gr.skip()
+                    label = _badge(f"{item.label} · {item.step}/{item.total}")
+                    yield item.image, gr.skip(), label, gr.skip(), gr.skip()
                 elif isinstance(item, Result):
-                    yield item.image, _badge(item.provenance.badge()), _gallery(item), item.summary()
-        except StudioError as exc:
-            raise gr.Error(str(exc), title=type(exc).__name__) from None
-        except Exception as exc:  # noqa: BLE001 -- last-resort message; the traceback goes to the server log
-            traceback.print_exc()
-            raise gr.Error(
-                f"Unexpected {type(exc).__name__}: {exc}. This is a bug in the studio; "
-                "the server log has the details.",
-                title="Internal error",
-            ) from None
+                    pair = (item.before, item.image) if item.before is not None and item.image is not None else None
+                    yield item.image, pair, _badge(item.provenance.badge()), _gallery(item), item.summary()
 
-    run_button.click(handler, inputs, [output, badge, extras, summary], api_name=api_name(app),
+    run_button.click(handler, inputs, [output, slider, badge, extras, summary], api_name=api_name(app),
                      concurrency_limit=2)  # fmt: skip
+    if app.live is not None:
+        _live_section(app, ctx, inputs, names)
+
+
+def _live_section(app: App, ctx: RunContext, inputs: list, names: list[str]) -> None:
+    """Webcam frames streamed through the app's real-time (lite) path, with the page's other settings."""
+    with gr.Accordion("Live webcam (lite tier, on this computer's CPU)", open=False):
+        with gr.Row():
+            camera = gr.Image(label="Webcam", sources=["webcam"], streaming=True, type="numpy",
+                              webcam_options=gr.WebcamOptions(mirror=True))  # fmt: skip
+            live_out = gr.Image(label="Live result", streaming=True, type="numpy", interactive=False)
+    others = [c for c, n in zip(inputs, names) if n != app.live_param]
+    other_names = [n for n in names if n != app.live_param]
+
+    def on_frame(frame, *values):
+        if frame is None:
+            return None
+        with _friendly_errors():
+            params = app.validate({**dict(zip(other_names, values)), app.live_param: frame})
+            params.pop(app.live_param)
+            return app.live(ctx, frame, **params)
+
+    camera.stream(on_frame, [camera, *others], [live_out], stream_every=0.1, time_limit=60, concurrency_limit=4,
+                  api_name=f"{api_name(app)}_live")  # fmt: skip
+
+
+@contextlib.contextmanager
+def _friendly_errors():
+    """Turn studio errors into a `gr.Error` with the same text the CLI prints; anything else is a bug."""
+    try:
+        yield
+    except StudioError as exc:
+        raise gr.Error(str(exc), title=type(exc).__name__) from None
+    except Exception as exc:  # noqa: BLE001 -- last-resort message; the traceback goes to the server log
+        traceback.print_exc()
+        raise gr.Error(
+            f"Unexpected {type(exc).__name__}: {exc}. This is a bug in the studio; the server log has the details.",
+            title="Internal error",
+        ) from None
 
 
 def _badge(text: str) -> str:
