@@ -5,6 +5,7 @@
     studio preprocess photo.jpg --out out/
     studio bench preprocess --json bench.json
     studio serve [APP] [--host H] [--port P] [--share] [--device D]
+    studio fetch makeup --dry-run
 
 Errors a user can fix print one line starting with "error:" and exit non-zero (2 bad input,
 3 missing weights); `--json` output goes to stdout, messages to stderr.
@@ -102,6 +103,14 @@ def cmd_bench(args) -> int:
     return 0
 
 
+def cmd_fetch(args) -> int:
+    from .engine.fetch import run_fetch
+    from .settings import Settings
+
+    return run_fetch(args.target, Settings.from_env(), dry_run=args.dry_run,
+                     include_noncommercial=args.include_noncommercial)  # fmt: skip
+
+
 def cmd_serve(args) -> int:
     from .serve import serve
 
@@ -146,6 +155,13 @@ def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, dict]:
     bench.add_argument("--json", type=Path, default=None, help="write the report here")
     bench.add_argument("--plot", type=Path, default=None, help="write a PNG plot here (default: next to --json)")
     bench.set_defaults(func=cmd_bench)
+
+    fetch = sub.add_parser("fetch", help="download the weights an app (or one catalog model) needs")
+    fetch.add_argument("target", help="an app id (makeup, tryon, avatar, style, head) or a catalog model id")
+    fetch.add_argument("--dry-run", action="store_true", help="list files, sizes and licences; download nothing")
+    fetch.add_argument("--include-noncommercial", action="store_true",
+                       help="allow non-commercial models (DMD2, SDXL-Turbo)")
+    fetch.set_defaults(func=cmd_fetch)
 
     serve = sub.add_parser("serve", help="start the Gradio UI (same as python launch.py)")
     serve.add_argument("app", nargs="?", default=None)

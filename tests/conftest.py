@@ -61,3 +61,30 @@ def load_rgb():
 
 def synthetic_rgb(h: int = 64, w: int = 48, seed: int = 0) -> np.ndarray:
     return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+
+
+# ----------------------------------------------------------------------------------------------- tiny hub
+@pytest.fixture(scope="session")
+def tiny_hub(tmp_path_factory) -> Path:
+    """A Hugging Face cache holding every catalog repo with tiny random weights (tests/tinyhub.py), built once."""
+    from tinyhub import build
+
+    return build(tmp_path_factory.mktemp("tinyhub"))
+
+
+@pytest.fixture
+def tiny_env(tiny_hub, monkeypatch, tmp_path):
+    """Environment of an offline machine whose HF cache is the tiny hub (what `Settings.from_env()` reads)."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tiny_hub))
+    monkeypatch.setenv("STUDIO_DEVICE", "cpu")
+    monkeypatch.setenv("STUDIO_MODELS_DIR", str(tmp_path / "models"))
+    return tiny_hub
+
+
+@pytest.fixture(scope="session")
+def tiny_settings(tiny_hub, tmp_path_factory):
+    """Settings resolving weights from the tiny hub only (an empty models/ folder), on the CPU, offline."""
+    from studio.settings import Settings
+
+    return Settings(device="cpu", hf_cache_dir=tiny_hub, models_dir=tmp_path_factory.mktemp("models"), offline=True)

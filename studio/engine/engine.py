@@ -1,0 +1,358 @@
+"""The diffusion engine: a few-step student, its teacher, and a fallback only for a named reason.
+
+Apps call one method:
+
+    engine = Engine(settings)
+    for item in engine.generate(GenerationRequest(app="makeup", mode="auto", pipeline="controlnet-inpaint",
+                                                  image=face, mask_image=mask, control_image=mesh,
+                                                  ip_adapter_image=reference, prompt="...", seed=7)):
+        if isinstance(item, Preview): show(item.image)      # step previews, streamed while the run goes on
+        else: result = item                                  # a studio.schema.Result, always last
+
+Modes: `fast` runs the student only (no gate, no fallback); `quality` runs the teacher
+(`fallback_reason="requested"`); `auto` runs the student and falls back to the teacher only when the student's
+weights are missing (`unavailable`), it runs out of memory (`oom`), or `request.quality_gate(image)` rejects its
+image (`quality_gate`: the gate returns False or a string saying why; True/None pass; the rejected image is kept
+in `Result.extras`). Any other error propagates as `GenerationError` chained to the original; missing weights
+raise `ModelUnavailable` with the exact `studio fetch ...` command; a cancelled run raises `GenerationCancelled`.
+`Engine.availability(app)` tells an app which tiers can run (to pick its lite tier) without loading anything.
+
+Request fields (see `studio.engine.request.GenerationRequest`): app, prompt, negative_prompt, mode, pipeline
+(txt2img | img2img | inpaint | controlnet | controlnet-img2img | controlnet-inpaint; None = the app's default),
+image, mask_image, control_image, control_mode (union ControlNet), ip_adapter_image, strength, steps, guidance,
+seed, width, height, student / teacher / adapters (catalog ids overriding the app recipe), controlnet_scale,
+ip_adapter_scale (float or InstantStyle block dict), quality_gate, cancel, previews.
+
+Every `Result.provenance` records tier, model ids with revisions, steps, guidance, seed, device, timings per
+phase (resolve, load, prepare, denoise, previews, decode), peak memory and the fallback reason; `Result.info`
+records the scheduler (class and config), timesteps, CFG on/off, pipeline class, sizes and preview count.
+
+Guarantees: a CPU `torch.Generator` seeded from the request (same seed, same image on any device); one lock
+per device (calls on one device run one at a time); a call never leaves a shared component changed: the
+scheduler is a fresh object per call, and LoRA activation and scales, IP-Adapter scales, module dtypes and
+hooks are restored in `finally`. What stays loaded (a LoRA in its base, an attached IP-Adapter) changes only
+when a request needs different weights, within an LRU under `Settings.memory_budget_mb`.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Generator, Iterator
+
+from ..devices import is_oom, pick_device
+from ..errors import InputError, ModelUnavailable, StudioError
+from ..schema import Preview, Result
+from ..settings import Settings
+from .request import GenerationRequest, check_request
+from .resolver import Resolved, Resolver, fetch_command, unavailable
+from .specs import AppModels, Catalog, ModelSpec
+
+
+class GenerationError(StudioError):
+    """A diffusion call failed for a reason that is not a fallback reason; the original is the __cause__."""
+
+
+class GenerationCancelled(StudioError):
+    """The request's cancel callable returned True, or the consumer stopped iterating."""
+
+
+@dataclass
+class Plan:
+    """Everything one tier's call needs, resolved to local files (nothing loaded yet)."""
+
+    tier: str  # "student" | "teacher"
+    spec: ModelSpec  # the student or the teacher
+    base: Resolved  # the pipeline the call runs on
+    own: Resolved | None  # the student's own weights (LoRA or UNet); None when spec is the base itself
+    kind: str  # pipeline kind
+    controlnet: Resolved | None = None
+    ip_adapter: Resolved | None = None
+    preview: Resolved | None = None
+    vae_fix: Resolved | None = None
+    steps: int = 0
+    guidance: float = 0.0
+    resolve_ms: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+
+class Engine:
+    def __init__(self, settings: Settings, catalog: Catalog | None = None):
+        if catalog is None:
+            from studio.models import load_catalog
+
+            catalog = load_catalog()
+        self.settings = settings
+        self.catalog = catalog
+        self.resolver = Resolver(settings)
+        self._device = None
+        self._residency = None
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_guard = threading.Lock()
+
+    # ------------------------------------------------------------------------------------------ public API
+    def generate(self, request: GenerationRequest) -> Iterator[Preview | Result]:
+        """Yield step previews, then one `Result` (see the module docstring for modes and errors)."""
+        recipe = self._recipe(request.app)
+        kind = request.pipeline or recipe.pipeline
+        check_request(request, kind)
+        if request.mode == "quality":
+            plan = self.plan(request, "teacher")
+            yield (yield from self._execute(request, plan, "requested", []))
+            return
+        fallback, notes, rejected = None, [], None
+        try:
+            student = self.plan(request, "student")
+        except _StudentMissing as missing:
+            if request.mode == "fast":
+                raise missing.error from None
+            fallback, student = "unavailable", None
+            notes.append(f"Student weights missing, so the teacher ran: {missing.error}")
+        if student is not None:
+            oom = None
+            try:
+                result = yield from self._execute(request, student, None, [])
+            except GenerationError as exc:
+                if request.mode == "auto" and exc.__cause__ is not None and is_oom(exc.__cause__):
+                    oom = exc.__cause__
+                else:
+                    raise
+            if oom is not None:
+                # Fall back *outside* the except block, so the student's frames and tensors are released first
+                # (ComfyUI comfy/sd.py does the same for its tiled VAE retry).
+                from .residency import free_memory
+
+                free_memory(self.device.device)
+                fallback = "oom"
+                first_line = str(oom).splitlines()[0][:160] if str(oom) else type(oom).__name__
+                notes.append(f"The student ran out of memory ({first_line}); the teacher ran instead.")
+            else:
+                verdict = self._gate(request, result) if request.mode == "auto" else None
+                if verdict is None:
+                    yield result
+                    return
+                fallback, rejected = "quality_gate", result
+                notes.append(f"The student's image failed the app's quality gate: {verdict}")
+        teacher = self.plan(request, "teacher")
+        result = yield from self._execute(request, teacher, fallback, notes)
+        if rejected is not None:
+            result.extras["student (rejected by quality gate)"] = rejected.image
+            result.info["rejected_student"] = rejected.summary()
+        yield result
+
+    def run(self, request: GenerationRequest) -> Result:
+        """Drain `generate` and return the Result (scripts, notebooks, tests)."""
+        result = None
+        for item in self.generate(request):
+            result = item if isinstance(item, Result) else result
+        return result
+
+    def availability(self, app: str, student: str | None = None, adapters: tuple[str, ...] | None = None) -> dict:
+        """Which tiers of `app` have their weights here (checked without downloading or loading).
+
+        Returns {"student": {"available": bool, "missing": {id: [files]}}, "teacher": {...}, "fetch": command};
+        `adapters` as in GenerationRequest (None = the app's defaults).
+        """
+        recipe = self._recipe(app)
+        report = {}
+        adapter_ids = recipe.adapters if adapters is None else adapters
+        for tier, sid in (("student", student or recipe.student), ("teacher", recipe.teacher)):
+            spec = self.catalog.get(sid)
+            needed = [spec, *[self.catalog.get(a) for a in adapter_ids]]
+            if tier == "student" and spec.kind in ("lora", "unet"):
+                needed.append(self.catalog.get(recipe.teacher))
+            located = [self.resolver.locate(s) for s in needed]
+            missing = {loc.spec.id: loc.missing for loc in located if loc.resolved is None}
+            report[tier] = {"available": not missing, "missing": missing}
+        report["fetch"] = fetch_command(app)
+        return report
+
+    @property
+    def device(self):
+        if self._device is None:
+            self._device = pick_device(self.settings.device)
+        return self._device
+
+    @property
+    def residency(self):
+        if self._residency is None:
+            from .residency import Residency
+
+            self._residency = Residency(self.settings.memory_budget_mb, self.device.device)
+        return self._residency
+
+    def resident_bytes(self) -> int:
+        """Bytes held by every loaded model, shared storages counted once."""
+        return self.residency.resident_bytes() if self._residency is not None else 0
+
+    def release(self) -> None:
+        """Drop every loaded model (the next call loads again)."""
+        if self._residency is not None:
+            self._residency.clear()
+
+    # ------------------------------------------------------------------------------------------ planning
+    def _recipe(self, app: str) -> AppModels:
+        try:
+            return self.catalog.app(app)
+        except KeyError as exc:
+            raise InputError(str(exc).strip("'\"")) from None
+
+    def _spec(self, spec_id: str, recipe: AppModels, what: str) -> ModelSpec:
+        try:
+            spec = self.catalog.get(spec_id)
+        except KeyError as exc:
+            raise InputError(f"{what}: {str(exc).strip(chr(34))}") from None
+        if spec.family != recipe.family:
+            raise InputError(
+                f"{what} '{spec_id}' is a {spec.family} model; the '{recipe.app}' app runs {recipe.family}."
+            )
+        if spec.licence.noncommercial and not self.settings.include_noncommercial:
+            raise InputError(
+                f"'{spec_id}' is licensed {spec.licence.name} (non-commercial). To use it for non-commercial work, "
+                "set STUDIO_INCLUDE_NONCOMMERCIAL=1 (Settings.include_noncommercial=True)."
+            )
+        return spec
+
+    def _resolve(self, spec: ModelSpec, recipe: AppModels) -> Resolved:
+        target = recipe.app if spec.id in recipe.default_ids() else spec.id
+        return self.resolver.resolve(spec, fetch_target=target)
+
+    def plan(self, request: GenerationRequest, tier: str) -> Plan:
+        """Resolve every file one tier needs; raises ModelUnavailable (or _StudentMissing for the student's own)."""
+        start = time.perf_counter()
+        recipe = self._recipe(request.app)
+        kind = request.pipeline or recipe.pipeline
+        teacher = self._spec(request.teacher or recipe.teacher, recipe, "teacher")
+        if teacher.kind != "pipeline" or teacher.role != "teacher":
+            raise InputError(f"teacher '{teacher.id}' is not a teacher pipeline entry.")
+        spec = teacher if tier == "teacher" else self._spec(request.student or recipe.student, recipe, "student")
+        if tier == "student" and spec.role != "student":
+            raise InputError(f"student '{spec.id}' is a {spec.role} entry, not a student.")
+        base_spec = spec if spec.kind == "pipeline" else teacher
+        if base_spec.inpaint and "inpaint" not in kind:
+            raise InputError(f"'{base_spec.id}' is an inpainting model: use an inpaint pipeline kind, not '{kind}'.")
+        adapter_ids = recipe.adapters if request.adapters is None else request.adapters
+        adapters = [self._spec(a, recipe, "adapter") for a in adapter_ids]
+        controlnets = [a for a in adapters if a.kind == "controlnet"]
+        ip_adapters = [a for a in adapters if a.kind == "ip_adapter"]
+        if len(controlnets) > 1 or len(ip_adapters) > 1:
+            raise InputError("The engine runs one ControlNet and one IP-Adapter per call; pass at most one of each.")
+        if kind.startswith("controlnet") and not controlnets:
+            raise InputError(f"The '{kind}' pipeline needs a ControlNet adapter; none is in adapters={adapter_ids}.")
+        if request.ip_adapter_image is not None and not ip_adapters:
+            raise InputError(f"ip_adapter_image was given but no IP-Adapter is in adapters={adapter_ids}.")
+
+        base = self._resolve(base_spec, recipe)  # the teacher: a missing teacher stops both tiers
+        plan = Plan(tier, spec, base, None, kind)
+        if kind.startswith("controlnet"):
+            plan.controlnet = self._resolve(controlnets[0], recipe)
+        if request.ip_adapter_image is not None:
+            plan.ip_adapter = self._resolve(ip_adapters[0], recipe)
+        if spec.kind in ("lora", "unet"):
+            located = self.resolver.locate(spec)
+            if located.resolved is None:
+                target = recipe.app if spec.id in recipe.default_ids() else spec.id
+                raise _StudentMissing(unavailable(located, target))
+            plan.own = located.resolved
+        if request.previews and recipe.preview:
+            located = self.resolver.locate(self.catalog.get(recipe.preview))
+            plan.preview = located.resolved  # optional: latent->RGB previews when TAESD is not cached
+        if spec.family == "sdxl" and self.device.dtype_name == "float16":
+            plan.vae_fix = self.resolver.locate(self.catalog.get("sdxl-vae-fp16-fix")).resolved
+        overrides = self._tier_is_requested(request, tier)  # a fallback teacher keeps its own defaults
+        plan.steps = int(request.steps if overrides and request.steps is not None else spec.steps)
+        plan.guidance = float(request.guidance if overrides and request.guidance is not None else spec.guidance)
+        plan.resolve_ms = (time.perf_counter() - start) * 1000.0
+        return plan
+
+    @staticmethod
+    def _tier_is_requested(request: GenerationRequest, tier: str) -> bool:
+        return (tier == "teacher") == (request.mode == "quality")
+
+    @staticmethod
+    def _gate(request: GenerationRequest, result: Result) -> str | None:
+        """None when the student's image passes (or there is no gate), else the reason it failed."""
+        if request.quality_gate is None:
+            return None
+        verdict = request.quality_gate(result.image)
+        if verdict is None or verdict is True:
+            return None
+        return verdict if isinstance(verdict, str) and verdict else "the gate returned False"
+
+    # ------------------------------------------------------------------------------------------ running
+    def _lock(self) -> threading.Lock:
+        with self._locks_guard:
+            return self._locks.setdefault(self.device.device, threading.Lock())
+
+    def _execute(self, request: GenerationRequest, plan: Plan, fallback: str | None,
+                 notes: list[str]) -> Generator[Preview, None, Result]:  # fmt: skip
+        """Run one tier on a worker thread, yielding its previews as they come; returns its Result."""
+        from .runner import run_plan
+
+        cancel = request.cancel or (lambda: False)
+        events: queue.Queue = queue.Queue()
+        stop = threading.Event()
+
+        def work():
+            try:
+                with self._lock():
+                    result = run_plan(self, request, plan, emit=lambda p: events.put(("preview", p)),
+                                      cancelled=lambda: stop.is_set() or bool(cancel()))  # fmt: skip
+                events.put(("result", result))
+            except BaseException as exc:  # handed to the consumer's thread, which re-raises it
+                events.put(("error", exc))
+
+        worker = threading.Thread(target=work, name=f"studio-{plan.tier}", daemon=True)
+        worker.start()
+        try:
+            while True:
+                what, value = events.get()
+                if what == "preview":
+                    yield value
+                elif what == "error":
+                    raise self._teach(value, plan)
+                else:
+                    result: Result = value
+                    break
+        finally:
+            stop.set()  # the consumer stopped iterating: the callback stops the run at the next step
+            worker.join()
+        result.provenance.fallback_reason = fallback
+        result.provenance.notes[:0] = notes
+        return result
+
+    def _teach(self, exc: BaseException, plan: Plan) -> BaseException:
+        from .previews import Cancelled
+
+        if isinstance(exc, Cancelled):
+            return GenerationCancelled(f"Generation cancelled ({plan.tier} '{plan.spec.id}'); nothing was returned.")
+        if isinstance(exc, StudioError):
+            return exc
+        if is_oom(exc):
+            error = GenerationError(
+                f"The {plan.tier} '{plan.spec.id}' ran out of memory on {self.device.device}. Lower the resolution, "
+                "close other GPU programs, set STUDIO_CPU_OFFLOAD=1, or lower STUDIO_MEMORY_BUDGET_MB so fewer "
+                "models stay resident."
+            )
+        else:
+            error = GenerationError(
+                f"The {plan.tier} '{plan.spec.id}' failed: {type(exc).__name__}: {exc}. This is not one of the "
+                "fallback reasons (missing weights, out of memory, quality gate), so the studio did not switch "
+                "tiers. Check the inputs (image, mask and control image should have the same size, a multiple of "
+                "8), or run with mode='quality' to try the teacher; the chained traceback shows where it failed."
+            )
+        error.__cause__ = exc
+        return error
+
+
+class _StudentMissing(Exception):
+    """The student's own weights are missing (the teacher may still run): carries the ModelUnavailable."""
+
+    def __init__(self, error: ModelUnavailable):
+        super().__init__(str(error))
+        self.error = error
+
+
+__all__ = ["Engine", "GenerationRequest", "GenerationError", "GenerationCancelled", "Plan"]

@@ -1,0 +1,197 @@
+"""`studio fetch <app|model-id>`: download what an app (or one model) needs into the Hugging Face cache.
+
+    studio fetch makeup --dry-run          list files, sizes and licences; download nothing
+    studio fetch lcm-lora-sd15             one model (plus the base pipeline a LoRA/UNet student runs on)
+    studio fetch dmd2-sdxl-4step-lora --include-noncommercial   (a non-commercial model, opted into)
+
+Downloads go through `huggingface_hub.hf_hub_download`, so `HF_TOKEN` (gated repos) and the cache location
+(`HF_HUB_CACHE` / `HF_HOME`) work as everywhere else, each file shows a progress bar, and files already in
+the cache are not downloaded again. With `HF_HUB_OFFLINE=1` only `--dry-run` and already-complete targets work.
+Non-commercial models are refused unless `--include-noncommercial` is given.
+"""
+
+from __future__ import annotations
+
+import difflib
+import sys
+from dataclasses import dataclass
+from typing import Callable
+
+from ..errors import InputError, ModelUnavailable, StudioError
+from ..settings import Settings
+from .resolver import Resolver
+from .specs import Catalog, FileSpec, ModelSpec
+
+
+@dataclass
+class PlannedFile:
+    spec: ModelSpec
+    file: FileSpec
+    size_mb: float | None
+    size_source: str  # "hub" (asked now), "catalog" (models/catalog.py), "config" (a small text file), "unknown"
+    present: bool  # already resolvable locally (cache, models/ folder or explicit path)
+
+
+@dataclass
+class FetchPlan:
+    target: str
+    specs: list[ModelSpec]
+    files: list[PlannedFile]
+    notes: list[str]
+
+    @property
+    def missing(self) -> list[PlannedFile]:
+        return [f for f in self.files if not f.present]
+
+    def total_mb(self, only_missing: bool = False) -> tuple[float, bool]:
+        """(sum of known sizes, True when every size is known)."""
+        rows = self.missing if only_missing else self.files
+        known = [f.size_mb for f in rows if f.size_mb is not None]
+        return sum(known), len(known) == len(rows)
+
+
+def targets(catalog: Catalog) -> list[str]:
+    return [*catalog.apps, *catalog.specs]
+
+
+def plan(target: str, catalog: Catalog, settings: Settings, include_noncommercial: bool = False,
+         ask_hub: bool = True) -> FetchPlan:  # fmt: skip
+    """The specs and files `target` (an app id or a catalog id) needs, and which are already here."""
+    notes: list[str] = []
+    if target in catalog.apps:
+        recipe = catalog.app(target)
+        ids = list(recipe.default_ids())
+        if recipe.gpu_extras:
+            notes.append(f"{', '.join(recipe.gpu_extras)}: used on GPU only (fp16); harmless on CPU.")
+        notes.append(f"Other students for '{target}': {', '.join(recipe.alternatives)} (fetch one by id).")
+    elif target in catalog.specs:
+        spec = catalog.get(target)
+        ids = [spec.id] + ([spec.base] if spec.base and spec.kind in ("lora", "unet") else [])
+    else:
+        close = difflib.get_close_matches(target, targets(catalog), n=3)
+        hint = f" Did you mean {', '.join(close)}?" if close else ""
+        raise InputError(
+            f"'{target}' is neither an app ({', '.join(catalog.apps)}) nor a catalog model id.{hint} "
+            "Model ids are listed in models/catalog.py."
+        )
+    specs = [catalog.get(i) for i in dict.fromkeys(ids)]
+    allowed = include_noncommercial or settings.include_noncommercial
+    refused = [s for s in specs if s.licence.noncommercial and not allowed]
+    if refused:
+        names = "; ".join(f"{s.id} ({s.licence.describe()})" for s in refused)
+        raise InputError(
+            f"{names}: non-commercial licence. Re-run with --include-noncommercial to fetch it anyway, "
+            "and use the results for non-commercial work only."
+        )
+    for s in specs:
+        if s.licence.use == "unverified":
+            notes.append(f"{s.id}: licence unverified ({s.licence.name}); read the card at huggingface.co/{s.repo}.")
+        if s.pickle:
+            notes.append(f"{s.id}: weights are a torch pickle (.bin); the studio loads them with weights_only=True.")
+
+    resolver = Resolver(settings)
+    hub_sizes = _hub_sizes(specs, settings) if ask_hub and not settings.offline else {}
+    if ask_hub and settings.offline:
+        notes.append("HF_HUB_OFFLINE is set: sizes come from the catalog, not the Hub.")
+    files: list[PlannedFile] = []
+    for spec in specs:
+        located = resolver.locate(spec)
+        present_all = located.resolved is not None
+        for f in spec.files:
+            size = hub_sizes.get((spec.repo, f.path))
+            small = f.path.endswith((".json", ".txt"))
+            source = "hub" if size is not None else "catalog" if f.size_mb is not None else None
+            source = source or ("config" if small else "unknown")
+            size = size if size is not None else f.size_mb
+            files.append(PlannedFile(spec, f, size, source, present_all or f.path not in located.missing))
+    return FetchPlan(target, specs, files, notes)
+
+
+def _hub_sizes(specs: list[ModelSpec], settings: Settings) -> dict[tuple[str, str], float]:
+    """Real file sizes from the Hub (one request per repo); empty when the Hub cannot be asked."""
+    from huggingface_hub import HfApi
+
+    sizes: dict[tuple[str, str], float] = {}
+    api = HfApi()
+    for spec in specs:
+        try:
+            for info in api.get_paths_info(spec.repo, [f.path for f in spec.files], revision=spec.revision):
+                if getattr(info, "size", None) is not None:
+                    sizes[(spec.repo, info.path)] = info.size / 1e6
+        except Exception as exc:  # network, gated repo, rate limit: the catalog sizes are good enough to plan
+            print(f"note: could not ask the Hub about {spec.repo} ({type(exc).__name__}); using catalog sizes.",
+                  file=sys.stderr)  # fmt: skip
+    return sizes
+
+
+def _fmt_size(size_mb: float | None, path: str) -> str:
+    if size_mb is None:
+        return "<0.1 MB" if path.endswith((".json", ".txt")) else "unknown"
+    return f"{size_mb / 1000:.2f} GB" if size_mb >= 1000 else f"{size_mb:.1f} MB"
+
+
+def describe(p: FetchPlan) -> str:
+    """The dry-run table: one line per file with size, licence and whether it is already here."""
+    lines = [f"studio fetch {p.target}: {len(p.specs)} model(s), {len(p.files)} file(s)"]
+    for spec in p.specs:
+        lines.append(f"\n{spec.id} — {spec.title}")
+        lines.append(f"  repo {spec.repo} @ {spec.revision}   licence {spec.licence.describe()}")
+        for f in (f for f in p.files if f.spec is spec):
+            state = "cached" if f.present else "to download"
+            size = _fmt_size(f.size_mb, f.file.path)
+            lines.append(f"  {f.file.path:<58} {size:>10} ({f.size_source})  {state}")
+    total, exact = p.total_mb()
+    todo, todo_exact = p.total_mb(only_missing=True)
+    lines.append("")
+    at_least = ("" if exact else "≥ ", "" if todo_exact else "≥ ")
+    lines.append(f"total {at_least[0]}{_fmt_size(total, 'x')}; "
+                 f"to download {at_least[1]}{_fmt_size(todo, 'x')} in {len(p.missing)} file(s)")  # fmt: skip
+    lines += [f"note: {n}" for n in p.notes]
+    return "\n".join(lines)
+
+
+def download(p: FetchPlan, settings: Settings, echo: Callable[[str], None] = print) -> list[str]:
+    """Download the missing files of a plan into the HF cache; returns the local paths."""
+    if not p.missing:
+        echo(f"Everything '{p.target}' needs is already on this machine.")
+        return []
+    if settings.offline:
+        raise ModelUnavailable(
+            f"{len(p.missing)} file(s) for '{p.target}' are missing and HF_HUB_OFFLINE is set, so nothing can be "
+            "downloaded. Unset HF_HUB_OFFLINE (or run on a machine with internet and copy the cache over).",
+        )
+    from huggingface_hub import hf_hub_download
+    from huggingface_hub.errors import EntryNotFoundError, GatedRepoError, RepositoryNotFoundError
+
+    cache_dir = str(settings.hf_cache_dir) if settings.hf_cache_dir else None
+    paths = []
+    for i, f in enumerate(p.missing, start=1):
+        echo(f"[{i}/{len(p.missing)}] {f.spec.repo}/{f.file.path} ({_fmt_size(f.size_mb, f.file.path)})")
+        try:
+            # token=None lets huggingface_hub read HF_TOKEN / the saved login itself.
+            paths.append(hf_hub_download(f.spec.repo, f.file.path, revision=f.spec.revision, cache_dir=cache_dir))
+        except GatedRepoError as exc:
+            raise StudioError(
+                f"{f.spec.repo} is gated: accept its terms at https://huggingface.co/{f.spec.repo} and set HF_TOKEN "
+                "to a token of that account, then run the command again."
+            ) from exc
+        except (EntryNotFoundError, RepositoryNotFoundError) as exc:
+            raise StudioError(
+                f"{f.spec.repo} has no file {f.file.path} at revision {f.spec.revision}: the catalog entry "
+                f"'{f.spec.id}' is out of date. Check the repo's file list and fix models/catalog.py."
+            ) from exc
+    echo(f"Done: {len(paths)} file(s) in {cache_dir or 'the default Hugging Face cache'}.")
+    return paths
+
+
+def run_fetch(target: str, settings: Settings, dry_run: bool = False, include_noncommercial: bool = False,
+              echo: Callable[[str], None] = print) -> int:  # fmt: skip
+    """What `studio fetch` does; returns the exit code."""
+    from studio.models import load_catalog
+
+    p = plan(target, load_catalog(), settings, include_noncommercial=include_noncommercial)
+    if dry_run:
+        echo(describe(p))
+        return 0
+    download(p, settings, echo=echo)
+    return 0

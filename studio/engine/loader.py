@@ -1,0 +1,300 @@
+"""Turn resolved catalog entries into diffusers objects, and build per-call pipeline views over them.
+
+Loading rules (DESIGN.md §2):
+  - Everything loads from local folders the resolver found (`local_files_only=True`): loading never downloads.
+  - safetensors wherever the catalog lists them; torch pickles (.bin) only for entries marked `pickle`, through
+    `torch.load(weights_only=True)`, with a warning; never `trust_remote_code`.
+  - dtype policy from `studio.devices.pick_device`: fp16 on GPU, fp32 on CPU. On a fp16 GPU, SDXL uses the
+    fp16-fix VAE when it is cached (otherwise diffusers upcasts the VAE to fp32 for decoding).
+  - A LoRA student is loaded into its base pipeline as a named PEFT adapter and left *disabled*; the engine
+    enables it only for the student's call. A full-UNet student is a separate UNet; the VAE and text encoders
+    stay shared through `from_pipe`.
+
+Views: `make_view(base, kind, ...)` returns `<Pipeline>.from_pipe(base, ...)` for the requested pipeline kind;
+it shares every module with the base (no copies), so building one per call costs milliseconds.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from .resolver import Resolved
+from .specs import SchedulerSpec
+
+log = logging.getLogger(__name__)
+
+VIEW_CLASSES = {
+    "sd15": {
+        "txt2img": "StableDiffusionPipeline",
+        "img2img": "StableDiffusionImg2ImgPipeline",
+        "inpaint": "StableDiffusionInpaintPipeline",
+        "controlnet": "StableDiffusionControlNetPipeline",
+        "controlnet-img2img": "StableDiffusionControlNetImg2ImgPipeline",
+        "controlnet-inpaint": "StableDiffusionControlNetInpaintPipeline",
+    },
+    "sdxl": {
+        "txt2img": "StableDiffusionXLPipeline",
+        "img2img": "StableDiffusionXLImg2ImgPipeline",
+        "inpaint": "StableDiffusionXLInpaintPipeline",
+        "controlnet": "StableDiffusionXLControlNetPipeline",
+        "controlnet-img2img": "StableDiffusionXLControlNetImg2ImgPipeline",
+        "controlnet-inpaint": "StableDiffusionXLControlNetInpaintPipeline",
+    },
+    # xinsir's ControlNetUnionModel needs the Union pipelines (doc §3.1), which take `control_mode`.
+    "sdxl-union": {
+        "controlnet": "StableDiffusionXLControlNetUnionPipeline",
+        "controlnet-img2img": "StableDiffusionXLControlNetUnionImg2ImgPipeline",
+        "controlnet-inpaint": "StableDiffusionXLControlNetUnionInpaintPipeline",
+    },
+}
+
+
+@contextmanager
+def quiet():
+    """Silence diffusers/transformers warnings and progress bars that are noise for the studio (per-component
+    load bars, "config attributes ... will be ignored" from scheduler swaps, "no text-encoder LoRA keys"),
+    restoring both libraries' settings afterwards. Errors still raise."""
+    from diffusers.utils import logging as d_log
+    from transformers.utils import logging as t_log
+
+    saved = (d_log.get_verbosity(), d_log.is_progress_bar_enabled(),
+             t_log.get_verbosity(), t_log.is_progress_bar_enabled())  # fmt: skip
+    d_log.set_verbosity_error()
+    t_log.set_verbosity_error()
+    d_log.disable_progress_bar()
+    t_log.disable_progress_bar()
+    try:
+        yield
+    finally:
+        d_log.set_verbosity(saved[0])
+        t_log.set_verbosity(saved[2])
+        (d_log.enable_progress_bar if saved[1] else d_log.disable_progress_bar)()
+        (t_log.enable_progress_bar if saved[3] else t_log.disable_progress_bar)()
+
+
+def diffusers_class(name: str):
+    import diffusers
+
+    return getattr(diffusers, name)
+
+
+# --------------------------------------------------------------------------------------------- memory
+def module_bytes(*objects) -> int:
+    """Bytes of every parameter and buffer reachable from the given pipelines/modules, each storage once.
+
+    Shared modules (from_pipe views, a LoRA base used by student and teacher) are counted once, which is
+    exactly the "resident" number: what would be freed if all of them were dropped.
+    """
+    seen: set[int] = set()
+    total = 0
+    for obj in objects:
+        modules = obj.components.values() if hasattr(obj, "components") else [obj]
+        for module in modules:
+            if not isinstance(module, torch.nn.Module):
+                continue
+            for tensor in (*module.parameters(), *module.buffers()):
+                if tensor.device.type == "meta":
+                    continue
+                storage = tensor.untyped_storage()
+                key = storage.data_ptr()
+                if key in seen:
+                    continue
+                seen.add(key)
+                total += storage.nbytes()
+    return total
+
+
+# --------------------------------------------------------------------------------------------- components
+def load_pipeline(resolved: Resolved, device: str, dtype: torch.dtype, vae=None, offload: bool = False):
+    """A catalog `pipeline` entry, from its local folder, on `device` (or CPU when offloading)."""
+    spec = resolved.spec
+    cls = diffusers_class(spec.pipeline)
+    accepted = inspect.signature(cls.__init__).parameters
+    extra: dict[str, Any] = {}
+    if "safety_checker" in accepted:
+        # The studio does not run the SD safety checker (it is not fetched: 1.2 GB); say so explicitly so diffusers
+        # does not try to load it from model_index.json.
+        extra.update(safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+    if vae is not None:
+        extra["vae"] = vae
+    pipe = cls.from_pretrained(str(resolved.root), variant=spec.variant, dtype=dtype, local_files_only=True,
+                               use_safetensors=True, **extra)  # fmt: skip
+    if not offload and device != "cpu":  # from_pretrained loads on the CPU already
+        pipe.to(device)
+    pipe.set_progress_bar_config(disable=True)  # the studio streams its own previews; no tqdm per call
+    return pipe
+
+
+def _to(module, device: str):
+    """Move only when needed: loaders put weights on the CPU, and a no-op `.to()` makes diffusers warn."""
+    return module if device == "cpu" else module.to(device)
+
+
+def load_lora(pipe, resolved: Resolved) -> None:
+    """Load a LoRA file as a PEFT adapter named after its catalog id, then leave LoRA layers disabled."""
+    weights = resolved.file(resolved.spec.weights.path)
+    # Student LoRAs hold UNet keys only (catalog doc §10): diffusers warns once per text encoder; quiet() hides it.
+    # PEFT warns that a second adapter joins the first: several students sharing one base is the point here.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Already found a `peft_config` attribute")
+        pipe.load_lora_weights(str(weights.parent), weight_name=weights.name, adapter_name=resolved.spec.id)
+    pipe.disable_lora()
+
+
+def _state_dict(resolved: Resolved) -> dict:
+    path = resolved.file(resolved.spec.weights.path)
+    if resolved.spec.pickle:
+        warnings.warn(
+            f"Loading {resolved.spec.id} from a torch pickle ({path.name}) with weights_only=True: only tensors are "
+            "read, no code runs, but prefer safetensors where the repo has them.",
+            stacklevel=3,
+        )
+        return torch.load(path, map_location="cpu", weights_only=True)
+    from safetensors.torch import load_file
+
+    return load_file(path)
+
+
+def load_unet(resolved: Resolved, base_unet, device: str, dtype: torch.dtype):
+    """A full-UNet student. Single-file UNets take the base UNet's config (G5: `from_config(load_config(...))`)."""
+    from diffusers import UNet2DConditionModel
+
+    spec = resolved.spec
+    if any(f.path.endswith("config.json") for f in spec.files):
+        unet = UNet2DConditionModel.from_pretrained(str(resolved.root), subfolder=spec.subfolder, variant=spec.variant,
+                                                    dtype=dtype, local_files_only=True)  # fmt: skip
+        return _to(unet, device).eval()
+    # Build on the meta device and assign the loaded tensors: no second full-size random init (DMD2 README).
+    with torch.device("meta"):
+        unet = UNet2DConditionModel.from_config(base_unet.config)
+    unet.load_state_dict(_state_dict(resolved), strict=True, assign=True)
+    leftovers = [name for name, t in (*unet.named_parameters(), *unet.named_buffers()) if t.device.type == "meta"]
+    if leftovers:
+        raise RuntimeError(f"{spec.id}: the weights file has no values for {leftovers[:3]}; it does not fit the base.")
+    # assign=True kept the file's dtype (fp16); cast the whole module once to the engine's dtype and device.
+    return torch.nn.Module.to(unet, device=device, dtype=dtype).eval()
+
+
+def load_controlnet(resolved: Resolved, device: str, dtype: torch.dtype):
+    spec = resolved.spec
+    cls = diffusers_class("ControlNetUnionModel" if spec.union else "ControlNetModel")
+    model = cls.from_pretrained(str(resolved.root), subfolder=spec.subfolder, variant=spec.variant, dtype=dtype,
+                                local_files_only=True, use_safetensors=not spec.pickle)  # fmt: skip
+    return _to(model, device).eval()
+
+
+def load_image_encoder(resolved: Resolved, device: str, dtype: torch.dtype):
+    """The CLIP image encoder of an IP-Adapter entry."""
+    from transformers import CLIPVisionModelWithProjection
+
+    encoder = CLIPVisionModelWithProjection.from_pretrained(
+        str(resolved.root / resolved.spec.image_encoder), dtype=dtype, local_files_only=True, use_safetensors=True
+    )
+    return _to(encoder, device).eval()
+
+
+def image_processor_for(encoder):
+    """A CLIPImageProcessor cropping to the encoder's own input size, as `load_ip_adapter` builds when a pipeline
+    has no feature extractor (the studio does not load the SD safety checker's one)."""
+    from transformers import CLIPImageProcessor
+
+    size = encoder.config.image_size
+    return CLIPImageProcessor(size=size, crop_size=size)
+
+
+def attach_ip_adapter(view, resolved: Resolved) -> None:
+    """Load IP-Adapter weights into `view.unet` (the view already carries the image encoder)."""
+    spec = resolved.spec
+    weights = resolved.file(spec.weights.path)
+    view.load_ip_adapter(str(weights.parent), subfolder="", weight_name=weights.name, image_encoder_folder=None,
+                         local_files_only=True)  # fmt: skip
+
+
+def load_autoencoder(resolved: Resolved, device: str, dtype: torch.dtype, tiny: bool):
+    cls = diffusers_class("AutoencoderTiny" if tiny else "AutoencoderKL")
+    vae = cls.from_pretrained(str(resolved.root), subfolder=resolved.spec.subfolder, dtype=dtype,
+                              local_files_only=True, use_safetensors=True)  # fmt: skip
+    return _to(vae, device).eval()
+
+
+# --------------------------------------------------------------------------------------------- per-call objects
+def view_class(family: str, kind: str, union: bool = False):
+    table = VIEW_CLASSES["sdxl-union" if union else family]
+    if kind not in table:
+        raise ValueError(f"No {family}{' union' if union else ''} pipeline for kind '{kind}'.")
+    return diffusers_class(table[kind])
+
+
+def make_view(base, family: str, kind: str, union: bool = False, **components):
+    """A pipeline of the requested kind sharing the base's modules; `components` replace some (unet, controlnet...)."""
+    cls = view_class(family, kind, union)
+    # Always a new pipeline object, even when the class matches: the call sets its own scheduler on it.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # from_pipe's notes about components the new class does not take
+        view = cls.from_pipe(base, **components)
+    view.set_progress_bar_config(disable=True)
+    return view
+
+
+def make_scheduler(base_scheduler, spec: SchedulerSpec | None):
+    """A fresh scheduler for one call: the recipe's class and overrides on the base's own config.
+
+    Schedulers carry per-call state (timesteps, step index), so the engine never reuses the base's instance.
+    """
+    cls = type(base_scheduler) if spec is None else diffusers_class(spec.cls)
+    return cls.from_config(base_scheduler.config, **(spec.kwargs if spec else {}))
+
+
+def scheduler_info(scheduler) -> dict:
+    config = {k: v for k, v in dict(scheduler.config).items() if not k.startswith("_")}
+    config = {k: (list(v) if isinstance(v, tuple) else v) for k, v in config.items()}
+    return {"class": type(scheduler).__name__, "config": config}
+
+
+# --------------------------------------------------------------------------------------------- shared-state guard
+@dataclass
+class ComponentState:
+    """What a call may change on shared modules, captured before and restored in `finally`."""
+
+    lora: list[tuple[Any, tuple[str, ...], bool, dict]]  # (peft layer, active adapters, disabled, scaling)
+    ip_scales: list[tuple[Any, list]]  # (IP attention processor, its per-adapter scales)
+    dtypes: list[tuple[torch.nn.Module, torch.dtype, torch.device]]
+
+    @classmethod
+    def capture(cls, modules: list[torch.nn.Module]) -> "ComponentState":
+        from peft.tuners.tuners_utils import BaseTunerLayer
+
+        lora, ip_scales, dtypes = [], [], []
+        for module in modules:
+            param = next(module.parameters(), None)
+            if param is not None:
+                dtypes.append((module, param.dtype, param.device))
+            for sub in module.modules():
+                if isinstance(sub, BaseTunerLayer):
+                    lora.append((sub, tuple(sub.active_adapters), bool(sub.disable_adapters), dict(sub.scaling)))
+            processors = module.attn_processors if hasattr(module, "attn_processors") else {}
+            for proc in processors.values():
+                if "IPAdapter" in type(proc).__name__:
+                    ip_scales.append((proc, list(proc.scale)))
+        return cls(lora, ip_scales, dtypes)
+
+    def restore(self) -> None:
+        for layer, active, disabled, scaling in self.lora:
+            if tuple(layer.active_adapters) != active:
+                layer.set_adapter(list(active))
+            if bool(layer.disable_adapters) != disabled:
+                layer.enable_adapters(not disabled)
+            layer.scaling.update(scaling)
+        for proc, scales in self.ip_scales:
+            proc.scale = list(scales)
+        for module, dtype, device in self.dtypes:
+            param = next(module.parameters())
+            if param.dtype != dtype or param.device != device:
+                module.to(device, dtype)

@@ -1,0 +1,271 @@
+"""One tier's call, start to finish: load what the plan needs, build the view, run, restore, report.
+
+Runs on the engine's worker thread while holding the device lock. The order follows a diffusers `__call__`:
+load (resident LRU) → view and fresh scheduler → activate adapters → call with a seeded CPU generator and the
+step callback → restore every shared component in `finally` → Result with provenance.
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+
+from ..schema import Preview, Provenance, Result
+from .loader import (ComponentState, attach_ip_adapter, image_processor_for, load_autoencoder, load_controlnet,
+                     load_image_encoder, load_lora, load_pipeline, load_unet, make_scheduler, make_view, quiet,
+                     scheduler_info)  # fmt: skip
+from .previews import DenoisedCapture, Latent2RGB, StepCallback, TinyVAEPreview
+from .request import call_kwargs
+from .residency import Entry
+from .specs import ModelSpec
+
+
+def estimate_mb(spec: ModelSpec, dtype: torch.dtype) -> float:
+    """Resident size guess before loading: catalog file sizes, doubled when fp16 files load as fp32."""
+    size = spec.size_mb or 0.0
+    half_files = spec.variant == "fp16" or "fp16" in spec.weights.path
+    return size * 2 if half_files and dtype == torch.float32 else size
+
+
+@dataclass
+class Loaded:
+    """The resident objects one call uses (all shared with other calls)."""
+
+    base_entry: Entry
+    unet_entry: Entry | None
+    controlnet: Any
+    encoder: Any
+    feature_extractor: Any
+    previewer: Any
+
+    @property
+    def base(self):
+        return self.base_entry.value
+
+    @property
+    def unet(self):
+        return self.unet_entry.value if self.unet_entry is not None else self.base.unet
+
+    @property
+    def unet_state(self) -> dict:
+        """Bookkeeping of the UNet this call runs (which IP-Adapter it carries)."""
+        return self.unet_entry.state if self.unet_entry is not None else self.base_entry.state
+
+
+def load_for(engine, request, plan, notes: list[str]) -> Loaded:
+    """Everything the plan needs, from the resident LRU or freshly loaded into it."""
+    residency, dtype = engine.residency, engine.device.dtype
+    offload = engine.settings.cpu_offload and engine.device.device.startswith("cuda")
+    to = "cpu" if offload else engine.device.device
+    spec = plan.spec
+    ip = plan.ip_adapter.spec if plan.ip_adapter else None
+    # Keyed by repo + folder: adapters that share an image encoder (SD1.5 and SDXL ViT-H) share one copy.
+    encoder_key = ("image_encoder", f"{ip.repo}/{ip.image_encoder}") if ip else None
+    pinned = {("pipeline", plan.base.spec.id), encoder_key}
+    pinned |= {(kind, r.spec.id) for kind, r in (("unet", plan.own), ("controlnet", plan.controlnet),
+                                                 ("taesd", plan.preview)) if r}  # fmt: skip
+
+    def base_loader():
+        vae = load_autoencoder(plan.vae_fix, to, dtype, tiny=False) if plan.vae_fix else None
+        return load_pipeline(plan.base, to, dtype, vae=vae, offload=offload)
+
+    base_key = ("pipeline", plan.base.spec.id)
+    base_entry = residency.get(base_key, base_loader, estimate_mb(plan.base.spec, dtype), pinned)
+    if plan.vae_fix is not None:
+        notes.append("SDXL VAE: madebyollin/sdxl-vae-fp16-fix (no fp32 upcast).")
+    unet_entry = None
+    if plan.own is not None and plan.own.spec.kind == "lora":
+        loras = base_entry.state.setdefault("loras", set())
+        if spec.id not in loras:
+            load_lora(base_entry.value, plan.own)  # stays resident, disabled, in the shared base
+            loras.add(spec.id)
+    elif plan.own is not None:
+        unet_entry = residency.get(("unet", spec.id), lambda: load_unet(plan.own, base_entry.value.unet, to, dtype),
+                                   estimate_mb(spec, dtype), pinned)  # fmt: skip
+    controlnet = None
+    if plan.controlnet is not None:
+        controlnet = residency.get(("controlnet", plan.controlnet.spec.id),
+                                   lambda: load_controlnet(plan.controlnet, to, dtype),
+                                   estimate_mb(plan.controlnet.spec, dtype), pinned).value  # fmt: skip
+    encoder = processor = None
+    if ip is not None:
+        enc_entry = residency.get(encoder_key, lambda: load_image_encoder(plan.ip_adapter, to, dtype), None, pinned)
+        encoder = enc_entry.value
+        processor = enc_entry.state.setdefault("processor", image_processor_for(encoder))
+    previewer = None
+    if request.previews and plan.preview is not None:
+        taesd = residency.get(("taesd", plan.preview.spec.id),
+                              lambda: load_autoencoder(plan.preview, engine.device.device, dtype, tiny=True),
+                              None, pinned).value  # fmt: skip
+        previewer = TinyVAEPreview(taesd)
+    elif request.previews:
+        previewer = Latent2RGB(spec.family)
+    return Loaded(base_entry, unet_entry, controlnet, encoder, processor, previewer)
+
+
+def build_view(loaded: Loaded, plan, notes: list[str]):
+    """The per-call pipeline (fresh scheduler, the call's UNet/ControlNet/encoder) with the right IP-Adapter."""
+    scheduler = make_scheduler(loaded.base.scheduler, plan.spec.scheduler if plan.tier == "student" else None)
+    components = {"scheduler": scheduler}
+    if loaded.unet_entry is not None:
+        components["unet"] = loaded.unet
+    if loaded.controlnet is not None:
+        components["controlnet"] = loaded.controlnet
+    if loaded.encoder is not None:
+        components.update(image_encoder=loaded.encoder, feature_extractor=loaded.feature_extractor)
+    union = plan.controlnet is not None and plan.controlnet.spec.union
+    view = make_view(loaded.base, plan.spec.family, plan.kind, union=union, **components)
+    _sync_ip_adapter(view, plan, loaded.unet_state, notes)
+    return view, scheduler
+
+
+def run_plan(engine, request, plan, emit: Callable[[Preview], None], cancelled: Callable[[], bool]) -> Result:
+    dev = engine.device.device
+    offload = engine.settings.cpu_offload and dev.startswith("cuda")
+    spec, notes = plan.spec, list(plan.notes)
+    timings = {"resolve": plan.resolve_ms}
+
+    start = time.perf_counter()
+    with quiet():
+        loaded = load_for(engine, request, plan, notes)
+    timings["load"] = (time.perf_counter() - start) * 1000.0
+    with quiet():
+        view, scheduler = build_view(loaded, plan, notes)
+    base, unet, controlnet = loaded.base, loaded.unet, loaded.controlnet
+
+    shared = (unet, base.unet, controlnet, loaded.encoder, *_text_encoders(base), base.vae)
+    modules = list({id(m): m for m in shared if m is not None}.values())
+    state = ComponentState.capture(modules)  # after residency changes, before anything call-specific
+    callback = StepCallback(f"{plan.tier} · {spec.id}", loaded.previewer, DenoisedCapture(scheduler), emit, cancelled)
+    controlnet_spec = plan.controlnet.spec if plan.controlnet else None
+    kwargs, facts = call_kwargs(request, plan.kind, spec, plan.tier, plan.steps, plan.guidance, controlnet_spec,
+                                plan.ip_adapter is not None)  # fmt: skip
+    kwargs, dropped = _accepted(view, kwargs)
+    notes += [f"{type(view).__name__} takes no {name}; it was not used." for name in dropped
+              if name in ("timesteps", "negative_prompt")]  # fmt: skip
+    first_forward: list[float] = []
+    def mark_first_forward(*_):
+        if not first_forward:  # ControlNet runs before the UNet: whichever comes first starts the denoise phase
+            first_forward.append(time.perf_counter())
+
+    hooks = [m.register_forward_pre_hook(mark_first_forward) for m in (unet, controlnet) if m is not None]
+    _reset_peak(dev)
+
+    call_start = time.perf_counter()
+    try:
+        if plan.own is not None and plan.own.spec.kind == "lora":
+            base.enable_lora()
+            base.set_adapters([spec.id], adapter_weights=[spec.scale])
+        elif loaded.base_entry.state.get("loras"):
+            base.disable_lora()  # the teacher (or a UNet student) runs on the plain base weights
+        if plan.ip_adapter is not None:
+            scale = request.ip_adapter_scale if request.ip_adapter_scale is not None else plan.ip_adapter.spec.scale
+            view.set_ip_adapter_scale(scale)
+        if offload:
+            view.enable_model_cpu_offload(device=dev)
+        generator = torch.Generator("cpu").manual_seed(int(request.seed))  # same seed, same image on any device
+        output = view(**kwargs, generator=generator, callback_on_step_end=callback,
+                      callback_on_step_end_tensor_inputs=["latents"], output_type="np")  # fmt: skip
+        cfg = bool(getattr(view, "do_classifier_free_guidance", False))
+    finally:
+        for hook in hooks:
+            hook.remove()
+        if offload:
+            view.remove_all_hooks()
+        state.restore()
+    call_end = time.perf_counter()
+
+    image = (np.clip(output.images[0], 0.0, 1.0) * 255.0).round().astype(np.uint8)
+    denoise_start = first_forward[0] if first_forward else call_start
+    last_step = callback.step_ends[-1] if callback.step_ends else call_end
+    timings.update(prepare=(denoise_start - call_start) * 1000.0,
+                   denoise=(last_step - denoise_start) * 1000.0 - callback.preview_ms,
+                   previews=callback.preview_ms, decode=(call_end - last_step) * 1000.0)  # fmt: skip
+    peak_mb, peak_source = _peak_mb(dev)
+    sched = scheduler_info(scheduler)
+    described = spec.scheduler.describe() if plan.tier == "student" and spec.scheduler else sched["class"]
+    notes.insert(0, f"scheduler {described}")
+    notes.append(f"CFG {'on' if cfg else 'off'} (guidance {plan.guidance:g})")
+    labels = [r.label for r in (plan.own, plan.base, plan.controlnet, plan.ip_adapter, plan.preview) if r is not None]
+    provenance = Provenance(
+        app=request.app, tier=plan.tier, models=labels, steps=len(callback.timesteps), guidance=plan.guidance,
+        seed=int(request.seed), device=dev, timings_ms={k: round(v, 2) for k, v in timings.items()},
+        peak_memory_mb=peak_mb, notes=notes,
+    )
+    info = {
+        plan.tier: spec.id, "pipeline": type(view).__name__, "scheduler": sched["class"],
+        "scheduler_config": sched["config"], "timesteps": callback.timesteps, "cfg": cfg,
+        "dtype": engine.device.dtype_name, "eta": kwargs.get("eta"), "previews": callback.previews,
+        "preview_decoder": getattr(loaded.previewer, "name", None), "peak_memory_source": peak_source,
+        "ip_adapter_scale": _jsonable(request.ip_adapter_scale) if plan.ip_adapter else None, **facts,
+    }
+    before = np.asarray(request.image) if isinstance(request.image, np.ndarray) else None
+    return Result(image=image, provenance=provenance, before=before, info=info)
+
+
+def _sync_ip_adapter(view, plan, owner_state: dict, notes: list[str]) -> None:
+    """Attach the plan's IP-Adapter to the UNet the call uses, or detach one this call does not use.
+
+    A UNet with IP layers cannot run without a reference image, so a request without one detaches it (the
+    next request with a reference attaches it again, a few hundred ms at real size).
+    """
+    attached = owner_state.get("ip_adapter")
+    wanted = plan.ip_adapter.spec.id if plan.ip_adapter is not None else None
+    if attached == wanted:
+        return
+    if attached is not None:
+        encoder, processor = view.image_encoder, view.feature_extractor
+        view.unload_ip_adapter()  # also unregisters the view's image encoder and processor: put them back
+        view.register_modules(image_encoder=encoder, feature_extractor=processor)
+        owner_state.pop("ip_adapter")
+        why = "uses another" if wanted else "has no reference image"
+        notes.append(f"IP-Adapter {attached} detached (this request {why}).")
+    if wanted is not None:
+        attach_ip_adapter(view, plan.ip_adapter)
+        owner_state["ip_adapter"] = wanted
+
+
+def _text_encoders(pipe) -> list:
+    return [getattr(pipe, name, None) for name in ("text_encoder", "text_encoder_2")]
+
+
+def _accepted(view, kwargs: dict) -> tuple[dict, list[str]]:
+    params = inspect.signature(view.__call__).parameters
+    kept = {k: v for k, v in kwargs.items() if k in params and v is not None}
+    return kept, [k for k, v in kwargs.items() if k not in params and v is not None]
+
+
+def _jsonable(value):
+    return value if value is None or isinstance(value, (int, float, str, list, dict)) else repr(value)
+
+
+def _reset_peak(dev: str) -> None:
+    if dev.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats(torch.device(dev))
+        return
+    try:  # Linux: writing 5 resets the process's peak RSS (VmHWM), so the peak is this call's
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        pass
+
+
+def _peak_mb(dev: str) -> tuple[float | None, str]:
+    if dev.startswith("cuda"):
+        return round(torch.cuda.max_memory_allocated(torch.device(dev)) / 1e6, 1), "torch.cuda.max_memory_allocated"
+    if dev == "mps":
+        return round(torch.mps.driver_allocated_memory() / 1e6, 1), "torch.mps.driver_allocated_memory"
+    try:
+        status = Path("/proc/self/status").read_text()
+        kb = int(re.search(r"VmHWM:\s+(\d+)", status).group(1))
+        return round(kb * 1024 / 1e6, 1), "process peak RSS (VmHWM)"
+    except (OSError, AttributeError):
+        import resource
+
+        return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6, 1), "process lifetime peak RSS"
