@@ -13,6 +13,8 @@ from studio.errors import InputError
 
 _APP_MODULES: dict[str, str] = {
     "preprocess": "studio.apps.preprocess_inspector.app",
+    "makeup": "studio.apps.makeup.app",
+    "tryon": "studio.apps.tryon.app",
 }
 
 

@@ -1,0 +1,213 @@
+"""Makeup transfer: copy a reference photo's makeup, or a named preset look, onto every face in a photo.
+
+The lite tier (lite.py) runs here: region-by-region colour transfer on the shared face mesh, offline and at
+webcam rates. The diffusion tiers (student / teacher) need weights; until they are installed, `auto`,
+`student` and `teacher` run the lite tier and the provenance says so (DESIGN §1).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+
+from studio.cache import LRUCache
+from studio.errors import InputError, NoFaceFound, StudioError
+from studio.imaging import image_digest, load_image
+from studio.schema import (App, ChoiceParam, ImageParam, Preview, Provenance, Result, SeedParam, SliderParam,
+                           Stopwatch, ToggleParam)  # fmt: skip
+
+from . import report
+from .lite import apply_look, extract_look, is_grayscale
+from .live import tracker_for
+from .presets import PRESETS, preset_look
+
+#: Regions in the order a makeup artist lists them: (id, label, default strength, what the strength does).
+REGIONS = (
+    ("lips", "Lipstick", 1.0, "1 = the reference's lip colour, keeping the lips' own texture and highlights"),
+    ("eyeshadow", "Eyeshadow", 0.8, "lid-to-crease gradient from the reference's eyelids"),
+    ("eyeliner", "Eyeliner", 0.7, "darkens the upper lash line towards the reference's liner colour"),
+    ("blush", "Blush", 0.7, "the colour the reference's blush adds to its cheeks"),
+    ("foundation", "Foundation", 0.3, "evens the skin and shifts its tone (a limited way) towards the reference's"),
+    ("brows", "Brows", 0.5, "tints the brows towards the reference's brow colour"),
+)
+TIERS = ("auto", "student", "teacher", "lite")
+FETCH_COMMAND = "studio fetch makeup"
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
+_looks = LRUCache(16)  # reference digest / preset name → Look: a slider move never re-reads the reference
+
+
+def resolve_look(ctx, reference, preset: str):
+    """(look, reference RGB or None, its face or None, notes) for a preset name or a reference photo."""
+    names = ", ".join(PRESETS)
+    if preset != "reference":
+        notes = [f"Preset '{preset}' was used; the reference photo was not."] if reference is not None else []
+        return _looks.get_or_compute(("preset", preset), lambda: preset_look(preset)), None, None, notes
+    if reference is None:
+        raise InputError(f"Upload a makeup reference photo, or choose a preset look ({names}).")
+    ref = load_image(reference, what="makeup reference photo", max_pixels=ctx.settings.max_pixels)
+    faces = ctx.preprocess.faces(ref)
+    if not faces:
+        raise NoFaceFound("the makeup reference photo", "Use a clear, roughly frontal photo of the made-up face, "
+                          f"or choose a preset look ({names}).")  # fmt: skip
+    if is_grayscale(ref, faces[0]):
+        raise InputError("The makeup reference photo is black-and-white, so it has no makeup colours to copy. "
+                         f"Use a colour photo, or choose a preset look ({names}).")  # fmt: skip
+    look = _looks.get_or_compute(("reference", image_digest(ref)), lambda: extract_look(ref, faces[0]))
+    notes = list(look.notes)
+    if len(faces) > 1:
+        notes.append(f"The reference shows {len(faces)} faces: the look was taken from the largest.")
+    return look, ref, faces[0], notes
+
+
+def strengths(values: dict) -> dict[str, float]:
+    """Region → strength, 0 for regions switched off."""
+    return {region: float(values[f"{region}_strength"]) if values[region] else 0.0 for region, *_ in REGIONS}
+
+
+def tier_notes(tier: str) -> tuple[str | None, list[str]]:
+    """Fallback reason and notes for the requested tier. Only lite is installed with the studio itself."""
+    if tier == "lite":
+        return None, []
+    what = "No diffusion weights (student or teacher) are" if tier == "auto" else f"The {tier} tier's weights are not"
+    return "unavailable", [f"{what} installed, so the lite tier ran. Fetch them with: {FETCH_COMMAND}"]
+
+
+def run(ctx, source, reference, preset: str, tier: str, seed: int, steps: int, **regions):
+    watch = Stopwatch()
+    with watch("load"):
+        rgb = load_image(source, what="source photo", max_pixels=ctx.settings.max_pixels)
+    with watch("reference"):
+        look, ref, ref_face, notes = resolve_look(ctx, reference, preset)
+    with watch("faces"):
+        faces = ctx.preprocess.require_faces(rgb, what="the source photo")
+    fallback, tier_note = tier_notes(tier)
+    amounts = strengths(regions)
+    with watch("makeup"):
+        out, paint_notes = apply_look(rgb, faces, look, amounts)
+    yield Preview(out, 1, 2, "lite look applied; measuring")
+
+    painted = [r for r, v in amounts.items() if v > 0 and look.has(r)]
+    with watch("metrics"):
+        metrics, details = report.measure(ctx, rgb, out, faces, look, painted, ref, ref_face)
+    extras = {"before | after": report.side_by_side([rgb, out] + ([ref] if ref is not None else [])),
+              "close-up": report.close_up(rgb, out, faces[0]),
+              "makeup regions": report.regions_overlay(rgb, faces, painted),
+              "look": report.swatches(look)}  # fmt: skip
+    if len(faces) > 1:
+        notes.append(f"The look was applied to all {len(faces)} faces; metrics describe the largest.")
+    provenance = Provenance(app="makeup", tier="lite", models=["mediapipe/face_mesh(refined, 478)"], device="cpu",
+                            timings_ms={k: round(v, 2) for k, v in watch.timings_ms.items()}, fallback_reason=fallback,
+                            notes=tier_note + notes + paint_notes + [n for f in faces for n in f.notes])  # fmt: skip
+    info = {"requested_tier": tier, "look": look.to_dict(), "regions_painted": painted, "faces": len(faces),
+            "face_boxes": [[round(float(v), 1) for v in f.box] for f in faces], **details}  # fmt: skip
+    yield Result(image=out, provenance=provenance, before=rgb, extras=extras, metrics=metrics, info=info)
+
+
+def live(ctx, frame, source=None, reference=None, preset="reference", tier="lite", seed=0, steps=4, **regions):
+    """One webcam frame through the lite tier (faces tracked across frames). A frame without a face comes back
+    unchanged; a missing or faceless reference raises the same errors as a still run."""
+    rgb = load_image(frame if frame is not None else source, what="webcam frame")
+    tracker = tracker_for(ctx)
+    look = tracker.remember(("look", _input_key(reference), preset), lambda: resolve_look(ctx, reference, preset)[0])
+    faces = tracker.faces(rgb)
+    return apply_look(rgb, faces, look, strengths(regions))[0] if faces else rgb
+
+
+def _input_key(image):
+    """A cheap identity for an image input that changes whenever its content can have: path, size and mtime for
+    files, a digest for arrays and bytes; other objects (PIL images, streams) get a key that never repeats."""
+    if image is None:
+        return None
+    if isinstance(image, (str, Path)):
+        path = Path(image)
+        stat = path.stat() if path.is_file() else None
+        return (str(path), stat and stat.st_size, stat and stat.st_mtime_ns)
+    if isinstance(image, np.ndarray):
+        return image_digest(image)
+    if isinstance(image, (bytes, bytearray)):
+        return hashlib.blake2b(image, digest_size=16).hexdigest()
+    return object()
+
+
+def run_batch(ctx, sources_dir, out_dir, **params) -> dict:
+    """Apply one look to every photo in `sources_dir`; writes `<name>_makeup.png` and `summary.json` to
+    `out_dir` and returns the summary. A photo that fails (no face, unreadable) is reported and skipped; a
+    problem with the look itself (no reference, faceless reference) stops the batch before any work."""
+    import json
+
+    from PIL import Image
+
+    sources_dir, out_dir = Path(sources_dir), Path(out_dir)
+    if not sources_dir.is_dir():
+        raise InputError(f"The batch source folder '{sources_dir}' does not exist or is not a folder.")
+    files = sorted(p for p in sources_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise InputError(f"No images (JPEG, PNG, WebP, BMP, TIFF) in '{sources_dir}'.")
+    values = APP.validate({**params, "source": files[0]})
+    resolve_look(ctx, values["reference"], values["preset"])  # fail fast on the look
+    out_dir.mkdir(parents=True, exist_ok=True)
+    summary: dict = {"sources": str(sources_dir), "results": []}
+    for path in files:
+        entry: dict = {"source": path.name}
+        try:
+            result = APP(ctx, **{**params, "source": path})
+            Image.fromarray(result.image).save(out_dir / f"{path.stem}_makeup.png")
+            entry.update(output=f"{path.stem}_makeup.png", **result.summary())
+        except StudioError as exc:
+            entry["error"] = str(exc)
+        summary["results"].append(entry)
+    summary["done"] = sum("error" not in e for e in summary["results"])
+    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def examples(settings) -> list[dict]:
+    from studio.examples import sample_image
+
+    face = str(sample_image("astronaut", settings.cache_dir))
+    return [{"source": face, "preset": name, "tier": "lite"} for name in PRESETS]
+
+
+def bench(**kwargs) -> dict:
+    from .bench import bench_makeup
+
+    return bench_makeup(**kwargs)
+
+
+def _region_params():
+    for region, label, default, help_text in REGIONS:
+        yield ToggleParam(region, label, help=f"Switch {label.lower()} on or off.", default=True)
+        yield SliderParam(f"{region}_strength", f"{label} strength", help=help_text[0].upper() + help_text[1:] + ".",
+                          default=default)  # fmt: skip
+
+
+APP = App(
+    id="makeup",
+    title="Makeup transfer",
+    description=(
+        "Copy the makeup from a reference photo — or pick a preset look — onto every face in your photo: "
+        "lipstick that keeps your lips' texture, eyeshadow with its lid-to-crease gradient, liner, blush, "
+        "foundation and brows, each with its own switch and strength. The lite tier runs offline on the CPU, "
+        "fast enough for the webcam; the diffusion tiers need downloaded weights."
+    ),
+    params=(
+        ImageParam("source", "Your photo", help="A photo with one or more faces (JPEG, PNG, WebP).", webcam=True),
+        ImageParam("reference", "Makeup reference", help="A photo of the made-up face to copy (its largest face).",
+                   required=False),  # fmt: skip
+        ChoiceParam("preset", "Look", help="'reference' copies the reference photo; any other is a preset look.",
+                    default="reference", choices=("reference", *PRESETS)),  # fmt: skip
+        *_region_params(),
+        ChoiceParam("tier", "Tier", help="lite runs offline on the CPU; student/teacher need diffusion weights.",
+                    default="auto", choices=TIERS),  # fmt: skip
+        SeedParam("seed", "Seed", help="Diffusion tiers only (the lite tier is deterministic)."),
+        SliderParam("steps", "Steps", help="Diffusion tiers only: denoising steps.", default=4, minimum=1,
+                    maximum=50, step=1, integer=True),  # fmt: skip
+    ),
+    run=run,
+    examples=examples,
+    live=live,
+    live_param="source",
+    bench=bench,
+)

@@ -1,0 +1,173 @@
+"""What comes with every makeup result: the metrics (DESIGN §4, issue 4) and the detail images.
+
+Metrics, measured on the largest face:
+* `delta_e_lips` / `delta_e_eyeshadow` / `delta_e_cheeks`: CIEDE2000 between the mean colour of the region in
+  the result and in the reference (or the preset's colour); ≤ 2 is barely visible, ≤ 8 a close match.
+* `identity_drift_nme`: landmarks re-detected on the result vs the source, mean distance over the outer-eye-
+  corner distance (worst face); on a turned face, where that distance is foreshortened, over the face box size
+  √(w·h) instead (the AFLW convention for large poses). Makeup must not move features.
+* `ssim_outside`: SSIM between source and result over the face boxes *outside* the makeup regions grown by
+  the feather reach plus the SSIM window; 1.0 means the rest of the face, hair and background are untouched.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from studio.metrics import ciede2000, landmark_nme, mean_lab, region_delta_e, ssim
+from studio.preprocess.face import Face, face_height
+
+from .lite import FEATHER_REACH, Look, lab_to_hex, lip_likeness, to_lab, visible_sides
+
+#: Region of the app → the mask names it paints (per visible side where paired).
+MASKS = {"lips": ("lips",), "eyeshadow": ("eyeshadow",), "eyeliner": ("eyeliner",), "blush": ("cheek",),
+         "foundation": ("skin",), "brows": ("brow",)}  # fmt: skip
+#: Overlay colours of the "makeup regions" detail image (RGB).
+COLORS = {"foundation": (250, 220, 160), "blush": (255, 120, 150), "eyeshadow": (170, 90, 230),
+          "brows": (120, 80, 40), "eyeliner": (20, 20, 20), "lips": (230, 30, 60)}  # fmt: skip
+#: skimage's SSIM window (σ 1.5, truncated at 3.5 σ) sees this far; pixels that close to a change are excluded.
+SSIM_RADIUS_PX = 6
+
+
+def region_mask(face: Face, region: str, sides=None) -> np.ndarray:
+    """Full-size uint8 mask of one app region on one face, on the given subject sides (default: visible)."""
+    sides = visible_sides(face) if sides is None else sides
+    names = [n if n in ("lips", "skin") else f"{s}_{n}" for n in MASKS[region] for s in sides]
+    return np.maximum.reduce([face.regions.full(n) for n in dict.fromkeys(names)])
+
+
+def lips_measured(face: Face, rgb: np.ndarray) -> np.ndarray:
+    """The lip pixels colour is measured on: the lips mask, and on a turned face only its pixels that look like
+    lip (there the mesh's outline can overshoot onto the background, which the lite tier leaves alone)."""
+    mask = face.regions.full("lips") > 0
+    if face.is_frontal or not mask.any():
+        return mask
+    ys, xs = np.nonzero(mask)
+    box = slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1)
+    like = np.zeros_like(mask)
+    like[box] = mask[box] & (lip_likeness(to_lab(rgb[box]), mask[box]) > 0.5)
+    return like if np.count_nonzero(like) >= 6 else mask
+
+
+def drift_normalizer(face: Face) -> float:
+    """Inter-ocular (outer eye corners) distance on a frontal face; the face box size on a turned one."""
+    if face.is_frontal:
+        return float(np.linalg.norm(face.landmarks[33, :2] - face.landmarks[263, :2]))
+    return float(np.sqrt(max(face.area, 1.0)))
+
+
+def makeup_area(faces: list[Face], regions, shape) -> np.ndarray:
+    """Bool mask of every pixel the makeup may change: the regions grown by the feather reach."""
+    area = np.zeros(shape[:2], bool)
+    for face in faces:
+        reach = int(np.ceil(FEATHER_REACH * face_height(face))) + 1
+        kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * reach + 1, 2 * reach + 1))
+        for region in regions:
+            area |= cv2.dilate(region_mask(face, region), kernel) > 0
+    return area
+
+
+def measure(ctx, source: np.ndarray, output: np.ndarray, faces: list[Face], look: Look, regions,
+            reference: np.ndarray | None = None, ref_face: Face | None = None) -> tuple[dict, dict]:  # fmt: skip
+    """(metrics, details) for a finished result; `regions` are the app regions that were painted."""
+    metrics: dict[str, float] = {}
+    details: dict = {}
+    face = faces[0]
+    for key, region in (("lips", "lips"), ("eyeshadow", "eyeshadow"), ("cheeks", "blush")):
+        if region not in regions:
+            continue
+        mask = lips_measured(face, source) if region == "lips" else region_mask(face, region)
+        if not mask.any():
+            continue
+        if reference is not None and ref_face is not None:
+            ref_mask = lips_measured(ref_face, reference) if region == "lips" else region_mask(ref_face, region)
+            if ref_mask.any():
+                metrics[f"delta_e_{key}"] = round(region_delta_e(output, mask, reference, ref_mask), 3)
+        elif key in look.targets:
+            metrics[f"delta_e_{key}"] = round(float(ciede2000(mean_lab(output, mask), look.targets[key])), 3)
+    if "lips" in regions and reference is not None and ref_face is not None and len(faces) > 1:
+        ref_lips = lips_measured(ref_face, reference)
+        details["delta_e_lips_per_face"] = [
+            round(region_delta_e(output, lips_measured(f, source), reference, ref_lips), 3)
+            for f in faces if region_mask(f, "lips").any()
+        ]
+
+    # Identity drift: every source face matched to the nearest re-detected face on the result.
+    redetected = ctx.preprocess.faces(output, max_faces=max(4, len(faces)))
+    drifts = []
+    for f in faces:
+        centre = f.landmarks[:, :2].mean(axis=0)
+        match = min(redetected, key=lambda g: np.linalg.norm(g.landmarks[:, :2].mean(axis=0) - centre), default=None)
+        norm = drift_normalizer(f)
+        if match is not None and norm > 1:
+            drifts.append(landmark_nme(match.landmarks, f.landmarks, norm))
+    if drifts:
+        metrics["identity_drift_nme"] = round(max(drifts), 4)
+    else:
+        details["identity_drift"] = "no face was re-detected on the result"
+
+    # Outside the makeup: SSIM over the faces' boxes (elsewhere nothing is even looked at), and a pixel count.
+    area = makeup_area(faces, regions, source.shape)
+    guard = cv2.dilate(area.astype(np.uint8), np.ones((2 * SSIM_RADIUS_PX + 1,) * 2, np.uint8)) > 0
+    x0 = min(f.regions.roi[0] for f in faces)
+    y0 = min(f.regions.roi[1] for f in faces)
+    x1 = max(f.regions.roi[2] for f in faces)
+    y1 = max(f.regions.roi[3] for f in faces)
+    outside = ~guard[y0:y1, x0:x1]
+    if outside.any():
+        metrics["ssim_outside"] = round(ssim(source[y0:y1, x0:x1], output[y0:y1, x0:x1], mask=outside), 4)
+    details["changed_pixels_outside_makeup"] = int(np.count_nonzero(np.any(source != output, axis=-1) & ~area))
+    return metrics, details
+
+
+# --------------------------------------------------------------------------------------------- detail images
+def _fit_height(rgb: np.ndarray, height: int) -> np.ndarray:
+    scale = height / rgb.shape[0]
+    return cv2.resize(rgb, (max(1, round(rgb.shape[1] * scale)), height), interpolation=cv2.INTER_AREA if scale < 1
+                      else cv2.INTER_CUBIC)  # fmt: skip
+
+
+def side_by_side(images: list[np.ndarray], height: int = 512) -> np.ndarray:
+    gap = np.full((height, 8, 3), 255, np.uint8)
+    parts = []
+    for image in images:
+        parts += [_fit_height(image, height), gap]
+    return np.hstack(parts[:-1])
+
+
+def close_up(source: np.ndarray, output: np.ndarray, face: Face, height: int = 384) -> np.ndarray:
+    """The largest face before and after, cropped to the face oval with a margin."""
+    x0, y0, x1, y1 = face.box
+    m = 0.12 * max(x1 - x0, y1 - y0)
+    h, w = source.shape[:2]
+    box = (slice(int(max(0, y0 - m)), int(min(h, y1 + m))), slice(int(max(0, x0 - m)), int(min(w, x1 + m))))
+    return side_by_side([source[box], output[box]], height)
+
+
+def regions_overlay(source: np.ndarray, faces: list[Face], regions) -> np.ndarray:
+    """The painted regions tinted over the photo, so a misplaced mask is easy to spot."""
+    out = source.astype(np.float32)
+    for region in (r for r in COLORS if r in regions):
+        mask = np.zeros(source.shape[:2], bool)
+        for face in faces:
+            mask |= region_mask(face, region) > 0
+        out[mask] = out[mask] * 0.45 + np.array(COLORS[region], np.float32) * 0.55
+    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+
+
+def swatches(look: Look, size: int = 96) -> np.ndarray:
+    """The look as a palette: skin, lips, eyeshadow lid → crease, liner, blush, brows."""
+    items = [("skin", look.skin), ("lips", look.lips)]
+    if look.eyeshadow is not None:
+        items += [(f"shadow {i + 1}", look.skin + d) for i, d in enumerate(look.eyeshadow)]
+    items += [("liner", look.eyeliner), ("blush", None if look.blush is None else look.skin + look.blush),
+              ("brows", look.brows)]  # fmt: skip
+    items = [(name, value) for name, value in items if value is not None]
+    strip = np.full((size + 22, size * len(items), 3), 255, np.uint8)
+    for i, (name, lab) in enumerate(items):
+        rgb = tuple(int(lab_to_hex(lab)[k : k + 2], 16) for k in (1, 3, 5))
+        strip[:size, i * size : (i + 1) * size] = rgb
+        cv2.putText(strip, name, (i * size + 4, size + 16), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (40, 40, 40), 1,
+                    cv2.LINE_AA)  # fmt: skip
+    return strip
