@@ -1,0 +1,117 @@
+"""The lite try-on tier: classical warping and compositing on the CPU, fast enough for a webcam.
+
+Layers, back to front: the person photo; the garment's body (thin-plate-spline warped, with the shading of the
+person's own clothes); the arms, when they are in front of the body; the sleeves; the hands; the head and the
+hair that falls over the shoulders. Only pixels under the garment change: face, hands, legs and background are
+the input's own. The garment may reach a little past the person's outline (clothes are looser than bodies) but
+no further than `SPILL_MARGIN`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from studio.errors import InputError
+from studio.preprocess.body import BodyPose, clothing_region
+
+from .garment import GarmentParse
+from .person import BodyFit, arm_occluders, fit_body, head_mask, shading, skin_mask
+from .warp import GarmentParts, Warped, warp_garment
+
+#: How far (torso lengths) the garment may extend beyond the person mask.
+SPILL_MARGIN = 0.025
+#: Strength of the carried-over shading (1 = the full ratio of the person's clothes' folds).
+SHADING_STRENGTH = 0.8
+
+
+@dataclass
+class Dressed:
+    image: np.ndarray  # the dressed person
+    garment_alpha: np.ndarray  # float32: how much of each pixel is garment in the result (after occluders)
+    garment_under: np.ndarray  # float32: the garment's alpha before arms, hands and head were put back on top
+    warped: Warped
+    fit: BodyFit
+    region: np.ndarray  # uint8 clothing region of the category (the person's own clothes' area)
+    occluders: np.ndarray  # uint8: arms, hands, head kept in front
+    notes: list[str] = field(default_factory=list)
+
+    def agnostic(self) -> np.ndarray:
+        """uint8 mask of every pixel the try-on may repaint: the clothing region and the garment's footprint,
+        minus what stays in front."""
+        area = np.maximum(self.region, (self.warped.footprint() > 0.05).astype(np.uint8) * 255)
+        area[self.occluders > 0] = 0
+        return area
+
+
+def _soft(mask: np.ndarray, sigma: float = 1.0) -> np.ndarray:
+    return cv2.GaussianBlur((mask > 0).astype(np.float32), (0, 0), sigma)
+
+
+def dress(rgb: np.ndarray, pose: BodyPose, person: np.ndarray, parse: GarmentParse, parts: GarmentParts,
+          category: str = "upper", arms_in_front: bool = True, region: np.ndarray | None = None) -> Dressed:  # fmt: skip
+    """Put the parsed garment on the person in `rgb` (RGB uint8), given its pose and soft person mask."""
+    h, w = rgb.shape[:2]
+    fit = fit_body(pose)
+    t = fit.torso
+    if region is None:
+        region = clothing_region(pose, person, category)
+    warped = warp_garment(parse, parts, fit, (h, w), category)
+
+    margin = max(1, round(SPILL_MARGIN * t))
+    inside = cv2.dilate((person > 0.5).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE,
+                        (2 * margin + 1, 2 * margin + 1)))  # fmt: skip
+    allowed = _soft(inside, 1.0)
+    shade_region = np.maximum(region, (warped.torso_alpha > 0.5).astype(np.uint8) * 255)
+    shade_region[person <= 0.5] = 0
+    shade_region[skin_mask(rgb, pose, fit, shade_region) > 0] = 0  # the neck's skin is not a fold of the clothes
+    shade = 1.0 + SHADING_STRENGTH * (shading(rgb, shade_region, t) - 1.0)
+
+    arms, hands = arm_occluders(rgb, pose, fit, person)
+    head = head_mask(rgb, pose, fit)
+    under = warped.footprint() * allowed
+    # Composite only inside the box the garment touches: the rest of the frame is the input, unchanged.
+    ys, xs = np.nonzero(under > 0.0)
+    if ys.size == 0:
+        raise InputError("The garment ended up outside the photo: the body it was fitted to is out of frame. "
+                         "Use a photo that shows the person's shoulders and torso.")  # fmt: skip
+    b = slice(max(0, ys.min() - 2), ys.max() + 3), slice(max(0, xs.min() - 2), xs.max() + 3)
+    base = rgb[b].astype(np.float32)
+    out = base.copy()
+    garment_box = np.zeros(base.shape[:2], np.float32)
+    shade_b = shade[b][..., None]
+    allowed_b = allowed[b]
+
+    def lay(layer_rgb: np.ndarray, alpha: np.ndarray) -> None:
+        nonlocal out, garment_box
+        a = (alpha[b] * allowed_b)[..., None]
+        out = out + (layer_rgb[b].astype(np.float32) * shade_b - out) * a
+        garment_box = garment_box + (1.0 - garment_box) * a[..., 0]
+
+    def keep(mask: np.ndarray) -> None:
+        nonlocal out, garment_box
+        a = _soft(mask[b], 1.0)
+        out = out + (base - out) * a[..., None]
+        garment_box = garment_box * (1.0 - a)
+
+    lay(warped.torso_rgb, warped.torso_alpha)
+    occluders = np.zeros((h, w), np.uint8)
+    if arms_in_front:
+        keep(arms)
+        occluders |= arms
+    for side in ("left", "right"):
+        if side in warped.sleeves:
+            lay(*warped.sleeves[side])
+    if arms_in_front:
+        keep(hands)
+        occluders |= hands
+    keep(head)
+    occluders |= head
+    image = rgb.copy()
+    image[b] = np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    garment_a = np.zeros((h, w), np.float32)
+    garment_a[b] = garment_box
+    return Dressed(image=image, garment_alpha=garment_a, garment_under=under, warped=warped, fit=fit, region=region,
+                   occluders=occluders)  # fmt: skip

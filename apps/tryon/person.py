@@ -1,0 +1,275 @@
+"""The person side of try-on: where each garment landmark goes on the body, what stays in front of the garment
+(arms, hands, head and hair), and the shading of the clothes the person already wears.
+
+All of it comes from the shared body preprocessing (33-point pose + person mask); the body frame (torso axis,
+torso length, hips extrapolated when the photo stops above them) is the shared `_Skeleton` of
+`studio.preprocess.body`, so the try-on and the clothing-region masks agree on the anatomy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from studio.errors import InputError
+from studio.preprocess.body import (
+    L_ELBOW,
+    L_SHOULDER,
+    L_WRIST,
+    NOSE,
+    R_ELBOW,
+    R_SHOULDER,
+    R_WRIST,
+    BodyPose,
+    _Skeleton,  # fmt: skip
+)
+
+#: Shoulder width over torso length below which the person is turned sideways. Front-facing adults measure
+#: 0.55–0.9 (fixtures: 0.58–0.68); a profile ≈ 0.2; a three-quarter view ≈ 0.45.
+MIN_FRONTALNESS = 0.4
+#: Chest width on the body (front view) over the shoulder-joint distance.
+CHEST_WIDTH = 1.0
+#: How far below the shoulder joints the armpits are, in torso lengths.
+ARMPIT_DROP = 0.24
+#: Fingers spread this far beyond the knuckles MediaPipe tracks (in units of the hand's tracked spread).
+HAND_REACH = 1.7
+
+
+@dataclass
+class ArmChain:
+    """One arm in image coordinates: shoulder → elbow → wrist, each with whether the model saw it."""
+
+    side: str  # "left" / "right" = the image side the arm is on
+    points: np.ndarray  # (3, 2)
+    seen: np.ndarray  # (3,) bool
+
+
+@dataclass
+class BodyFit:
+    """The body-side geometry one try-on needs, all in pixels of the person photo."""
+
+    skeleton: _Skeleton
+    torso: float  # shoulder-to-hip length
+    down: np.ndarray  # unit torso axis
+    side: np.ndarray  # unit vector to the image's right
+    shoulders: dict[str, np.ndarray]  # image side → shoulder joint
+    hips: dict[str, np.ndarray]
+    arms: dict[str, ArmChain]
+    chest_half: float
+
+    def armpit(self, side: str) -> np.ndarray:
+        sign = -1.0 if side == "left" else 1.0
+        mid = (self.shoulders["left"] + self.shoulders["right"]) / 2
+        return mid + self.down * ARMPIT_DROP * self.torso + sign * self.side * self.chest_half
+
+    def torso_polygon(self) -> np.ndarray:
+        """Shoulder joints and hip joints, the polygon the coverage metric is measured on."""
+        return np.array([self.shoulders["left"], self.shoulders["right"], self.hips["right"], self.hips["left"]])
+
+
+def fit_body(pose: BodyPose, what: str = "the person photo") -> BodyFit:
+    """Body geometry from a pose; InputError when the shoulders are missing or the person is turned sideways."""
+    s = _Skeleton(pose)  # raises InputError without visible shoulders
+    frontalness = s.shoulder_w / max(s.torso, 1e-6)
+    if frontalness < MIN_FRONTALNESS:
+        raise InputError(
+            f"The person in {what} is turned sideways (shoulder width is {frontalness:.2f} of the torso length; a "
+            f"front-facing body measures above {MIN_FRONTALNESS:g}). The lite try-on dresses the front of the body: "
+            "use a photo where the person faces the camera, shoulders square to it."
+        )
+    # Image sides: which joint is on the image's left decides which garment sleeve it wears.
+    subject_left_on_image_right = (s.l_sh - s.r_sh) @ s.side >= 0
+    joints = {"left": (R_SHOULDER, R_ELBOW, R_WRIST), "right": (L_SHOULDER, L_ELBOW, L_WRIST)}
+    if not subject_left_on_image_right:  # the person faces away, or the photo is mirrored
+        joints = {"left": joints["right"], "right": joints["left"]}
+    kp = s.kp
+    shoulders, hips, arms = {}, {}, {}
+    for side, (sh, el, wr) in joints.items():
+        shoulders[side] = kp[sh, :2].copy()
+        hips[side] = (s.r_hip if sh == R_SHOULDER else s.l_hip).copy()
+        elbow = s.limb_point(el, kp[sh, :2], 0.55 * s.torso)
+        wrist = s.limb_point(wr, elbow, 0.5 * s.torso)
+        seen = np.array([True, pose.visible(el, 0.5), pose.visible(wr, 0.5)])
+        arms[side] = ArmChain(side, np.array([kp[sh, :2], elbow, wrist]), seen)
+    return BodyFit(skeleton=s, torso=s.torso, down=s.down, side=s.side, shoulders=shoulders, hips=hips, arms=arms,
+                   chest_half=0.5 * CHEST_WIDTH * s.shoulder_w)  # fmt: skip
+
+
+# ------------------------------------------------------------------------------------------------ occluders
+def _capsule(mask: np.ndarray, p0, p1, r0: float, r1: float) -> None:
+    d = np.asarray(p1, float) - np.asarray(p0, float)
+    n = np.hypot(*d)
+    if n < 1e-6:
+        cv2.circle(mask, tuple(round(v) for v in p0), max(1, round(max(r0, r1))), 255, -1)
+        return
+    d /= n
+    perp = np.array([-d[1], d[0]])
+    poly = np.array([p0 + perp * r0, p1 + perp * r1, p1 - perp * r1, p0 - perp * r0])
+    cv2.fillConvexPoly(mask, np.round(poly * 4).astype(np.int32), 255, lineType=cv2.LINE_8, shift=2)
+    for p, r in ((p0, r0), (p1, r1)):
+        cv2.circle(mask, (round(p[0]), round(p[1])), max(1, round(r)), 255, -1)
+
+
+def skin_model(rgb: np.ndarray, pose: BodyPose, fit: BodyFit) -> tuple[np.ndarray, np.ndarray] | None:
+    """Mean and inverse covariance of the skin's (a, b) chroma, sampled on the cheeks and nose below the eyes."""
+    kp = pose.keypoints
+    if kp[NOSE, 3] < 0.5:
+        return None
+    eye_d = float(np.hypot(*(kp[2, :2] - kp[5, :2])))
+    r = max(2, round(0.35 * eye_d))
+    c = kp[NOSE, :2] + fit.down * 0.1 * eye_d
+    x0, y0 = int(c[0]) - r, int(c[1]) - r
+    patch = rgb[max(0, y0) : y0 + 2 * r, max(0, x0) : x0 + 2 * r]
+    if patch.size < 30:
+        return None
+    lab = cv2.cvtColor(patch, cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.float32)
+    ab = lab[:, 1:]
+    cov = np.cov(ab.T) + np.eye(2) * 4.0  # a floor: a flat-lit face has almost no chroma spread
+    return ab.mean(axis=0), np.linalg.inv(cov)
+
+
+def skin_mask(rgb: np.ndarray, pose: BodyPose, fit: BodyFit, within: np.ndarray) -> np.ndarray:
+    """uint8 mask of the pixels inside `within` whose chroma matches the face's skin."""
+    out = np.zeros(rgb.shape[:2], np.uint8)
+    model = skin_model(rgb, pose, fit)
+    if model is None:
+        return out
+    ys, xs = np.nonzero(within)
+    ab = cv2.cvtColor(rgb[ys, xs][None], cv2.COLOR_RGB2LAB)[0, :, 1:].astype(np.float32) - model[0]
+    d2 = np.einsum("ni,ij,nj->n", ab, model[1], ab)
+    out[ys[d2 < 9.0], xs[d2 < 9.0]] = 255
+    return cv2.morphologyEx(out, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+
+
+def arm_occluders(rgb: np.ndarray, pose: BodyPose, fit: BodyFit, person: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(arms, hands) uint8 masks of what stays in front of the garment's body.
+
+    Each seen arm segment is a capsule around the bone, narrowed to the pixels that look like skin when the arm
+    is bare (the capsule is an estimate of the arm's width; the skin test finds its real edge, so no sliver of
+    the old clothes survives beside it). A clothed arm keeps a tight capsule. Hands are the wrist plus the
+    knuckles MediaPipe tracks, grown to cover the fingers.
+    """
+    h, w = rgb.shape[:2]
+    t = fit.torso
+    arms = np.zeros((h, w), np.uint8)
+    loose = np.zeros((h, w), np.uint8)
+    hands = np.zeros((h, w), np.uint8)
+    kp = pose.keypoints
+    for chain, fingers in ((fit.arms["left"], None), (fit.arms["right"], None)):
+        p = chain.points
+        # The upper arm from below the armpit: above that the shoulder cap is under the garment's shoulder.
+        below_pit = p[0] + 0.4 * (p[1] - p[0])
+        for a, b, ra, rb, seen in ((below_pit, p[1], 0.1, 0.085, chain.seen[1]),
+                                   (p[1], p[2], 0.085, 0.065, chain.seen[1] and chain.seen[2])):  # fmt: skip
+            if seen:
+                _capsule(arms, a, b, ra * t * 0.75, rb * t * 0.75)
+                _capsule(loose, a, b, ra * t * 1.25, rb * t * 1.25)
+    for wrist, knuckles in ((L_WRIST, (17, 19, 21)), (R_WRIST, (18, 20, 22))):
+        if not pose.visible(wrist, 0.5):
+            continue
+        pts = [kp[wrist, :2]] + [kp[i, :2] for i in knuckles if kp[i, 3] >= 0.5]
+        centre = np.mean(pts, axis=0)
+        reach = max(max(float(np.hypot(*(q - centre))) for q in pts), 0.05 * t)
+        cv2.circle(hands, (round(centre[0]), round(centre[1])), round(reach * HAND_REACH), 255, -1)
+    if loose.any() or hands.any():
+        skin = skin_mask(rgb, pose, fit, np.maximum(loose, hands))
+        # A bare arm: most of its core is skin. Then the skin pixels of the loose capsule are the arm.
+        core = arms > 0
+        if core.any() and (skin[core] > 0).mean() > 0.5:
+            arms = np.maximum(cv2.bitwise_and(arms, skin), cv2.bitwise_and(loose, skin))
+        if (skin[hands > 0] > 0).mean() > 0.2 if hands.any() else False:
+            hands = cv2.bitwise_and(hands, skin)  # bare hands: their real outline (gloves keep the disc)
+    keep = (person > 0.5).astype(np.uint8)
+    return cv2.bitwise_and(arms, arms, mask=keep), cv2.bitwise_and(hands, hands, mask=keep)
+
+
+def head_mask(rgb: np.ndarray, pose: BodyPose, fit: BodyFit) -> np.ndarray:
+    """uint8 mask of the head and the hair that falls over the shoulders: kept in front of the garment.
+
+    The head is an ellipse from the ears/eyes (as in the clothing-region masks). Hair below the chin is found by
+    colour: pixels near the head that match the hair (sampled at the crown) better than the clothes (sampled at
+    the chest), connected to the head.
+    """
+    s = fit.skeleton
+    h, w = rgb.shape[:2]
+    kp = s.kp
+    head = np.zeros((h, w), np.uint8)
+    if kp[NOSE, 3] < s.TRUST:
+        return head
+    width = max(s._head_width(), 0.25 * s.torso)
+    centre = kp[NOSE, :2] - s.down * 0.1 * width
+    axes = (max(1, round(0.62 * width)), max(1, round(0.85 * width)))
+    angle = float(np.degrees(np.arctan2(s.down[1], s.down[0]))) - 90.0
+    cv2.ellipse(head, (round(centre[0]), round(centre[1])), axes, angle, 0, 360, 255, -1)
+    # The chin and jaw: a face ends above the shoulder line, the neck below it is the garment's collar area.
+    yy, xx = np.mgrid[0:h, 0:w]
+    mid_sh = (fit.shoulders["left"] + fit.shoulders["right"]) / 2
+    along = (xx - mid_sh[0]) * s.down[0] + (yy - mid_sh[1]) * s.down[1]
+    head[along > -0.12 * s.torso] = 0
+    crown = centre - s.down * 0.75 * width
+    chest = mid_sh + s.down * 0.3 * s.torso
+    hair_s, cloth_s = _patch_lab(rgb, crown, 0.15 * width), _patch_lab(rgb, chest, 0.1 * s.torso)
+    if hair_s is None or cloth_s is None:
+        return head
+    band = np.zeros((h, w), np.uint8)
+    cv2.ellipse(band, (round(centre[0]), round(centre[1] + 0.6 * width)), (round(1.3 * width),
+                round(1.5 * width)), angle, 0, 360, 255, -1)  # fmt: skip
+    band[(along > 0.45 * s.torso)] = 0
+    ys, xs = np.nonzero(band)
+    lab = cv2.cvtColor(rgb[ys, xs][None], cv2.COLOR_RGB2LAB)[0].astype(np.float32)
+    d_hair = np.linalg.norm(lab - hair_s, axis=1)
+    d_cloth = np.linalg.norm(lab - cloth_s, axis=1)
+    if np.linalg.norm(hair_s - cloth_s) < 25:
+        return head  # hair and clothes alike (black hair on a black top): colour can't tell them apart
+    hair = np.zeros((h, w), np.uint8)
+    pick = (d_hair < 0.6 * d_cloth) & (d_hair < 30)
+    hair[ys[pick], xs[pick]] = 255
+    hair = cv2.morphologyEx(hair, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
+    grown = np.maximum(hair, head)
+    _, labels = cv2.connectedComponents(grown)
+    touching = np.unique(labels[head > 0])
+    return ((np.isin(labels, touching[touching > 0])) * 255).astype(np.uint8)
+
+
+def _patch_lab(rgb: np.ndarray, c: np.ndarray, r: float) -> np.ndarray | None:
+    h, w = rgb.shape[:2]
+    r = max(2, round(r))
+    x, y = round(c[0]), round(c[1])
+    if not (0 <= x < w and 0 <= y < h):
+        return None
+    patch = rgb[max(0, y - r) : y + r, max(0, x - r) : x + r]
+    return np.median(cv2.cvtColor(patch, cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.float32), axis=0)
+
+
+# ------------------------------------------------------------------------------------------------ shading
+def shading(rgb: np.ndarray, region: np.ndarray, torso: float) -> np.ndarray:
+    """float32 H×W multiplier (≈ 1) carrying the folds and light of the person's own clothes onto the garment.
+
+    The ratio of two blurs of the luminance inside the clothing region: the small one keeps folds and shadows,
+    the large one (normalised by the mask, so the background does not leak in) removes the clothes' own
+    brightness; prints and fine texture, narrower than the small blur, mostly cancel. Dark clothes carry little
+    shading signal, so the ratio is taken on luminance + a floor and clipped.
+    """
+    h, w = rgb.shape[:2]
+    # Shading is smooth: compute it where the torso is ~100 px long, then upsample (a webcam frame's budget).
+    f = min(1.0, 100.0 / max(torso, 1.0))
+    size = (max(8, round(w * f)), max(8, round(h * f)))
+    grey = cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), size, interpolation=cv2.INTER_AREA).astype(np.float32)
+    m = cv2.resize((region > 0).astype(np.float32), size, interpolation=cv2.INTER_AREA)
+    torso = torso * f
+    small = max(1.0, 0.025 * torso)
+    large = max(3.0, 0.12 * torso)
+    num = cv2.GaussianBlur(grey * m, (0, 0), small) / np.maximum(cv2.GaussianBlur(m, (0, 0), small), 1e-3)
+    den = cv2.GaussianBlur(grey * m, (0, 0), large) / np.maximum(cv2.GaussianBlur(m, (0, 0), large), 1e-3)
+    floor = 40.0
+    ratio = (num + floor) / (den + floor)
+    # Beyond ±20 % the change is a print or a logo, not a fold: fade those areas (and their rims) to no shading
+    # rather than stamping the old print's silhouette onto the new garment.
+    printed = cv2.dilate((np.abs(ratio - 1.0) > 0.2).astype(np.uint8), np.ones((3, 3), np.uint8))
+    keep = 1.0 - cv2.GaussianBlur(printed.astype(np.float32), (0, 0), small)
+    ratio = 1.0 + (np.clip(ratio, 0.8, 1.15) - 1.0) * keep * (m > 0.5)
+    ratio = cv2.resize(ratio.astype(np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+    m = region > 0
+    return np.where(m > 0, ratio, 1.0).astype(np.float32)

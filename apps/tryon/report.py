@@ -1,0 +1,113 @@
+"""What comes with every try-on result: the metrics (issue 5) and the detail images.
+
+Metrics:
+* `delta_e_garment`: CIEDE2000 between the mean colour of the dressed region (garment pixels of the result, edge
+  ring excluded) and the garment in the product shot; ≤ 10 keeps the garment's colour recognisable.
+* `torso_coverage`: share of the torso polygon (shoulder and hip joints) under the garment, arms crossing in
+  front included (they are in front *of* the garment); `torso_coverage_visible` counts only what shows.
+* `spill`: share of the visible garment that lies outside the person mask (garment painted on the background).
+* `ssim_outside_clothing`: SSIM between input and result outside the agnostic region (clothing region + garment
+  footprint) grown by the SSIM window; 1.0 means face, hands, legs and background are untouched.
+  `ssim_outside_region` is the same outside the clothing region alone, so a garment reaching past it counts.
+* `pose_drift`: MediaPipe keypoints re-detected on the result vs the input (nose, shoulders, elbows, wrists,
+  hips), mean distance over the torso length: the try-on must not change how the body reads. `pose_redetected`
+  is 0 when the pose model no longer finds the body on the result at all.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from studio.metrics import region_delta_e, ssim
+
+from .garment import GarmentParse, landmarks_overlay
+from .lite import Dressed
+
+#: skimage's SSIM window (σ 1.5, truncated at 3.5 σ) sees this far; pixels that close to a change are excluded.
+SSIM_RADIUS_PX = 6
+#: Keypoints compared for pose drift: nose, shoulders, elbows, wrists, hips.
+DRIFT_POINTS = (0, 11, 12, 13, 14, 15, 16, 23, 24)
+
+
+def _grow(mask: np.ndarray, r: int) -> np.ndarray:
+    return cv2.dilate(mask.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))) > 0
+
+
+def dressed_region(dressed: Dressed) -> np.ndarray:
+    """Bool mask of the result's fully garment pixels, minus a thin rim (where the garment blends into the photo)."""
+    core = (dressed.garment_alpha > 0.95).astype(np.uint8)
+    return cv2.erode(core, np.ones((5, 5), np.uint8)) > 0
+
+
+def measure(ctx, person: np.ndarray, person_mask: np.ndarray, parse: GarmentParse, dressed: Dressed,
+            drift: bool = True) -> dict[str, float]:  # fmt: skip
+    out = dressed.image
+    metrics: dict[str, float] = {}
+    region = dressed_region(dressed)
+    if region.sum() >= 20:
+        metrics["delta_e_garment"] = round(region_delta_e(out, region, parse.rgb, parse.mean_rgb_mask()), 2)
+    poly = np.zeros(person.shape[:2], np.uint8)
+    cv2.fillPoly(poly, [np.round(dressed.fit.torso_polygon()).astype(np.int32)], 1)
+    poly = poly > 0
+    if poly.any():
+        metrics["torso_coverage"] = round(float((dressed.garment_under[poly] > 0.5).mean()), 4)
+        metrics["torso_coverage_visible"] = round(float((dressed.garment_alpha[poly] > 0.5).mean()), 4)
+    visible = dressed.garment_alpha > 0.5
+    if visible.any():
+        metrics["spill"] = round(float((person_mask[visible] <= 0.5).mean()), 4)
+    changed = _grow(dressed.agnostic() > 0, SSIM_RADIUS_PX) | _grow(dressed.garment_under > 0.02, SSIM_RADIUS_PX)
+    if (~changed).any():
+        metrics["ssim_outside_clothing"] = round(ssim(person, out, ~changed), 4)
+    # Stricter: outside the body-preprocessing clothing region alone, so garment spilling past it counts.
+    outside_region = ~_grow(dressed.region > 0, SSIM_RADIUS_PX)
+    if outside_region.any():
+        metrics["ssim_outside_region"] = round(ssim(person, out, outside_region), 4)
+    if drift:
+        before, after = ctx.preprocess.pose(person), ctx.preprocess.pose(out)
+        # 1 when the pose model still finds the body on the result (0: the try-on made it unreadable).
+        metrics["pose_redetected"] = float(after is not None)
+        if before is not None and after is not None:
+            kb, ka = before.keypoints, after.keypoints
+            seen = [i for i in DRIFT_POINTS if kb[i, 3] >= 0.5 and ka[i, 3] >= 0.5]
+            if seen:
+                d = np.hypot(*(kb[seen, :2] - ka[seen, :2]).T).mean() / dressed.fit.torso
+                metrics["pose_drift"] = round(float(d), 4)
+    return metrics
+
+
+def overlay_mask(rgb: np.ndarray, mask: np.ndarray, colour=(255, 60, 60), strength: float = 0.55) -> np.ndarray:
+    m = (mask > 0)[..., None]
+    tint = np.array(colour, np.float32)
+    return np.where(m, rgb * (1 - strength) + tint * strength, rgb).astype(np.uint8)
+
+
+def extras(person: np.ndarray, parse: GarmentParse, dressed: Dressed) -> dict[str, np.ndarray]:
+    mask_img = np.repeat((parse.alpha * 255).astype(np.uint8)[..., None], 3, axis=2)
+    warped = dressed.warped
+    canvas = np.full_like(person, 255)
+    a = warped.torso_alpha[..., None]
+    canvas = (canvas * (1 - a) + warped.torso_rgb * a).astype(np.uint8)
+    for rgb, al in warped.sleeves.values():
+        canvas = (canvas * (1 - al[..., None]) + rgb * al[..., None]).astype(np.uint8)
+    agnostic = overlay_mask(person, dressed.agnostic())
+    agnostic = overlay_mask(agnostic, dressed.occluders, (60, 160, 255), 0.45)
+    return {"garment mask": mask_img, "garment landmarks": landmarks_overlay(parse),
+            "agnostic region": agnostic, "warped garment": canvas}  # fmt: skip
+
+
+def contact_sheet(grid: list[tuple[np.ndarray, list[np.ndarray | None]]], height: int = 320) -> np.ndarray:
+    """Rows of [person, result per garment]; a failed pair is a grey tile. Tiles are `height` px tall."""
+    def tile(img, width=None):
+        if img is None:
+            return np.full((height, width or height * 3 // 4, 3), 200, np.uint8)
+        return cv2.resize(img, (max(1, round(img.shape[1] * height / img.shape[0])), height),
+                          interpolation=cv2.INTER_AREA)  # fmt: skip
+
+    rows = []
+    for person, results in grid:
+        first = tile(person)
+        rows.append(np.concatenate([first] + [tile(r) for r in results], axis=1))
+    width = max(r.shape[1] for r in rows)
+    rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+    return np.concatenate(rows, axis=0)
