@@ -1,0 +1,183 @@
+"""Student vs teacher latency on full-size SD1.5 and SDXL architectures with RANDOM weights.
+
+Speed does not depend on the weights' values, so this measures honest latency without downloading anything;
+quality is meaningless here and nothing claims otherwise. Architectures come from the published
+`unet/config.json` and `vae/config.json` of stable-diffusion-v1-5/stable-diffusion-v1-5 and
+stabilityai/stable-diffusion-xl-base-1.0; text encoders are skipped by passing prompt embeddings of the
+right shapes directly (they run once per image and are not what distillation speeds up).
+
+    student: 4 steps, Euler "trailing" spacing, CFG off   (SDXL-Lightning / Hyper-SD 4-step recipe)
+    teacher: 30 steps, Euler, guidance 7.5 (CFG doubles the UNet batch)
+
+    python benchmarks/gpu.py --json OUT.json              # GPU, fp16, eager and torch.compile
+    python benchmarks/gpu.py --tiny --device cpu          # a seconds-long smoke run of this script
+
+Needs torch and diffusers only. Run by benchmarks/gpu.sh on a lent GPU machine in under 8 minutes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+
+import torch
+
+SD15_UNET = dict(
+    sample_size=64, in_channels=4, out_channels=4, layers_per_block=2, block_out_channels=(320, 640, 1280, 1280),
+    down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
+    up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
+    cross_attention_dim=768, attention_head_dim=8,
+)  # fmt: skip
+SDXL_UNET = dict(
+    sample_size=128, in_channels=4, out_channels=4, layers_per_block=2, block_out_channels=(320, 640, 1280),
+    down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
+    up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
+    transformer_layers_per_block=(1, 2, 10), attention_head_dim=(5, 10, 20), cross_attention_dim=2048,
+    use_linear_projection=True, addition_embed_type="text_time", addition_time_embed_dim=256,
+    projection_class_embeddings_input_dim=2816,
+)  # fmt: skip
+VAE = dict(
+    in_channels=3, out_channels=3, latent_channels=4, layers_per_block=2, block_out_channels=(128, 256, 512, 512),
+    down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4, norm_num_groups=32,
+)  # fmt: skip
+# Small stand-ins with the same block structure, for a quick CPU run of the script itself.
+TINY_UNET = dict(block_out_channels=(32, 64), layers_per_block=1, attention_head_dim=2,
+                 down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"))  # fmt: skip
+TINY_VAE = dict(block_out_channels=(32, 64), layers_per_block=1, norm_num_groups=32,
+                down_block_types=("DownEncoderBlock2D",) * 2, up_block_types=("UpDecoderBlock2D",) * 2)  # fmt: skip
+
+RECIPES = {
+    "student": dict(steps=4, guidance=0.0, spacing="trailing"),
+    "teacher": dict(steps=30, guidance=7.5, spacing="leading"),
+}
+
+
+def build(family: str, tiny: bool, device: str, dtype: torch.dtype):
+    from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionPipeline, StableDiffusionXLPipeline
+    from diffusers import UNet2DConditionModel
+
+    torch.manual_seed(0)
+    unet_cfg = dict(SD15_UNET if family == "sd15" else SDXL_UNET)
+    vae_cfg = dict(VAE)
+    if tiny:
+        unet_cfg.update(TINY_UNET)
+        unet_cfg.pop("transformer_layers_per_block", None)
+        vae_cfg.update(TINY_VAE)
+    unet = UNet2DConditionModel(**unet_cfg).to(device, dtype).to(memory_format=torch.channels_last)
+    vae = AutoencoderKL(**vae_cfg, scaling_factor=0.18215 if family == "sd15" else 0.13025).to(device, dtype)
+    scheduler = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1)
+    if family == "sd15":
+        pipe = StableDiffusionPipeline(vae=vae, text_encoder=None, tokenizer=None, unet=unet, scheduler=scheduler,
+                                       safety_checker=None, feature_extractor=None, requires_safety_checker=False)  # fmt: skip
+    else:
+        pipe = StableDiffusionXLPipeline(vae=vae, text_encoder=None, text_encoder_2=None, tokenizer=None,
+                                         tokenizer_2=None, unet=unet, scheduler=scheduler)  # fmt: skip
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def embeddings(family: str, pipe, device: str, dtype: torch.dtype) -> dict:
+    dim = pipe.unet.config.cross_attention_dim
+    g = torch.Generator("cpu").manual_seed(1)
+    emb = {"prompt_embeds": torch.randn(1, 77, dim, generator=g), "negative_prompt_embeds": torch.randn(1, 77, dim, generator=g)}
+    if family == "sdxl":
+        pooled = pipe.unet.config.projection_class_embeddings_input_dim - 6 * pipe.unet.config.addition_time_embed_dim
+        emb["pooled_prompt_embeds"] = torch.randn(1, pooled, generator=g)
+        emb["negative_pooled_prompt_embeds"] = torch.randn(1, pooled, generator=g)
+    return {k: v.to(device, dtype) for k, v in emb.items()}
+
+
+def time_vae_decode(pipe, size: int, device: str, dtype, repeats: int = 3) -> float:
+    """The fixed cost every image pays once, whatever the step count: decoding the latents to pixels."""
+    latents = torch.randn(1, 4, size // 8, size // 8, device=device, dtype=dtype)
+    with torch.no_grad():
+        pipe.vae.decode(latents)  # warm-up
+        sync(device)
+        start = time.perf_counter()
+        for _ in range(repeats):
+            pipe.vae.decode(latents)
+        sync(device)
+    return (time.perf_counter() - start) / repeats
+
+
+def sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def run_once(pipe, emb, recipe, size, device) -> float:
+    pipe.scheduler = pipe.scheduler.__class__.from_config(pipe.scheduler.config, timestep_spacing=recipe["spacing"])
+    sync(device)
+    start = time.perf_counter()
+    pipe(**emb, num_inference_steps=recipe["steps"], guidance_scale=recipe["guidance"], height=size, width=size,
+         output_type="pt", generator=torch.Generator("cpu").manual_seed(0))  # fmt: skip
+    sync(device)
+    return time.perf_counter() - start
+
+
+def bench_family(family, size, tiny, device, dtype, compile_unet, repeats) -> dict:
+    pipe = build(family, tiny, device, dtype)
+    emb = embeddings(family, pipe, device, dtype)
+    out = {"family": family, "size": size, "compiled": compile_unet}
+    if compile_unet:
+        # Static shapes: the student (batch 1) and the CFG teacher (batch 2) each compile once.
+        pipe.unet = torch.compile(pipe.unet, fullgraph=True, dynamic=False)
+    else:
+        out["vae_decode_s"] = round(time_vae_decode(pipe, size, device, dtype), 4)
+    if device.startswith("cuda"):
+        torch.cuda.reset_peak_memory_stats()
+    for tier, recipe in RECIPES.items():
+        first = run_once(pipe, emb, recipe, size, device)  # warm-up (and compilation, when compiled)
+        samples = [run_once(pipe, emb, recipe, size, device) for _ in range(repeats)]
+        out[tier] = {"steps": recipe["steps"], "guidance": recipe["guidance"], "first_call_s": round(first, 3),
+                     "median_s": round(statistics.median(samples), 4), "samples_s": [round(s, 4) for s in samples]}  # fmt: skip
+    s, t = out["student"], out["teacher"]
+    out["speedup"] = round(t["median_s"] / s["median_s"], 2)
+    # The ideal ratio counts UNet evaluations: the teacher's CFG runs two per step (as one doubled batch).
+    out["unet_eval_ratio"] = (t["steps"] * 2) / s["steps"]
+    if device.startswith("cuda"):
+        out["peak_memory_gb"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
+    del pipe
+    if device.startswith("cuda"):
+        torch.cuda.empty_cache()
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="Student vs teacher latency with random full-size weights.")
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--tiny", action="store_true", help="small architectures (a smoke run on CPU)")
+    parser.add_argument("--no-compile", action="store_true")
+    parser.add_argument("--families", default="sd15,sdxl", help="comma-separated: sd15, sdxl")
+    parser.add_argument("--modes", default="eager,compiled", help="comma-separated: eager, compiled")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+    dtype = torch.float16 if args.device.startswith("cuda") else torch.float32
+    report = {"benchmark": "gpu-student-vs-teacher", "random_weights": True, "device": args.device,
+              "dtype": str(dtype).replace("torch.", ""), "torch": torch.__version__, "runs": []}  # fmt: skip
+    if args.device.startswith("cuda"):
+        report["gpu"] = torch.cuda.get_device_name(0)
+        torch.backends.cuda.matmul.allow_tf32 = True
+    import diffusers
+
+    report["diffusers"] = diffusers.__version__
+    sizes = {"sd15": 64 if args.tiny else 512, "sdxl": 64 if args.tiny else 1024}
+    modes = [m for m in args.modes.split(",") if not (args.no_compile and m == "compiled")]
+    for compile_unet in [m == "compiled" for m in modes]:
+        for family in args.families.split(","):
+            started = time.perf_counter()
+            result = bench_family(family, sizes[family], args.tiny, args.device, dtype, compile_unet, args.repeats)
+            result["wall_s"] = round(time.perf_counter() - started, 1)
+            report["runs"].append(result)
+            print(json.dumps({k: v for k, v in result.items()}), flush=True)
+            if args.json:
+                with open(args.json, "w") as f:
+                    json.dump(report, f, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
