@@ -177,11 +177,23 @@ class Result:
 # --------------------------------------------------------------------------------------------- the app
 @dataclass
 class RunContext:
-    """What a run generator may use: settings, the shared preprocessing service, a cancel flag."""
+    """What a run generator may use: settings, the shared preprocessing service, the diffusion engine,
+    a cancel flag. One context is shared by every app a server or notebook runs, so they share caches
+    and resident models."""
 
     settings: Any
     preprocess: Any
     cancel: Callable[[], bool] = lambda: False
+    _engine: Any = None
+
+    @property
+    def engine(self):
+        """The diffusion engine, created on first use (cheap: it loads no model until a run needs one)."""
+        if self._engine is None:
+            from .engine.engine import Engine
+
+            self._engine = Engine(self.settings)
+        return self._engine
 
 
 @dataclass(frozen=True)
