@@ -74,3 +74,36 @@ def test_bad_file_shows_a_clear_error(browser, studio_url, tmp_path):
     page.get_by_role("button", name="Run").click()
     page.get_by_text("not an image this studio can read").first.wait_for(timeout=60_000)
     page.close()
+
+
+def test_compare_panel_shows_student_then_teacher(browser, tiny_settings):
+    """The Compare panel on a page served with the tiny hub: the student's image comes first, the teacher's
+    replaces it, then the slider and the table appear."""
+    from test_compare import TEST_APP
+
+    from studio.preprocess import Preprocessing
+    from studio.schema import RunContext
+    from studio.serve import launch
+    from studio.ui.gradio_app import build_page
+
+    page_blocks = build_page(TEST_APP, RunContext(settings=tiny_settings, preprocess=Preprocessing(tiny_settings)))
+    _, url, _ = launch(page_blocks, port=None, block=False)
+    try:
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(url, wait_until="load")
+        page.get_by_text("Compare student vs teacher").click()
+        # Record every status text the panel shows, in order, so a fast teacher cannot hide the student.
+        page.evaluate("""() => { window.__seen = [];
+            new MutationObserver(() => document.querySelectorAll('[data-testid=studio-badge]').forEach(b => {
+                const t = b.textContent; if (window.__seen[window.__seen.length - 1] !== t) window.__seen.push(t); }))
+            .observe(document.body, {subtree: true, childList: true, characterData: true}); }""")
+        page.get_by_role("button", name="Compare (runs both diffusion tiers)").click()
+        page.get_by_text("speed-up ×").first.wait_for(timeout=240_000)
+        seen = page.evaluate("window.__seen")
+        student = next(i for i, t in enumerate(seen) if t.startswith("student ready"))
+        teacher = next(i for i, t in enumerate(seen) if t.startswith("teacher ready"))
+        assert student < teacher
+        page.get_by_text("SSIM vs teacher").first.wait_for(timeout=10_000)
+        page.close()
+    finally:
+        page_blocks.close()

@@ -109,6 +109,41 @@ def _app_layout(app: App, ctx: RunContext) -> None:
                      concurrency_limit=2)  # fmt: skip
     if app.live is not None:
         _live_section(app, ctx, inputs, names)
+    if {"tier", "seed"} <= set(names):
+        _compare_section(app, ctx, inputs, names)
+
+
+def _compare_section(app: App, ctx: RunContext, inputs: list, names: list[str]) -> None:
+    """Student and teacher on the same inputs and seed: the student's image shows first and the teacher's
+    replaces it in the same canvas; then a student/teacher slider and the measured table."""
+    from ..compare import Comparison, compare_stream
+
+    with gr.Accordion("Compare student vs teacher", open=False):
+        compare_button = gr.Button("Compare (runs both diffusion tiers)")
+        with gr.Row():
+            canvas = gr.Image(label="Student first, then the teacher", type="numpy", interactive=False, height=360)
+            pair = gr.ImageSlider(label="Student / teacher", type="numpy", max_height=360)
+        status = gr.HTML()
+        table = gr.Markdown()
+
+    def on_compare(*values):
+        params = dict(zip(names, values))
+        seed = params.pop("seed")
+        params.pop("tier")
+        with _friendly_errors():
+            for item in compare_stream(app, ctx, params, seed=int(seed or 0)):
+                if isinstance(item, Comparison):
+                    s, t = item.results["student"], item.results["teacher"]
+                    yield gr.skip(), (s.image, t.image), _badge(f"speed-up ×{item.speedup}"), item.markdown()
+                    continue
+                tier, payload = item
+                if isinstance(payload, Preview):
+                    yield payload.image, gr.skip(), _badge(f"{tier} · {payload.step}/{payload.total}"), gr.skip()
+                else:
+                    yield payload.image, gr.skip(), _badge(f"{tier} ready · {payload.provenance.badge()}"), gr.skip()
+
+    compare_button.click(on_compare, inputs, [canvas, pair, status, table], api_name=f"{api_name(app)}_compare",
+                         concurrency_limit=1)  # fmt: skip
 
 
 def _live_section(app: App, ctx: RunContext, inputs: list, names: list[str]) -> None:

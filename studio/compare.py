@@ -1,0 +1,143 @@
+"""Student vs teacher on the same inputs and seed, with measured speed and quality.
+
+`compare_stream(app, ctx, values, seed)` runs the app's `student` tier, then its `teacher` tier (and `lite`
+when asked) with identical parameters. Preprocessing is cached by image digest, so every tier sees the same
+detected faces, masks and poses. It yields each tier's `Result` as soon as it is ready — a front-end shows the
+student's image first and replaces it with the teacher's — and finally a `Comparison` with the table.
+
+Quality numbers compare the student *to the teacher* (SSIM, PSNR: how much of the teacher's image the
+distilled student reproduces) and each output *to the input* (identity similarity, labelled with the embedder
+that produced it). Speed is the wall time the app reported per phase; the speed-up is teacher / student.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from .errors import InputError, StudioError
+from .metrics import psnr, ssim
+from .schema import App, Preview, Result, RunContext
+
+TIERS = ("student", "teacher")
+
+
+@dataclass
+class Comparison:
+    app: str
+    seed: int
+    results: dict[str, Result]  # tier → its Result
+    rows: list[dict] = field(default_factory=list)  # one row per tier: the comparison table
+
+    @property
+    def speedup(self) -> float | None:
+        s, t = (self.results.get(k) for k in TIERS)
+        if s is None or t is None:
+            return None
+        s_ms, t_ms = total_ms(s), total_ms(t)
+        return round(t_ms / s_ms, 2) if s_ms > 0 else None
+
+    def summary(self) -> dict:
+        return {"app": self.app, "seed": self.seed, "speedup": self.speedup, "rows": self.rows,
+                "provenance": {tier: r.provenance.to_dict() for tier, r in self.results.items()}}  # fmt: skip
+
+    def markdown(self) -> str:
+        """The table as Markdown, for the UI and `studio compare` reports."""
+        if not self.rows:
+            return ""
+        keys = list(self.rows[0])
+        for row in self.rows[1:]:
+            keys += [k for k in row if k not in keys]
+        lines = ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+        for row in self.rows:
+            lines.append("| " + " | ".join(_cell(row.get(k)) for k in keys) + " |")
+        return "\n".join(lines)
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
+    return str(value)
+
+
+def total_ms(result: Result) -> float:
+    return float(sum(result.provenance.timings_ms.values()))
+
+
+def compare_stream(app: App, ctx: RunContext, values: dict, seed: int = 0,
+                   include_lite: bool = False) -> Iterator[tuple[str, Preview | Result] | Comparison]:  # fmt: skip
+    """Yield (tier, Preview) while a tier runs, (tier, Result) when it is done, then the `Comparison`."""
+    names = {p.name for p in app.params}
+    if not {"tier", "seed"} <= names:
+        raise InputError(f"The '{app.id}' app has no student/teacher tiers to compare.")
+    tiers = TIERS + (("lite",) if include_lite else ())
+    results: dict[str, Result] = {}
+    for tier in tiers:
+        result = None
+        for item in app.stream(ctx, **{**values, "tier": tier, "seed": seed}):
+            if isinstance(item, Result):
+                result = item
+            yield tier, item
+        if result is None:
+            raise StudioError(f"The '{app.id}' app's {tier} tier finished without a result.")
+        results[tier] = result
+    yield Comparison(app.id, seed, results, rows=_rows(ctx, results))
+
+
+def compare(app: App, ctx: RunContext, values: dict, seed: int = 0, include_lite: bool = False) -> Comparison:
+    """Run `compare_stream` to the end and return the `Comparison` (scripts, notebooks, the CLI)."""
+    comparison = None
+    for item in compare_stream(app, ctx, values, seed, include_lite):
+        if isinstance(item, Comparison):
+            comparison = item
+    return comparison
+
+
+def _rows(ctx: RunContext, results: dict[str, Result]) -> list[dict]:
+    teacher = results.get("teacher")
+    rows = []
+    for tier, result in results.items():
+        p = result.provenance
+        row = {
+            "tier": tier,
+            "ran as": p.tier + (f" (fallback: {p.fallback_reason})" if p.fallback_reason else ""),
+            "latency ms": round(total_ms(result), 1),
+            "steps": p.steps,
+            "speed-up vs teacher": None,
+            "peak MB": p.peak_memory_mb,
+            "SSIM vs teacher": None,
+            "PSNR vs teacher": None,
+        }
+        if teacher is not None:
+            row["speed-up vs teacher"] = round(total_ms(teacher) / max(total_ms(result), 1e-6), 2)
+        if teacher is not None and result is not teacher and _comparable(result, teacher):
+            row["SSIM vs teacher"] = round(ssim(result.image, teacher.image), 4)
+            row["PSNR vs teacher"] = round(psnr(result.image, teacher.image), 2)
+        row.update(_identity(ctx, result))
+        row.update({k: round(v, 4) if isinstance(v, float) else v for k, v in result.metrics.items()})
+        rows.append(row)
+    return rows
+
+
+def _comparable(a: Result, b: Result) -> bool:
+    return a.image is not None and b.image is not None and a.image.shape == b.image.shape
+
+
+def _identity(ctx: RunContext, result: Result) -> dict:
+    """Identity similarity of the output's main face to the input's, labelled with the embedder used."""
+    if result.before is None or result.image is None:
+        return {}
+    try:
+        before_faces = ctx.preprocess.faces(result.before, max_faces=1)
+        after_faces = ctx.preprocess.faces(result.image, max_faces=1)
+    except StudioError:
+        return {}
+    if not before_faces:
+        return {}
+    if not after_faces:
+        return {"identity similarity": None, "identity note": "no face found in the output"}
+    a = ctx.preprocess.identity(result.before, before_faces[0])
+    b = ctx.preprocess.identity(result.image, after_faces[0])
+    return {"identity similarity": round(a.similarity(b), 4), "identity embedder": a.embedder}
