@@ -5,7 +5,7 @@
 
 Targets (issue 3): latent->RGB <= 1 % of a step, TAESD <= 10 %.
 
-Tiny mode builds the test suite's tiny hub (tests/tinyhub.py) and runs the real engine on it: the step time
+Tiny mode builds the test suite's tiny hub (studio/engine/tinyhub.py) and runs the real engine on it: the step time
 is the engine's own "denoise" timing divided by the steps, and each previewer is timed on latents of that
 run's shape. Every number is the fastest of its repeats (see `best_ms`). Tiny UNets are far cheaper than real
 ones, so this is the hardest case for the ratio.
@@ -31,19 +31,7 @@ sys.path.insert(0, str(REPO))
 
 from studio.engine.previews import Latent2RGB, TinyVAEPreview  # noqa: E402
 
-# Real UNet configs (stable-diffusion-v1-5 and stable-diffusion-xl-base-1.0 unet/config.json, key fields).
-SD15_UNET = dict(sample_size=64, in_channels=4, out_channels=4, layers_per_block=2,
-                 block_out_channels=(320, 640, 1280, 1280),
-                 down_block_types=("CrossAttnDownBlock2D",) * 3 + ("DownBlock2D",),
-                 up_block_types=("UpBlock2D",) + ("CrossAttnUpBlock2D",) * 3,
-                 cross_attention_dim=768, attention_head_dim=8)  # fmt: skip
-SDXL_UNET = dict(sample_size=128, in_channels=4, out_channels=4, layers_per_block=2,
-                 block_out_channels=(320, 640, 1280),
-                 down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
-                 up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
-                 transformer_layers_per_block=(1, 2, 10), attention_head_dim=(5, 10, 20), use_linear_projection=True,
-                 addition_embed_type="text_time", addition_time_embed_dim=256,
-                 projection_class_embeddings_input_dim=2816, cross_attention_dim=2048)  # fmt: skip
+from studio.engine.architectures import SD15_UNET, SDXL_UNET  # noqa: E402
 
 
 def best_ms(fn, repeats: int, warmup: int = 3, sync=lambda: None) -> float:
@@ -77,8 +65,7 @@ def with_ratios(row: dict) -> dict:
 
 
 def bench_tiny(sizes: list[int], repeats: int) -> list[dict]:
-    sys.path.insert(0, str(REPO / "tests"))
-    from tinyhub import build
+    from studio.engine.tinyhub import build
 
     from studio.engine.engine import Engine
     from studio.engine.request import GenerationRequest
@@ -155,7 +142,7 @@ def main(argv=None) -> int:
     rows = bench_full(args.device, args.repeats) if args.full else bench_tiny(
         [int(s) for s in args.sizes.split(",")], args.repeats)  # fmt: skip
     report = {
-        "benchmark": "previews", "mode": "full-size random weights" if args.full else "tiny hub (tests/tinyhub.py)",
+        "benchmark": "previews", "mode": "full-size random weights" if args.full else "tiny hub (studio/engine/tinyhub.py)",
         "device": torch.cuda.get_device_name(0) if args.device.startswith("cuda") else platform.processor() or "cpu",
         "torch_threads": torch.get_num_threads(), "targets_pct_of_step": {"latent2rgb": 1.0, "taesd": 10.0},
         "rows": rows,

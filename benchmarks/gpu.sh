@@ -2,7 +2,8 @@
 # One prepared GPU benchmark for a lent GPU machine (no internet there): student vs teacher latency on
 # full-size random-weight SD1.5 (512²) and SDXL (1024²) in fp16, eager and torch.compile. Under 8 minutes.
 #   bash benchmarks/gpu.sh [OUT_DIR]
-# If diffusers is missing there, carry its wheel: pip download --no-deps diffusers==0.42.1 importlib_metadata -d .whl
+# Runs from a checkout with torch + diffusers only. If diffusers is missing there, carry its wheel:
+#   pip download --no-deps diffusers==0.42.1 importlib_metadata -d .whl
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out="${1:-${OUT:-bench-out}}"
@@ -13,5 +14,5 @@ if ! python3 -c "import diffusers" 2>/dev/null; then
 fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee "$out/gpu-info.txt"
 shift || true
-PYTHONUNBUFFERED=1 timeout "${GPU_BENCH_TIMEOUT:-480}" python3 benchmarks/gpu.py --device cuda --json "$out/gpu.json" "$@" 2>&1 \
+PYTHONUNBUFFERED=1 timeout "${GPU_BENCH_TIMEOUT:-480}" python3 -m studio.engine.bench_random --device cuda --json "$out/gpu.json" "$@" 2>&1 \
   | grep -v -E "deprecat|float32|Casting|pow_by_natural" | tee "$out/gpu.log"

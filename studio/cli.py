@@ -19,11 +19,16 @@ import re
 import sys
 from pathlib import Path
 
+from .errors import InputError
 
-def _add_param_flags(parser: argparse.ArgumentParser, app) -> None:
+
+def _add_param_flags(parser: argparse.ArgumentParser, app, skip_images: bool = False) -> None:
     from .schema import ImageParam, SliderParam, ToggleParam
 
+    first_image = next((p.name for p in app.params if isinstance(p, ImageParam)), None)
     for p in app.params:
+        if skip_images and p.name in (first_image, "tier"):
+            continue  # `studio compare` feeds the image from --inputs and runs every tier itself
         flag = f"--{p.name.replace('_', '-')}"
         if isinstance(p, ToggleParam):
             parser.add_argument(flag, dest=p.name, action=argparse.BooleanOptionalAction, default=None, help=p.help)
@@ -91,16 +96,60 @@ def cmd_bench(args) -> int:
         from .bench import bench_preprocess
 
         report = bench_preprocess(image=args.image, frames=args.frames, out_json=args.json, plot=args.plot)
+    elif args.tiny or args.random_weights:
+        report = _bench_diffusion(args)
     else:
         from studio.apps import get_app
 
         app = get_app(args.target)
         if app.bench is None:
-            print(f"error: the '{app.id}' app has no benchmark yet.", file=sys.stderr)
+            print(f"error: the '{app.id}' app has no lite-tier benchmark; try --tiny.", file=sys.stderr)
             return 2
         report = app.bench(tier=args.tier, frames=args.frames, out_json=args.json, plot=args.plot, image=args.image)
     print(json.dumps(report, indent=2))
     return 0
+
+
+def _bench_diffusion(args) -> dict:
+    """`--tiny`: the engine on the tiny hub (student vs teacher, studio overhead); `--random-weights`:
+    full-size architectures of the app's model family with random weights (speed only, never quality)."""
+    from studio.models import load_catalog
+
+    recipes = load_catalog().apps
+    if args.target not in recipes:
+        raise InputError(f"No diffusion recipe for '{args.target}'. Apps with one: {', '.join(recipes)}.")
+    if args.tiny:
+        from .engine.benchmark import bench_tiny, plot_tiers
+
+        report = bench_tiny(args.target, repeats=args.repeats)
+        plotter = plot_tiers
+    else:
+        from .engine.bench_random import run
+
+        device = args.device or "cuda"
+        modes = ("eager", "compiled") if args.compile else ("eager",)
+        report = run((recipes[args.target].family,), modes, device, repeats=args.repeats)
+        plotter = None
+    if args.json is not None:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=2))
+    plot = args.plot or (args.json.with_suffix(".png") if args.json is not None else None)
+    if plotter is not None and plot is not None:
+        plotter(report, Path(plot))
+        report["plot"] = str(plot)
+    return report
+
+
+def cmd_compare(args, app) -> int:
+    from .compare import compare_folder
+    from .serve import make_context
+
+    image_param = next((p.name for p in app.params if p.kind == "image"), None)
+    values = {p.name: getattr(args, p.name) for p in app.params if p.name not in ("tier", "seed", image_param)}
+    report = compare_folder(app, make_context(args.device), args.inputs, args.out, values, seed=args.seed or 0,
+                            include_lite=args.lite)  # fmt: skip
+    print(json.dumps({k: v for k, v in report.items() if k != "inputs"}, indent=2))
+    return 0 if report["inputs"] else 2
 
 
 def cmd_fetch(args) -> int:
@@ -135,14 +184,21 @@ def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, dict]:
 
     run = sub.add_parser("run", help="run an app on files: studio run APP --help lists its flags")
     run.add_argument("app", help="app id (see `studio list`)")
+    compare = sub.add_parser("compare", help="student vs teacher on a folder: grid image + report.json")
+    compare.add_argument("app", help="app id (see `studio list`)")
+    compare.add_argument("--inputs", type=Path, required=True, help="folder of images for the app's first image input")
+    compare.add_argument("--out", type=Path, required=True, help="folder for grid.png and report.json")
+    compare.add_argument("--lite", action="store_true", help="also run the lite tier")
     apps_parsers = {}
     # Only build the app's flags when its id is on the command line: importing every app costs time.
-    if len(argv) >= 2 and argv[0] == "run" and not argv[1].startswith("-"):
+    if len(argv) >= 2 and argv[0] in ("run", "compare") and not argv[1].startswith("-"):
         from studio.apps import get_app
 
         app = get_app(argv[1])
-        _add_param_flags(run, app)
+        target = run if argv[0] == "run" else compare
+        _add_param_flags(target, app, skip_images=argv[0] == "compare")
         apps_parsers["app"] = app
+    compare.add_argument("--device", default=None)
     run.add_argument("--out", type=Path, default=None, help="where to write the result image (PNG)")
     run.add_argument("--extras", type=Path, default=None, help="folder for the detail images and summary.json")
     run.add_argument("--device", default=None)
@@ -150,6 +206,12 @@ def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, dict]:
     bench = sub.add_parser("bench", help="measure speed; writes JSON (and a PNG plot)")
     bench.add_argument("target", help="'preprocess' (face and body analysis) or an app id")
     bench.add_argument("--tier", choices=("lite", "student", "teacher", "auto"), default="lite")
+    bench.add_argument("--tiny", action="store_true", help="the diffusion tiers on tiny random models (CPU)")
+    bench.add_argument("--random-weights", action="store_true",
+                       help="full-size architectures with random weights: honest speed, no quality")
+    bench.add_argument("--compile", action="store_true", help="with --random-weights: also time torch.compile")
+    bench.add_argument("--repeats", type=int, default=5, help="timed runs per tier (diffusion benchmarks)")
+    bench.add_argument("--device", default=None)
     bench.add_argument("--image", default=None, help="photo to use (default: a built-in public-domain sample)")
     bench.add_argument("--frames", type=int, default=100)
     bench.add_argument("--json", type=Path, default=None, help="write the report here")
@@ -188,8 +250,12 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     args = parser.parse_args(argv)
     try:
+        if args.command in ("run", "compare") and "app" not in found:
+            parser.error(f"{args.command}: name an app first, e.g. `studio {args.command} makeup --help`")
         if args.command == "run":
             return cmd_run(args, found["app"])
+        if args.command == "compare":
+            return cmd_compare(args, found["app"])
         return args.func(args)
     except StudioError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -66,8 +66,8 @@ def synthetic_rgb(h: int = 64, w: int = 48, seed: int = 0) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------- tiny hub
 @pytest.fixture(scope="session")
 def tiny_hub(tmp_path_factory) -> Path:
-    """A Hugging Face cache holding every catalog repo with tiny random weights (tests/tinyhub.py), built once."""
-    from tinyhub import build
+    """A Hugging Face cache holding every catalog repo with tiny random weights (studio/engine/tinyhub.py), built once."""
+    from studio.engine.tinyhub import build
 
     return build(tmp_path_factory.mktemp("tinyhub"))
 

@@ -117,7 +117,7 @@ def test_a_non_oom_error_propagates_and_the_teacher_is_not_tried(engine, monkeyp
 
 
 def test_missing_student_weights_fall_back_or_raise_with_the_fetch_command(tiny_hub, tmp_path):
-    from tinyhub import partial_copy
+    from studio.engine.tinyhub import partial_copy
 
     from studio.settings import Settings
 

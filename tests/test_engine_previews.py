@@ -34,7 +34,7 @@ def test_latent_to_rgb_uses_the_comfyui_factors(family):
 
 
 def test_taesd_preview_decodes_to_full_resolution():
-    from tinyhub import tiny_taesd
+    from studio.engine.tinyhub import tiny_taesd
 
     image = TinyVAEPreview(tiny_taesd())(torch.randn(2, 4, 8, 6))
     assert image.shape == (64, 48, 3) and image.dtype == np.uint8

@@ -9,10 +9,12 @@ right shapes directly (they run once per image and are not what distillation spe
     student: 4 steps, Euler "trailing" spacing, CFG off   (SDXL-Lightning / Hyper-SD 4-step recipe)
     teacher: 30 steps, Euler, guidance 7.5 (CFG doubles the UNet batch)
 
-    python benchmarks/gpu.py --json OUT.json              # GPU, fp16, eager and torch.compile
-    python benchmarks/gpu.py --tiny --device cpu          # a seconds-long smoke run of this script
+    python -m studio.engine.bench_random --json OUT.json          # GPU, fp16, eager and torch.compile
+    python -m studio.engine.bench_random --tiny --device cpu      # a quick smoke run of this module
+    studio bench makeup --random-weights --device cuda            # the app's family only
 
-Needs torch and diffusers only. Run by benchmarks/gpu.sh on a lent GPU machine in under 8 minutes.
+Needs torch and diffusers only (no other studio dependency), so a bare GPU machine can run it from a
+checkout: benchmarks/gpu.sh does, in under 8 minutes.
 """
 
 from __future__ import annotations
@@ -24,24 +26,8 @@ import time
 
 import torch
 
-SD15_UNET = dict(
-    sample_size=64, in_channels=4, out_channels=4, layers_per_block=2, block_out_channels=(320, 640, 1280, 1280),
-    down_block_types=("CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D", "DownBlock2D"),
-    up_block_types=("UpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "CrossAttnUpBlock2D"),
-    cross_attention_dim=768, attention_head_dim=8,
-)  # fmt: skip
-SDXL_UNET = dict(
-    sample_size=128, in_channels=4, out_channels=4, layers_per_block=2, block_out_channels=(320, 640, 1280),
-    down_block_types=("DownBlock2D", "CrossAttnDownBlock2D", "CrossAttnDownBlock2D"),
-    up_block_types=("CrossAttnUpBlock2D", "CrossAttnUpBlock2D", "UpBlock2D"),
-    transformer_layers_per_block=(1, 2, 10), attention_head_dim=(5, 10, 20), cross_attention_dim=2048,
-    use_linear_projection=True, addition_embed_type="text_time", addition_time_embed_dim=256,
-    projection_class_embeddings_input_dim=2816,
-)  # fmt: skip
-VAE = dict(
-    in_channels=3, out_channels=3, latent_channels=4, layers_per_block=2, block_out_channels=(128, 256, 512, 512),
-    down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4, norm_num_groups=32,
-)  # fmt: skip
+from .architectures import SD15_UNET, SDXL_UNET, VAE
+
 # Small stand-ins with the same block structure, for a quick CPU run of the script itself.
 TINY_UNET = dict(block_out_channels=(32, 64), layers_per_block=1, attention_head_dim=2,
                  down_block_types=("CrossAttnDownBlock2D", "DownBlock2D"), up_block_types=("UpBlock2D", "CrossAttnUpBlock2D"))  # fmt: skip
@@ -145,6 +131,33 @@ def bench_family(family, size, tiny, device, dtype, compile_unet, repeats) -> di
     return out
 
 
+def run(families=("sd15", "sdxl"), modes=("eager", "compiled"), device: str = "cuda", tiny: bool = False,
+        repeats: int = 3, out_json: str | None = None, log=print) -> dict:
+    """Benchmark each family in each mode; the report is rewritten after every run, so a time limit that
+    cuts the last (slowest: compiled SDXL) run short still leaves the finished ones on disk."""
+    dtype = torch.float16 if device.startswith("cuda") else torch.float32
+    report = {"benchmark": "random-weights-student-vs-teacher", "random_weights": True, "device": device,
+              "dtype": str(dtype).replace("torch.", ""), "torch": torch.__version__, "runs": []}  # fmt: skip
+    if device.startswith("cuda"):
+        report["gpu"] = torch.cuda.get_device_name(0)
+        torch.backends.cuda.matmul.allow_tf32 = True
+    import diffusers
+
+    report["diffusers"] = diffusers.__version__
+    sizes = {"sd15": 64 if tiny else 512, "sdxl": 64 if tiny else 1024}
+    for compile_unet in [m == "compiled" for m in modes]:
+        for family in families:
+            started = time.perf_counter()
+            result = bench_family(family, sizes[family], tiny, device, dtype, compile_unet, repeats)
+            result["wall_s"] = round(time.perf_counter() - started, 1)
+            report["runs"].append(result)
+            log(json.dumps(result))
+            if out_json:
+                with open(out_json, "w") as f:
+                    json.dump(report, f, indent=2)
+    return report
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description="Student vs teacher latency with random full-size weights.")
     parser.add_argument("--device", default="cuda")
@@ -155,27 +168,9 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
-    dtype = torch.float16 if args.device.startswith("cuda") else torch.float32
-    report = {"benchmark": "gpu-student-vs-teacher", "random_weights": True, "device": args.device,
-              "dtype": str(dtype).replace("torch.", ""), "torch": torch.__version__, "runs": []}  # fmt: skip
-    if args.device.startswith("cuda"):
-        report["gpu"] = torch.cuda.get_device_name(0)
-        torch.backends.cuda.matmul.allow_tf32 = True
-    import diffusers
-
-    report["diffusers"] = diffusers.__version__
-    sizes = {"sd15": 64 if args.tiny else 512, "sdxl": 64 if args.tiny else 1024}
     modes = [m for m in args.modes.split(",") if not (args.no_compile and m == "compiled")]
-    for compile_unet in [m == "compiled" for m in modes]:
-        for family in args.families.split(","):
-            started = time.perf_counter()
-            result = bench_family(family, sizes[family], args.tiny, args.device, dtype, compile_unet, args.repeats)
-            result["wall_s"] = round(time.perf_counter() - started, 1)
-            report["runs"].append(result)
-            print(json.dumps({k: v for k, v in result.items()}), flush=True)
-            if args.json:
-                with open(args.json, "w") as f:
-                    json.dump(report, f, indent=2)
+    run(args.families.split(","), modes, args.device, args.tiny, args.repeats, args.json,
+        log=lambda line: print(line, flush=True))  # fmt: skip
     return 0
 
 

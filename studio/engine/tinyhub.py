@@ -1,7 +1,7 @@
 """A tiny local Hugging Face hub: every catalog repo under its real id and real file names, with tiny random
 weights of the matching architecture.
 
-`build(cache_dir)` writes a standard HF cache (`models--owner--name/{blobs,snapshots/<commit>,refs/main}`), so
+Used by the test suite and by `studio bench <app> --tiny`. `build(cache_dir)` writes a standard HF cache (`models--owner--name/{blobs,snapshots/<commit>,refs/main}`), so
 the real resolver (`try_to_load_from_cache`), loader (`from_pretrained` on the snapshot folder) and engine run
 against it with `HF_HUB_OFFLINE=1`, exactly as they would against fetched weights. Only the files the catalog
 lists are written: if the loader needed a file `studio fetch` would not download, the tests would fail.

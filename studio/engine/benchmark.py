@@ -1,0 +1,154 @@
+"""Diffusion-tier benchmarks for `studio bench <app> --tiny`: the real engine on the tiny hub.
+
+For an app's recipe (its pipeline kind, student, teacher and adapters) it measures, after a warm-up:
+  - student (4 steps) and teacher (30 steps) latency per phase (the engine's own timings);
+  - the speed-up, and the denoising speed-up against the ideal ratio of UNet evaluations (steps × 2 when CFG
+    runs) once fixed costs (prompt encoding, decode) are set aside;
+  - the studio's overhead over a bare diffusers call on the very same loaded components, scheduler and
+    arguments (what the engine adds: planning, locks, state capture/restore, step callback, provenance).
+Tiny models are far cheaper than real ones, so fixed per-call costs weigh more here than on a GPU.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from ..bench import machine_info
+
+STUDENT_STEPS, TEACHER_STEPS = 4, 30
+
+
+def synthetic_request(app: str, engine, size: int = 64):
+    """A request with every image the app's pipeline kind needs, made from noise and simple shapes."""
+    from .request import GenerationRequest
+
+    recipe = engine._recipe(app)
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+    mask = np.zeros((size, size), np.uint8)
+    mask[size // 4 : 3 * size // 4, size // 4 : 3 * size // 4] = 255
+    kind = recipe.pipeline
+    fields = {"image": image, "mask_image": mask} if kind in ("inpaint", "controlnet-inpaint", "img2img",
+                                                               "controlnet-img2img") else {}  # fmt: skip
+    if "controlnet" in kind:
+        fields["control_image"] = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+    if any("ip-adapter" in a for a in recipe.adapters):
+        fields["ip_adapter_image"] = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+    if any("union" in a for a in recipe.adapters):
+        fields["control_mode"] = 3
+    return GenerationRequest(app=app, prompt="a portrait photo", negative_prompt="blurry", seed=0, width=size,
+                             height=size, previews=False, **fields)  # fmt: skip
+
+
+def _bare_call(engine, request, tier: str) -> float:
+    """Wall time of the diffusers pipeline called directly on the engine's loaded components (same scheduler,
+    same arguments, same LoRA state), without the engine around it."""
+    import torch
+
+    from .loader import quiet
+    from .request import call_kwargs
+    from .runner import _accepted, build_view, load_for
+
+    plan = engine.plan(request, tier)
+    with engine._lock(), quiet():
+        loaded = load_for(engine, request, plan, [])
+        view, _ = build_view(loaded, plan, [])
+        cn = plan.controlnet.spec if plan.controlnet else None
+        kwargs, _ = call_kwargs(request, plan.kind, plan.spec, tier, plan.steps, plan.guidance, cn,
+                                plan.ip_adapter is not None)  # fmt: skip
+        kwargs, _ = _accepted(view, kwargs)
+        base = loaded.base
+        try:
+            if plan.own is not None and plan.own.spec.kind == "lora":
+                base.enable_lora()
+                base.set_adapters([plan.spec.id], adapter_weights=[plan.spec.scale])
+            elif loaded.base_entry.state.get("loras"):
+                base.disable_lora()
+            if plan.ip_adapter is not None:
+                view.set_ip_adapter_scale(plan.ip_adapter.spec.scale)
+            start = time.perf_counter()
+            view(**kwargs, generator=torch.Generator("cpu").manual_seed(0), output_type="np")
+            return (time.perf_counter() - start) * 1000.0
+        finally:
+            if loaded.base_entry.state.get("loras"):
+                base.disable_lora()
+
+
+def bench_tiny(app: str, repeats: int = 5, size: int = 64, hub_dir: Path | None = None) -> dict:
+    """Student vs teacher and studio overhead for `app`'s recipe on the tiny hub, on the CPU."""
+    import torch
+
+    from ..settings import Settings
+    from .engine import Engine
+    from .tinyhub import build
+
+    hub = build(Path(hub_dir or tempfile.mkdtemp(prefix="studio-tinyhub-")))
+    settings = Settings(device="cpu", hf_cache_dir=hub, models_dir=Path(tempfile.mkdtemp()), offline=True)
+    engine = Engine(settings)
+    base = synthetic_request(app, engine, size)
+    tiers = {"student": replace(base, mode="fast", steps=STUDENT_STEPS),
+             "teacher": replace(base, mode="quality", steps=TEACHER_STEPS)}  # fmt: skip
+    report: dict = {"benchmark": "diffusion-tiny", "app": app, "size": size, "machine": machine_info(),
+                    "torch_threads": torch.get_num_threads(), "tiers": {}}  # fmt: skip
+    for tier, request in tiers.items():
+        engine.run(request)  # load + warm-up
+        _bare_call(engine, request, tier)
+        studio_ms, bare_ms, phases = [], [], []
+        for _ in range(repeats):  # interleaved, so drifting machine load hits both sides alike
+            start = time.perf_counter()
+            result = engine.run(request)
+            studio_ms.append((time.perf_counter() - start) * 1000.0)
+            phases.append(result.provenance.timings_ms)
+            bare_ms.append(_bare_call(engine, request, tier))
+        denoise = statistics.median(p["denoise"] for p in phases)
+        report["tiers"][tier] = {
+            "model": result.info[tier], "steps": result.provenance.steps, "cfg": result.info["cfg"],
+            "studio_ms": round(statistics.median(studio_ms), 2), "bare_diffusers_ms": round(statistics.median(bare_ms), 2),
+            "denoise_ms": round(denoise, 2), "step_ms": round(denoise / result.provenance.steps, 3),
+            "fixed_ms": round(statistics.median(sum(p.values()) - p["denoise"] for p in phases), 2),
+            "phases_ms": {k: round(statistics.median(p[k] for p in phases), 2) for k in phases[0]},
+        }  # fmt: skip
+    s, t = report["tiers"]["student"], report["tiers"]["teacher"]
+    evals = {k: v["steps"] * (2 if v["cfg"] else 1) for k, v in (("student", s), ("teacher", t))}
+    report["speedup_total"] = round(t["studio_ms"] / s["studio_ms"], 2)
+    report["speedup_denoise"] = round(t["denoise_ms"] / s["denoise_ms"], 2)
+    report["ideal_speedup"] = round(evals["teacher"] / evals["student"], 2)
+    report["denoise_efficiency"] = round(report["speedup_denoise"] / report["ideal_speedup"], 3)
+    report["overhead_pct"] = {k: round(100 * (v["studio_ms"] / v["bare_diffusers_ms"] - 1), 2)
+                              for k, v in report["tiers"].items()}  # fmt: skip
+    report["targets"] = {"denoise_efficiency": ">= 0.9", "overhead_pct": "<= 5"}
+    engine.release()
+    return report
+
+
+def plot_tiers(report: dict, path: Path) -> None:
+    """Stacked bars of each tier's phases (studio call) beside the bare diffusers call."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tiers = report["tiers"]
+    phases = [p for p in next(iter(tiers.values()))["phases_ms"] if p != "load"]
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    for i, (tier, row) in enumerate(tiers.items()):
+        left = 0.0
+        for phase in phases:
+            width = row["phases_ms"][phase]
+            ax.barh(i, width, left=left, label=phase if i == 0 else None)
+            left += width
+        ax.barh(i + 0.4, row["bare_diffusers_ms"], height=0.3, color="grey", label="bare diffusers" if i == 0 else None)
+    ax.set_yticks([i + 0.15 for i in range(len(tiers))], [f"{t} ({r['steps']} steps)" for t, r in tiers.items()])
+    ax.set_xlabel("milliseconds per image (CPU, tiny models)")
+    ax.set_title(f"{report['app']}: student vs teacher, speed-up ×{report['speedup_total']}")
+    ax.legend(loc="lower right", fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
