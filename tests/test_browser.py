@@ -107,3 +107,31 @@ def test_compare_panel_shows_student_then_teacher(browser, tiny_settings):
         page.close()
     finally:
         page_blocks.close()
+
+
+def _open_tab(browser, url: str, tab: str):
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    page.goto(url, wait_until="load")
+    page.get_by_role("tab", name=tab).click()
+    return page, page.get_by_role("tabpanel").filter(has=page.get_by_role("button", name="Run")).last
+
+
+@pytest.mark.parametrize(
+    "tab, photos",
+    [
+        ("Makeup transfer", ["faces/face_woman_nomakeup_freckles_01.png", "makeup_refs/makeup_ref_deep_red_lips_east_asian_01.png"]),
+        ("Virtual try-on", ["people/person_woman_dark_skin_front_tee_01.jpg", "garments/garment_polo_shirt_colorblock_01.jpg"]),
+    ],
+)  # fmt: skip
+def test_app_page_runs_two_uploads(browser, studio_url, tab, photos):
+    """Upload the two photos an app needs, run it, see the result and the provenance badge."""
+    page, panel = _open_tab(browser, studio_url, tab)
+    uploads = panel.locator("input[type=file]")
+    for i, photo in enumerate(photos):
+        uploads.nth(i).set_input_files(str(fixture(photo)))
+    panel.get_by_role("button", name="Run").click()
+    badge = panel.locator("[data-testid=studio-badge]").filter(has_text="ms")
+    badge.first.wait_for(timeout=120_000)
+    assert "lite" in badge.first.inner_text()
+    assert panel.locator("img[src*='gradio_api/file']").count() >= 3  # two uploads and the result
+    page.close()
