@@ -12,9 +12,9 @@ from importlib import import_module
 from studio.errors import InputError
 
 _APP_MODULES: dict[str, str] = {
-    "preprocess": "studio.apps.preprocess_inspector.app",
     "makeup": "studio.apps.makeup.app",
     "tryon": "studio.apps.tryon.app",
+    "preprocess": "studio.apps.preprocess_inspector.app",
 }
 
 
