@@ -46,19 +46,24 @@ def browser():
         browser.close()
 
 
+def _open_tab(browser, url: str, tab: str):
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    page.goto(url, wait_until="load")
+    page.get_by_role("tab", name=tab).click()
+    return page, page.get_by_role("tabpanel").filter(has=page.get_by_role("button", name="Run")).last
+
+
 def test_preprocess_page_shows_overlay_and_badge(browser, studio_url, tmp_path):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(studio_url, wait_until="load")
-    page.get_by_role("tab", name="Preprocess inspector").click()
-    page.locator("input[type=file]").first.set_input_files(str(fixture("faces/face_woman_nomakeup_freckles_01.png")))
-    page.get_by_role("button", name="Run").click()
-    badge = page.locator("[data-testid=studio-badge]")
-    badge.filter(has_text="ms").wait_for(timeout=90_000)
-    assert "lite" in badge.inner_text()
+    page, panel = _open_tab(browser, studio_url, "Preprocess inspector")
+    panel.locator("input[type=file]").first.set_input_files(str(fixture("faces/face_woman_nomakeup_freckles_01.png")))
+    panel.get_by_role("button", name="Run").click()
+    badge = panel.locator("[data-testid=studio-badge]").filter(has_text="ms")
+    badge.first.wait_for(timeout=90_000)
+    assert "lite" in badge.first.inner_text()
     # The uploaded photo and the result overlay are both served back as images.
-    assert page.locator("img[src*='gradio_api/file']").count() >= 2
+    assert panel.locator("img[src*='gradio_api/file']").count() >= 2
     # The details gallery holds the per-region masks.
-    page.get_by_text("mask: lips").first.wait_for(timeout=30_000)
+    panel.get_by_text("mask: lips").first.wait_for(timeout=30_000)
     shot = os.environ.get("STUDIO_SCREENSHOT") or str(tmp_path / "studio.png")
     page.screenshot(path=shot, full_page=True)
     page.close()
@@ -67,11 +72,9 @@ def test_preprocess_page_shows_overlay_and_badge(browser, studio_url, tmp_path):
 def test_bad_file_shows_a_clear_error(browser, studio_url, tmp_path):
     bad = tmp_path / "notes.jpg"
     bad.write_text("this is a text file, not a photo")
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.goto(studio_url, wait_until="load")
-    page.get_by_role("tab", name="Preprocess inspector").click()
-    page.locator("input[type=file]").first.set_input_files(str(bad))
-    page.get_by_role("button", name="Run").click()
+    page, panel = _open_tab(browser, studio_url, "Preprocess inspector")
+    panel.locator("input[type=file]").first.set_input_files(str(bad))
+    panel.get_by_role("button", name="Run").click()
     page.get_by_text("not an image this studio can read").first.wait_for(timeout=60_000)
     page.close()
 
@@ -107,13 +110,6 @@ def test_compare_panel_shows_student_then_teacher(browser, tiny_settings):
         page.close()
     finally:
         page_blocks.close()
-
-
-def _open_tab(browser, url: str, tab: str):
-    page = browser.new_page(viewport={"width": 1400, "height": 1100})
-    page.goto(url, wait_until="load")
-    page.get_by_role("tab", name=tab).click()
-    return page, page.get_by_role("tabpanel").filter(has=page.get_by_role("button", name="Run")).last
 
 
 @pytest.mark.parametrize(
