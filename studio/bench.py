@@ -30,6 +30,44 @@ def sample_frame() -> np.ndarray:
     return frame
 
 
+def bench_frame(image=None) -> np.ndarray:
+    """The 640×480 frame a benchmark runs on: `image` (any form `load_image` takes) fitted to it, or the sample."""
+    if image is None:
+        return sample_frame()
+    import cv2
+
+    from .imaging import fit_within, load_image
+
+    rgb = fit_within(load_image(image, what="benchmark photo"), FRAME_SIZE[1])
+    return cv2.resize(rgb, (FRAME_SIZE[1], FRAME_SIZE[0])) if rgb.shape[:2] != FRAME_SIZE else rgb
+
+
+def moving_frames(rgb: np.ndarray, offsets_px=(-16, -8, 0, 8, 16, 8, 0, -8)):
+    """An endless sequence of `rgb` shifted sideways by `offsets_px`, so a tracker must follow the subject."""
+    import itertools
+
+    import cv2
+
+    h, w = rgb.shape[:2]
+    frames = [cv2.warpAffine(rgb, np.float32([[1, 0, dx], [0, 1, 0]]), (w, h), borderMode=cv2.BORDER_REPLICATE)
+              for dx in offsets_px]  # fmt: skip
+    return itertools.cycle(frames)
+
+
+def finish_report(report: dict, results: dict, out_json=None, plot=None, title: str = "") -> dict:
+    """Add the timings (without raw samples) to `report`, write it as JSON and a box plot next to it."""
+    report["results"] = {k: {kk: vv for kk, vv in v.items() if kk != "samples_ms"} for k, v in results.items()}
+    if out_json is not None:
+        out_json = Path(out_json)
+        out_json.parent.mkdir(parents=True, exist_ok=True)
+        out_json.write_text(json.dumps(report, indent=2))
+        plot = plot or out_json.with_suffix(".png")
+    if plot is not None:
+        plot_latencies(results, Path(plot), report.get("targets_ms", {}), title)
+        report["plot"] = str(plot)
+    return report
+
+
 def time_calls(fn, frames: int, warmup: int = 5) -> dict:
     """Call `fn` `warmup` times, then `frames` times; median/p90/min latency and FPS."""
     for _ in range(warmup):
@@ -56,17 +94,10 @@ def machine_info() -> dict:
 
 
 def bench_preprocess(image=None, frames: int = 100, out_json: Path | None = None, plot: Path | None = None) -> dict:
-    from .imaging import fit_within, load_image
     from .preprocess.body import BodyAnalyzer
     from .preprocess.face import FaceAnalyzer
 
-    if image is None:
-        rgb = sample_frame()
-    else:
-        import cv2
-
-        rgb = fit_within(load_image(image), 640)
-        rgb = cv2.resize(rgb, (FRAME_SIZE[1], FRAME_SIZE[0])) if rgb.shape[:2] != FRAME_SIZE else rgb
+    rgb = bench_frame(image)
     faces = FaceAnalyzer()
     body = BodyAnalyzer()
     if not faces.analyze(rgb):
@@ -88,17 +119,8 @@ def bench_preprocess(image=None, frames: int = 100, out_json: Path | None = None
         "frame": {"width": FRAME_SIZE[1], "height": FRAME_SIZE[0], "source": image or "skimage astronaut"},
         "machine": machine_info(),
         "targets_ms": {"face_analysis_with_masks": 10.0},
-        "results": {k: {kk: vv for kk, vv in v.items() if kk != "samples_ms"} for k, v in results.items()},
     }
-    if out_json is not None:
-        out_json = Path(out_json)
-        out_json.parent.mkdir(parents=True, exist_ok=True)
-        out_json.write_text(json.dumps(report, indent=2))
-        plot = plot or out_json.with_suffix(".png")
-    if plot is not None:
-        plot_latencies(results, Path(plot), report["targets_ms"], "Preprocessing latency")
-        report["plot"] = str(plot)
-    return report
+    return finish_report(report, results, out_json, plot, "Preprocessing latency")
 
 
 def plot_latencies(results: dict, path: Path, targets: dict, title: str) -> None:

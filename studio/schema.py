@@ -7,6 +7,7 @@ Nothing here imports a UI toolkit or torch.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterator
@@ -185,6 +186,15 @@ class RunContext:
     preprocess: Any
     cancel: Callable[[], bool] = lambda: False
     _engine: Any = None
+    _shared: dict = field(default_factory=dict)
+    _shared_lock: Any = field(default_factory=threading.Lock)
+
+    def shared(self, name: str, factory: Callable[[], Any]) -> Any:
+        """A per-context object created on first use (e.g. an app's webcam tracker), kept with the context."""
+        with self._shared_lock:
+            if name not in self._shared:
+                self._shared[name] = factory()
+            return self._shared[name]
 
     @property
     def engine(self):

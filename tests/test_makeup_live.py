@@ -12,7 +12,8 @@ import pytest
 from conftest import fixture
 
 from studio.apps.makeup.app import run_batch
-from studio.apps.makeup.live import MAX_REUSED, tracker_for
+from studio.apps.makeup.live import tracker_for
+from studio.live import MAX_REUSED
 from studio.cli import main
 from studio.errors import InputError, ModelUnavailable, NoFaceFound
 from studio.schema import RunContext

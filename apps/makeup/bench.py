@@ -11,15 +11,12 @@ can need.
 from __future__ import annotations
 
 import itertools
-import json
-from pathlib import Path
 
 import cv2
 import numpy as np
 
-from studio.bench import FRAME_SIZE, machine_info, plot_latencies, sample_frame, time_calls
+from studio.bench import FRAME_SIZE, bench_frame, finish_report, machine_info, moving_frames, time_calls
 from studio.errors import ModelUnavailable, NoFaceFound
-from studio.imaging import fit_within, load_image
 
 BENCH_PRESET = "classic_red"
 TARGET_MS = 1000.0 / 30  # the issue's bar: 30 frames per second
@@ -33,14 +30,6 @@ def close_up_frame() -> np.ndarray:
 
     crop = data.astronaut()[36:213, 106:342]  # centred on the face, 4:3
     return cv2.resize(crop, (FRAME_SIZE[1], FRAME_SIZE[0]), interpolation=cv2.INTER_CUBIC)
-
-
-def _moving(rgb: np.ndarray):
-    """Frames of `rgb` moving sideways, 8 px per frame and back, so a tracker must follow the face every frame."""
-    h, w = rgb.shape[:2]
-    frames = [cv2.warpAffine(rgb, np.float32([[1, 0, dx], [0, 1, 0]]), (w, h), borderMode=cv2.BORDER_REPLICATE)
-              for dx in MOTION_PX]  # fmt: skip
-    return itertools.cycle(frames)
 
 
 def bench_makeup(tier: str = "lite", frames: int = 100, out_json=None, plot=None, image=None) -> dict:
@@ -57,17 +46,13 @@ def bench_makeup(tier: str = "lite", frames: int = 100, out_json=None, plot=None
     from .live import LiveTracker, tracker_for
     from .presets import preset_look
 
-    if image is None:
-        rgb = sample_frame()
-    else:
-        rgb = fit_within(load_image(image, what="benchmark photo"), FRAME_SIZE[1])
-        rgb = cv2.resize(rgb, (FRAME_SIZE[1], FRAME_SIZE[0])) if rgb.shape[:2] != FRAME_SIZE else rgb
+    rgb = bench_frame(image)
     if not FaceAnalyzer().analyze(rgb):
         raise NoFaceFound("the benchmark frame", "Pass --image with a photo that shows a face.")
     look = preset_look(BENCH_PRESET)
     values = APP.validate({"source": rgb, "preset": BENCH_PRESET, "tier": "lite"})
     amounts = strengths(values)
-    moving, close_up = _moving(rgb), _moving(close_up_frame())
+    moving, close_up = moving_frames(rgb, MOTION_PX), moving_frames(close_up_frame(), MOTION_PX)
     live_ctx, close_ctx, still_ctx, photo_ctx = (make_context("cpu") for _ in range(4))
     tracker = LiveTracker(skip_similar=False)
     faces = tracker.faces(rgb)
@@ -101,16 +86,7 @@ def bench_makeup(tier: str = "lite", frames: int = 100, out_json=None, plot=None
                   "faces": len(faces), "look": BENCH_PRESET},  # fmt: skip
         "machine": machine_info(),
         "targets_ms": {"live_frame": round(TARGET_MS, 2), "live_frame_close_up": round(TARGET_MS, 2)},
-        "results": {k: {kk: vv for kk, vv in v.items() if kk != "samples_ms"} for k, v in results.items()},
     }
     if tier == "auto":
         report["note"] = "auto: no diffusion weights are installed, so the lite tier was measured."
-    if out_json is not None:
-        out_json = Path(out_json)
-        out_json.parent.mkdir(parents=True, exist_ok=True)
-        out_json.write_text(json.dumps(report, indent=2))
-        plot = plot or out_json.with_suffix(".png")
-    if plot is not None:
-        plot_latencies(results, Path(plot), report["targets_ms"], "Makeup lite tier, 640×480 frame (CPU)")
-        report["plot"] = str(plot)
-    return report
+    return finish_report(report, results, out_json, plot, "Makeup lite tier, 640×480 frame (CPU)")

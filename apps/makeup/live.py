@@ -1,24 +1,18 @@
-"""Webcam mode: a face tracker per run context, and frame skipping when the picture barely changes.
+"""Webcam mode: a face tracker per run context, with frame skipping when the picture barely changes.
 
 MediaPipe's tracking mode (`FaceAnalyzer(video=True)`) follows faces from frame to frame instead of
-re-detecting them. On top of that, when the downscaled grey frame differs from the last analysed one by less
-than `STILL_THRESHOLD` grey levels on average, the last landmarks are reused (the makeup is still painted on
-the new frame, so nothing lags); every `MAX_REUSED` frames the face is analysed again regardless, so a slow
-drift cannot accumulate (the StreamDiffusion `SimilarImageFilter` idea).
+re-detecting them, and `studio.live.StillFrameGate` reuses the last landmarks while the frame hardly changes
+(the makeup is still painted on every new frame, so nothing lags).
 """
 
 from __future__ import annotations
 
 import threading
-import weakref
 
-import cv2
 import numpy as np
 
-#: Mean absolute difference (grey levels, 0–255) of an 80×60 thumbnail below which a frame counts as unchanged.
-STILL_THRESHOLD = 1.5
-#: Reuse landmarks at most this many frames in a row.
-MAX_REUSED = 10
+from studio.live import OneSlotMemo, StillFrameGate
+
 #: Faces tracked in webcam mode: more than one face costs a detector pass every frame.
 LIVE_MAX_FACES = 2
 
@@ -31,52 +25,32 @@ class LiveTracker:
 
         self.analyzer = FaceAnalyzer(video=True, max_faces=max_faces)
         self.max_faces = max_faces
-        self.skip_similar = skip_similar
+        self.gate = StillFrameGate(enabled=skip_similar)
+        #: The look read from the reference photo: decoding it alone can take longer than a frame.
+        self.memo = OneSlotMemo()
         self._lock = threading.Lock()
-        self._thumb: np.ndarray | None = None
         self._faces: list = []
-        self._reused = 0
-        self._memo: tuple = (None, None)
-        self.analysed = 0
-        self.skipped = 0
+
+    @property
+    def analysed(self) -> int:
+        return self.gate.analysed
+
+    @property
+    def skipped(self) -> int:
+        return self.gate.skipped
 
     def remember(self, key, compute):
-        """One-slot memo for per-stream values that are costly to rebuild every frame (the look read from the
-        reference photo: decoding it alone can take longer than a frame)."""
-        with self._lock:
-            if self._memo[0] == key:
-                return self._memo[1]
-        value = compute()
-        with self._lock:
-            self._memo = (key, value)
-        return value
+        return self.memo.get(key, compute)
 
     def faces(self, rgb: np.ndarray) -> list:
-        thumb = cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), (80, 60), interpolation=cv2.INTER_AREA)
         with self._lock:
-            if (self.skip_similar and self._thumb is not None and self._thumb.shape == thumb.shape
-                    and self._reused < MAX_REUSED and self._faces and self._faces[0].image_size == rgb.shape[:2]
-                    and float(cv2.absdiff(thumb, self._thumb).mean()) < STILL_THRESHOLD):  # fmt: skip
-                self._reused += 1
-                self.skipped += 1
+            reusable = bool(self._faces) and self._faces[0].image_size == rgb.shape[:2]
+            if self.gate.is_still(rgb, reusable):
                 return self._faces
             self._faces = self.analyzer.analyze(rgb, max_faces=self.max_faces)
-            self._thumb, self._reused = thumb, 0
-            self.analysed += 1
             return self._faces
 
 
-_trackers: dict[int, LiveTracker] = {}
-_trackers_lock = threading.Lock()
-
-
 def tracker_for(ctx) -> LiveTracker:
-    """The tracker kept for one run context (one studio server or notebook), created on first use.
-    Keyed by id and dropped when the context is garbage-collected (contexts are not hashable)."""
-    key = id(ctx)
-    with _trackers_lock:
-        tracker = _trackers.get(key)
-        if tracker is None:
-            tracker = _trackers[key] = LiveTracker()
-            weakref.finalize(ctx, _trackers.pop, key, None)
-        return tracker
+    """The tracker kept for one run context (one studio server or notebook), created on first use."""
+    return ctx.shared("makeup.live_tracker", LiveTracker)

@@ -11,26 +11,14 @@ photo run with every metric. The frame is scikit-image's astronaut (public domai
 from __future__ import annotations
 
 import itertools
-import json
-from pathlib import Path
 
-import cv2
-import numpy as np
 
-from studio.bench import FRAME_SIZE, machine_info, plot_latencies, sample_frame, time_calls
+from studio.bench import FRAME_SIZE, bench_frame, finish_report, machine_info, moving_frames, time_calls
 from studio.errors import ModelUnavailable, NoPersonFound
-from studio.imaging import fit_within, load_image
 
 TARGET_MS = 1000.0 / 15  # the bar: 15 frames per second
 MOTION_PX = (-12, -6, 0, 6, 12, 6, 0, -6)  # horizontal offsets of the moving-person sequence
 BENCH_GARMENT = "tee_red"
-
-
-def _moving(rgb: np.ndarray):
-    h, w = rgb.shape[:2]
-    frames = [cv2.warpAffine(rgb, np.float32([[1, 0, dx], [0, 1, 0]]), (w, h), borderMode=cv2.BORDER_REPLICATE)
-              for dx in MOTION_PX]
-    return itertools.cycle(frames)
 
 
 def bench_tryon(tier: str = "lite", frames: int = 100, out_json=None, plot=None, image=None) -> dict:
@@ -47,11 +35,7 @@ def bench_tryon(tier: str = "lite", frames: int = 100, out_json=None, plot=None,
     from .live import BodyTracker
     from .samples import draw_garment
 
-    if image is None:
-        rgb = sample_frame()
-    else:
-        rgb = fit_within(load_image(image, what="benchmark photo"), FRAME_SIZE[1])
-        rgb = cv2.resize(rgb, (FRAME_SIZE[1], FRAME_SIZE[0])) if rgb.shape[:2] != FRAME_SIZE else rgb
+    rgb = bench_frame(image)
     body = BodyAnalyzer()
     pose = body.pose(rgb)
     if pose is None:
@@ -61,7 +45,7 @@ def bench_tryon(tier: str = "lite", frames: int = 100, out_json=None, plot=None,
     parse, parts = garment_for(garment)
     values = APP.validate({"person": rgb, "garment": garment, "tier": "lite"})
     params = {k: v for k, v in values.items() if k not in ("person",)}
-    moving = _moving(rgb)
+    moving = moving_frames(rgb, MOTION_PX)
     live_ctx, still_ctx, photo_ctx = (make_context("cpu") for _ in range(3))
     tracker = BodyTracker(skip_similar=False)
     counter = itertools.count()
@@ -89,16 +73,7 @@ def bench_tryon(tier: str = "lite", frames: int = 100, out_json=None, plot=None,
                   "garment": f"samples.{BENCH_GARMENT}"},
         "machine": machine_info(),
         "targets_ms": {"live_frame": round(TARGET_MS, 2)},
-        "results": {k: {kk: vv for kk, vv in v.items() if kk != "samples_ms"} for k, v in results.items()},
     }
     if tier == "auto":
         report["note"] = "auto: no diffusion weights are installed, so the lite tier was measured."
-    if out_json is not None:
-        out_json = Path(out_json)
-        out_json.parent.mkdir(parents=True, exist_ok=True)
-        out_json.write_text(json.dumps(report, indent=2))
-        plot = plot or out_json.with_suffix(".png")
-    if plot is not None:
-        plot_latencies(results, Path(plot), report["targets_ms"], "Try-on lite tier, 640×480 frame (CPU)")
-        report["plot"] = str(plot)
-    return report
+    return finish_report(report, results, out_json, plot, "Try-on lite tier, 640×480 frame (CPU)")

@@ -1,0 +1,72 @@
+"""Building blocks for webcam (live) modes: skipping frames that barely changed, and a one-slot memo.
+
+When consecutive webcam frames hardly differ, re-running the detectors gains nothing: `StillFrameGate` compares
+an 80×60 grey thumbnail of each frame with the last analysed one and says "reuse" while the mean absolute
+difference stays under `threshold` grey levels — at most `max_reused` frames in a row, so slow drift cannot
+accumulate (the StreamDiffusion `SimilarImageFilter` idea). The app still renders every frame with the reused
+analysis, so nothing lags.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable
+
+import cv2
+import numpy as np
+
+#: Mean absolute difference (grey levels, 0–255) of the thumbnail below which a frame counts as unchanged.
+STILL_THRESHOLD = 1.5
+#: Reuse an analysis at most this many frames in a row.
+MAX_REUSED = 10
+THUMB_SIZE = (80, 60)
+
+
+class StillFrameGate:
+    """Decides, frame by frame, whether the last analysis can be reused. Not thread-safe on its own: callers
+    hold their tracker's lock around `is_still` and the analysis it guards."""
+
+    def __init__(self, enabled: bool = True, threshold: float = STILL_THRESHOLD, max_reused: int = MAX_REUSED):
+        self.enabled, self.threshold, self.max_reused = enabled, threshold, max_reused
+        self._thumb: np.ndarray | None = None
+        self._reused = 0
+        self.analysed = 0
+        self.skipped = 0
+
+    def is_still(self, rgb: np.ndarray, reusable: bool = True) -> bool:
+        """True: reuse the last analysis for this frame. False: analyse it (the frame becomes the reference).
+
+        `reusable=False` says the last analysis cannot serve this frame whatever it looks like (none yet, or
+        another frame size)."""
+        thumb = cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), THUMB_SIZE, interpolation=cv2.INTER_AREA)
+        still = (reusable and self.enabled and self._thumb is not None and self._reused < self.max_reused
+                 and float(cv2.absdiff(thumb, self._thumb).mean()) < self.threshold)  # fmt: skip
+        if still:
+            self._reused += 1
+            self.skipped += 1
+        else:
+            self._thumb, self._reused = thumb, 0
+            self.analysed += 1
+        return still
+
+    def reset(self) -> None:
+        """Forget the reference frame (e.g. after the last analysis turned out unusable)."""
+        self._thumb = None
+
+
+class OneSlotMemo:
+    """Keeps the last computed value per stream: values too costly to rebuild every frame (a reference look,
+    a parsed garment) are rebuilt only when their key changes. Thread-safe."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._slot: tuple[Any, Any] = (None, None)
+
+    def get(self, key, compute: Callable[[], Any]):
+        with self._lock:
+            if self._slot[0] == key:
+                return self._slot[1]
+        value = compute()
+        with self._lock:
+            self._slot = (key, value)
+        return value
