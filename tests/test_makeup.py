@@ -192,14 +192,6 @@ def test_result_carries_metrics_extras_and_provenance(app, ctx, load_rgb):
     assert result.info["look"]["lips"].startswith("#")
 
 
-@pytest.mark.parametrize("tier", ["auto", "student", "teacher"])
-def test_diffusion_tiers_without_weights_run_lite_and_say_so(app, ctx, tier):
-    result = app(ctx, source=fixture(FRECKLES), preset="coral", tier=tier)
-    p = result.provenance
-    assert p.tier == "lite" and p.fallback_reason == "unavailable"
-    assert any("studio fetch makeup" in n for n in p.notes)
-
-
 @pytest.mark.parametrize("preset", ["natural", "classic_red", "smoky", "coral", "berry", "nude"])
 def test_presets_work_without_a_reference(app, ctx, load_rgb, preset):
     src = load_rgb(FRECKLES)

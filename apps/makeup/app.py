@@ -1,8 +1,12 @@
 """Makeup transfer: copy a reference photo's makeup, or a named preset look, onto every face in a photo.
 
-The lite tier (lite.py) runs here: region-by-region colour transfer on the shared face mesh, offline and at
-webcam rates. The diffusion tiers (student / teacher) need weights; until they are installed, `auto`,
-`student` and `teacher` run the lite tier and the provenance says so (DESIGN §1).
+Tiers: `lite` (lite.py) is region-by-region colour transfer on the shared face mesh, offline and at webcam
+rates. `student` / `teacher` (diffusion.py) run the catalog recipe — SD1.5 inpainting with the LCM-LoRA
+student or the full teacher, MediaPipe-face ControlNet, IP-Adapter plus-face — on each aligned face crop and
+paste the makeup regions back. `auto` runs the student with the teacher as fallback for a named reason
+(missing student weights, out of memory, the quality gate), or the lite tier when no diffusion weights are
+installed, and says so (DESIGN §1). An explicit `student` / `teacher` without weights is an error naming the
+fetch command, never a silent lite run.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from studio.imaging import image_digest, load_image
 from studio.schema import (App, ChoiceParam, ImageParam, Preview, Provenance, Result, SeedParam, SliderParam,
                            Stopwatch, ToggleParam)  # fmt: skip
 
-from . import report
+from . import diffusion, report
 from .lite import apply_look, extract_look, is_grayscale
 from .live import tracker_for
 from .presets import PRESETS, preset_look
@@ -66,42 +70,46 @@ def strengths(values: dict) -> dict[str, float]:
     return {region: float(values[f"{region}_strength"]) if values[region] else 0.0 for region, *_ in REGIONS}
 
 
-def tier_notes(tier: str) -> tuple[str | None, list[str]]:
-    """Fallback reason and notes for the requested tier. Only lite is installed with the studio itself."""
-    if tier == "lite":
-        return None, []
-    what = "No diffusion weights (student or teacher) are" if tier == "auto" else f"The {tier} tier's weights are not"
-    return "unavailable", [f"{what} installed, so the lite tier ran. Fetch them with: {FETCH_COMMAND}"]
-
-
 def run(ctx, source, reference, preset: str, tier: str, seed: int, steps: int, **regions):
     watch = Stopwatch()
-    with watch("load"):
+    mode = diffusion.engine_mode(ctx, tier)  # before any work: a missing explicit tier fails fast
+    with watch("read"):  # (not "load": in the diffusion tiers that is the engine's model loading)
         rgb = load_image(source, what="source photo", max_pixels=ctx.settings.max_pixels)
     with watch("reference"):
         look, ref, ref_face, notes = resolve_look(ctx, reference, preset)
     with watch("faces"):
         faces = ctx.preprocess.require_faces(rgb, what="the source photo")
-    fallback, tier_note = tier_notes(tier)
     amounts = strengths(regions)
-    with watch("makeup"):
-        out, paint_notes = apply_look(rgb, faces, look, amounts)
-    yield Preview(out, 1, 2, "lite look applied; measuring")
-
     painted = [r for r, v in amounts.items() if v > 0 and look.has(r)]
+    fallback, tier_note = None, []
+    if mode is None and tier == "auto":
+        fallback = "unavailable"
+        tier_note = [(f"No diffusion weights (student or teacher) are installed, so the lite tier ran. Fetch them "
+                      f"with: {FETCH_COMMAND}")]  # fmt: skip
+    elif mode is not None and not painted:
+        mode, tier_note = None, ["Every makeup region is switched off, so nothing was generated."]
+    extras, info = {}, {}  # the diffusion tiers' own
+    if mode is None:
+        with watch("makeup"):
+            out, paint_notes = apply_look(rgb, faces, look, amounts)
+        yield Preview(out, 1, 2, "lite look applied; measuring")
+        provenance = Provenance(app="makeup", tier="lite", models=["mediapipe/face_mesh(refined, 478)"], device="cpu",
+                                fallback_reason=fallback, notes=tier_note + paint_notes)  # fmt: skip
+        if len(faces) > 1:
+            notes.append(f"The look was applied to all {len(faces)} faces; metrics describe the largest.")
+    else:
+        done = yield from diffusion.transfer(ctx, rgb, faces, look, amounts, painted, ref, ref_face, mode, seed,
+                                             steps or None, watch)  # fmt: skip
+        out, provenance, extras, info = done.image, done.provenance, done.extras, {"diffusion": done.info}
     with watch("metrics"):
         metrics, details = report.measure(ctx, rgb, out, faces, look, painted, ref, ref_face)
     extras = {"before | after": report.side_by_side([rgb, out] + ([ref] if ref is not None else [])),
               "close-up": report.close_up(rgb, out, faces[0]),
-              "makeup regions": report.regions_overlay(rgb, faces, painted),
-              "look": report.swatches(look)}  # fmt: skip
-    if len(faces) > 1:
-        notes.append(f"The look was applied to all {len(faces)} faces; metrics describe the largest.")
-    provenance = Provenance(app="makeup", tier="lite", models=["mediapipe/face_mesh(refined, 478)"], device="cpu",
-                            timings_ms={k: round(v, 2) for k, v in watch.timings_ms.items()}, fallback_reason=fallback,
-                            notes=tier_note + notes + paint_notes + [n for f in faces for n in f.notes])  # fmt: skip
+              "makeup regions": report.regions_overlay(rgb, faces, painted), "look": report.swatches(look), **extras}
+    provenance.timings_ms.update({k: round(v, 2) for k, v in watch.timings_ms.items()})
+    provenance.notes += notes + [n for f in faces for n in f.notes]
     info = {"requested_tier": tier, "look": look.to_dict(), "regions_painted": painted, "faces": len(faces),
-            "face_boxes": [[round(float(v), 1) for v in f.box] for f in faces], **details}  # fmt: skip
+            "face_boxes": [[round(float(v), 1) for v in f.box] for f in faces], **details, **info}  # fmt: skip
     yield Result(image=out, provenance=provenance, before=rgb, extras=extras, metrics=metrics, info=info)
 
 
@@ -190,7 +198,8 @@ APP = App(
         "Copy the makeup from a reference photo — or pick a preset look — onto every face in your photo: "
         "lipstick that keeps your lips' texture, eyeshadow with its lid-to-crease gradient, liner, blush, "
         "foundation and brows, each with its own switch and strength. The lite tier runs offline on the CPU, "
-        "fast enough for the webcam; the diffusion tiers need downloaded weights."
+        "fast enough for the webcam; the diffusion tiers (student, teacher) re-render the makeup regions on each "
+        "face and need downloaded weights."
     ),
     params=(
         ImageParam("source", "Your photo", help="A photo with one or more faces (JPEG, PNG, WebP).", webcam=True),
@@ -202,8 +211,9 @@ APP = App(
         ChoiceParam("tier", "Tier", help="lite runs offline on the CPU; student/teacher need diffusion weights.",
                     default="auto", choices=TIERS),  # fmt: skip
         SeedParam("seed", "Seed", help="Diffusion tiers only (the lite tier is deterministic)."),
-        SliderParam("steps", "Steps", help="Diffusion tiers only: denoising steps.", default=4, minimum=1,
-                    maximum=50, step=1, integer=True),  # fmt: skip
+        SliderParam("steps", "Steps", help="Diffusion tiers only: denoising steps; 0 = the tier's own (4 for the "
+                    "student, 30 for the teacher).", default=0, minimum=0, maximum=50, step=1, integer=True),
+        # (A teacher that runs as the student's fallback always uses its own steps: see studio.engine.)
     ),
     run=run,
     examples=examples,
