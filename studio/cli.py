@@ -140,6 +140,18 @@ def _bench_diffusion(args) -> dict:
     return report
 
 
+def cmd_batch(args, app) -> int:
+    from .serve import make_context
+
+    if app.batch is None:
+        print(f"error: the '{app.id}' app has no batch form; use `studio run` per file.", file=sys.stderr)
+        return 2
+    values = {p.name: getattr(args, p.name) for p in app.params if getattr(args, p.name) is not None}
+    summary = app.batch(make_context(args.device), args.out, **values)
+    print(json.dumps(summary, indent=2))
+    return 0 if summary.get("done") else 2
+
+
 def cmd_compare(args, app) -> int:
     from .compare import compare_folder
     from .serve import make_context
@@ -184,6 +196,10 @@ def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, dict]:
 
     run = sub.add_parser("run", help="run an app on files: studio run APP --help lists its flags")
     run.add_argument("app", help="app id (see `studio list`)")
+    batch = sub.add_parser("batch", help="run an app over folders of images (its image flags take folders)")
+    batch.add_argument("app", help="app id (see `studio list`)")
+    batch.add_argument("--out", type=Path, required=True, help="folder for the results and summary.json")
+    batch.add_argument("--device", default=None)
     compare = sub.add_parser("compare", help="student vs teacher on a folder: grid image + report.json")
     compare.add_argument("app", help="app id (see `studio list`)")
     compare.add_argument("--inputs", type=Path, required=True, help="folder of images for the app's first image input")
@@ -191,11 +207,11 @@ def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, dict]:
     compare.add_argument("--lite", action="store_true", help="also run the lite tier")
     apps_parsers = {}
     # Only build the app's flags when its id is on the command line: importing every app costs time.
-    if len(argv) >= 2 and argv[0] in ("run", "compare") and not argv[1].startswith("-"):
+    if len(argv) >= 2 and argv[0] in ("run", "batch", "compare") and not argv[1].startswith("-"):
         from studio.apps import get_app
 
         app = get_app(argv[1])
-        target = run if argv[0] == "run" else compare
+        target = {"run": run, "batch": batch, "compare": compare}[argv[0]]
         _add_param_flags(target, app, skip_images=argv[0] == "compare")
         apps_parsers["app"] = app
     compare.add_argument("--device", default=None)
@@ -250,12 +266,14 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     args = parser.parse_args(argv)
     try:
-        if args.command in ("run", "compare") and "app" not in found:
+        if args.command in ("run", "batch", "compare") and "app" not in found:
             parser.error(f"{args.command}: name an app first, e.g. `studio {args.command} makeup --help`")
         if args.command == "run":
             return cmd_run(args, found["app"])
         if args.command == "compare":
             return cmd_compare(args, found["app"])
+        if args.command == "batch":
+            return cmd_batch(args, found["app"])
         return args.func(args)
     except StudioError as exc:
         print(f"error: {exc}", file=sys.stderr)

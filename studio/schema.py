@@ -223,6 +223,9 @@ class App:
     live_param: str | None = None
     #: Optional benchmark: bench(tier=..., frames=..., out_json=..., plot=...) -> report dict (`studio bench <id>`).
     bench: Callable[..., dict] | None = None
+    #: Optional batch form: batch(ctx, out_dir, **values) -> summary dict (`studio batch <id>`), where image
+    #: params may name folders to iterate over; items that fail are recorded in the summary and skipped.
+    batch: Callable[..., dict] | None = None
 
     def param(self, name: str) -> Param:
         for p in self.params:

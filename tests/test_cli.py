@@ -91,3 +91,17 @@ def test_bench_preprocess_writes_json_and_plot(tmp_path):
     assert result["median_ms"] > 0 and result["fps"] > 0
     assert report["frame"] == {"width": 640, "height": 480, "source": "skimage astronaut"}
     assert (tmp_path / "b.png").stat().st_size > 0
+
+
+def test_batch_makeup_over_a_folder(tmp_path):
+    sources = tmp_path / "sources"
+    sources.mkdir()
+    for rel in ("faces/face_man_east_asian_young_01.jpg", "faces/noface_rocket_launchpad_night_01.jpg"):
+        (sources / fixture(rel).name).symlink_to(fixture(rel))
+    out = studio("batch", "makeup", "--source", sources, "--preset", "berry", "--tier", "lite", "--out", tmp_path / "out")
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert summary["done"] == 1
+    errors = [r["error"] for r in summary["results"] if "error" in r]
+    assert len(errors) == 1 and "No face found" in errors[0]
+    assert (tmp_path / "out" / "face_man_east_asian_young_01_makeup.png").exists()

@@ -102,7 +102,7 @@ def test_batch_over_a_folder(ctx, tmp_path):
                  "noface_rocket_launchpad_night_01.jpg"):  # fmt: skip
         (sources / name).symlink_to(fixture(f"faces/{name}"))
     (sources / "notes.txt").write_text("not an image, ignored")
-    summary = run_batch(ctx, sources, tmp_path / "out", preset="berry", tier="lite")
+    summary = run_batch(ctx, tmp_path / "out", source=sources, preset="berry", tier="lite")
     assert summary["done"] == 2
     by_name = {e["source"]: e for e in summary["results"]}
     assert "No face found" in by_name["noface_rocket_launchpad_night_01.jpg"]["error"]
@@ -114,10 +114,10 @@ def test_batch_over_a_folder(ctx, tmp_path):
 def test_batch_stops_early_on_a_bad_look(ctx, tmp_path):
     (tmp_path / "a.png").symlink_to(fixture(FRECKLES))
     with pytest.raises(NoFaceFound, match="makeup reference photo"):
-        run_batch(ctx, tmp_path, tmp_path / "out", reference=fixture("faces/noface_rocket_launchpad_night_01.jpg"))
+        run_batch(ctx, tmp_path / "out", source=tmp_path, reference=fixture("faces/noface_rocket_launchpad_night_01.jpg"))
     assert not (tmp_path / "out").exists()
     with pytest.raises(InputError, match="does not exist"):
-        run_batch(ctx, tmp_path / "missing", tmp_path / "out", preset="nude")
+        run_batch(ctx, tmp_path / "out", source=tmp_path / "missing", preset="nude")
 
 
 def test_cli_run_prints_provenance_and_metrics(tmp_path, capsys):

@@ -139,15 +139,16 @@ def _input_key(image):
     return object()
 
 
-def run_batch(ctx, sources_dir, out_dir, **params) -> dict:
-    """Apply one look to every photo in `sources_dir`; writes `<name>_makeup.png` and `summary.json` to
-    `out_dir` and returns the summary. A photo that fails (no face, unreadable) is reported and skipped; a
-    problem with the look itself (no reference, faceless reference) stops the batch before any work."""
+def run_batch(ctx, out_dir, source, **params) -> dict:
+    """`studio batch makeup --source DIR --out OUT`: apply one look to every photo in the folder `source`;
+    writes `<name>_makeup.png` and `summary.json` to `out_dir` and returns the summary. A photo that fails (no
+    face, unreadable) is reported and skipped; a problem with the look itself (no reference, faceless
+    reference) stops the batch before any work."""
     import json
 
     from PIL import Image
 
-    sources_dir, out_dir = Path(sources_dir), Path(out_dir)
+    sources_dir, out_dir = Path(source), Path(out_dir)
     if not sources_dir.is_dir():
         raise InputError(f"The batch source folder '{sources_dir}' does not exist or is not a folder.")
     files = sorted(p for p in sources_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
@@ -220,4 +221,5 @@ APP = App(
     live=live,
     live_param="source",
     bench=bench,
+    batch=run_batch,
 )
