@@ -1,20 +1,22 @@
 """Virtual try-on: dress the person in a photo (or the webcam) in the garment from a product shot.
 
-The lite tier runs here: the garment is cut out of its plain backdrop and read for landmarks (garment.py), warped
-onto the body from the shared pose (warp.py), and composited under arms, hands and hair with the shading of the
-person's own clothes (lite.py). The diffusion tiers (student / teacher) need weights; until they are installed,
-`auto`, `student` and `teacher` run the lite tier and the provenance says so (DESIGN §1).
+Every run starts with the lite tier: the garment is cut out of its plain backdrop and read for landmarks
+(garment.py), warped onto the body from the shared pose (warp.py), and composited under arms, hands and hair with
+the shading of the person's own clothes (lite.py). The diffusion tiers (diffusion.py) repaint the lite tier's
+agnostic region from its result with SDXL inpainting, the garment through IP-Adapter and the pose through
+ControlNet. Tiers map to engine modes (DESIGN §1): `auto` runs the student with the teacher as a named fallback
+and the lite tier when no diffusion weights are installed; `student` and `teacher` run that tier or raise
+ModelUnavailable with the fetch command; `lite` never touches the engine.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
 
 from studio.cache import LRUCache
-from studio.errors import InputError, StudioError
+from studio.errors import InputError, ModelUnavailable
 from studio.imaging import image_digest, load_image
 from studio.schema import (
     App,
@@ -29,7 +31,8 @@ from studio.schema import (
     ToggleParam,
 )
 
-from . import report
+from . import diffusion, report
+from .batch import run_batch  # noqa: F401  (the batch form lives in batch.py; imported here for callers)
 from .garment import GarmentParse, parse_garment
 from .lite import dress
 from .live import tracker_for
@@ -38,8 +41,8 @@ from .warp import GarmentParts, split_parts
 
 CATEGORIES = ("upper", "lower", "dress")
 TIERS = ("auto", "student", "teacher", "lite")
+ENGINE_MODES = {"auto": "auto", "student": "fast", "teacher": "quality"}  # tier → studio.engine mode
 FETCH_COMMAND = "studio fetch tryon"
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 _garments = LRUCache(16)  # garment digest → (parse, parts): a new person photo never re-parses the garment
 
 
@@ -52,12 +55,27 @@ def garment_for(rgb: np.ndarray) -> tuple[GarmentParse, GarmentParts]:
     return _garments.get_or_compute(image_digest(rgb), compute)
 
 
-def tier_notes(tier: str) -> tuple[str | None, list[str]]:
-    """Fallback reason and notes for the requested tier. Only lite is installed with the studio itself."""
+def engine_mode(ctx, tier: str) -> tuple[str | None, str | None, list[str]]:
+    """(engine mode, or None for the lite tier; fallback reason; notes), from what the engine has on disk.
+
+    Explicit diffusion tiers never fall back to lite: a user who asked for the teacher gets told what is missing.
+    """
     if tier == "lite":
-        return None, []
-    what = "No diffusion weights (student or teacher) are" if tier == "auto" else f"The {tier} tier's weights are not"
-    return "unavailable", [f"{what} installed, so the lite tier ran. Fetch them with: {FETCH_COMMAND}"]
+        return None, None, []
+    have = ctx.engine.availability("tryon")
+    fetch = have["fetch"]
+    if tier == "auto":
+        if have["student"]["available"] or have["teacher"]["available"]:
+            return "auto", None, []  # a missing student alone is the engine's fallback (teacher, "unavailable")
+        note = "No diffusion weights (student or teacher) are installed, so the lite tier ran."
+        return None, "unavailable", [f"{note} Fetch them with: {fetch}"]
+    missing = have[tier]["missing"]
+    if missing:
+        listed = "; ".join(f"{sid} ({', '.join(files[:3])}{', …' if len(files) > 3 else ''})"
+                           for sid, files in missing.items())  # fmt: skip
+        raise ModelUnavailable(f"The try-on {tier} tier needs weights that are not on this machine: {listed}. Choose "
+                               "the 'lite' tier to dress the photo offline now.", fetch_command=fetch)  # fmt: skip
+    return ENGINE_MODES[tier], None, []
 
 
 def garment_notes(parse: GarmentParse, category: str) -> list[str]:
@@ -75,7 +93,7 @@ def garment_notes(parse: GarmentParse, category: str) -> list[str]:
 
 def run(ctx, person, garment, category: str, tier: str, seed: int, steps: int, arms_in_front: bool):
     watch = Stopwatch()
-    with watch("load"):
+    with watch("inputs"):
         rgb = load_image(person, what="person photo", max_pixels=ctx.settings.max_pixels)
         product = load_image(garment, what="garment photo", max_pixels=ctx.settings.max_pixels)
     with watch("garment"):
@@ -85,25 +103,34 @@ def run(ctx, person, garment, category: str, tier: str, seed: int, steps: int, a
         fit_body(pose, what="the person photo")  # a sideways person fails here, before any other work
         mask = ctx.preprocess.person_mask(rgb)
         region = ctx.preprocess.clothing_region(rgb, category)
-    fallback, notes = tier_notes(tier)
+    mode, fallback, notes = engine_mode(ctx, tier)  # before the work: a missing tier's error comes at once
     with watch("dress"):
         dressed = dress(rgb, pose, mask, parse, parts, category, arms_in_front, region)
-    yield Preview(dressed.image, 1, 2, "lite try-on composited; measuring")
-    with watch("metrics"):
-        metrics = report.measure(ctx, rgb, mask, parse, dressed)
-    extras = report.extras(rgb, parse, dressed)
     notes += garment_notes(parse, category) + dressed.notes
     if not arms_in_front:
         notes.append("Arms in front is off: the garment covers the arms where they cross the body.")
-    provenance = Provenance(app="tryon", tier="lite", models=["mediapipe/pose_landmark_full",
-                            "mediapipe/selfie_segmentation"], device="cpu", fallback_reason=fallback, notes=notes,
-                            timings_ms={k: round(v, 2) for k, v in watch.timings_ms.items()})  # fmt: skip
     info = {"requested_tier": tier, "category": category, "arms_in_front": arms_in_front,
             "garment": {"landmarks": parse.landmarks.to_dict(), "sleeves": parse.sleeves,
                         "length_to_chest": round(parse.length / parse.chest_width, 3),
                         "looks_like_dress": parse.looks_like_dress},
             "body_targets": {k: [round(float(v[0]), 1), round(float(v[1]), 1)] for k, v in
                              dressed.warped.targets.items()}}  # fmt: skip
+    extras = report.extras(rgb, parse, dressed)
+    if mode is not None:
+        with watch("crop"):  # not "prepare": the engine reports a phase of that name
+            job = diffusion.prepare(ctx.engine, rgb, pose, mask, parse, dressed, category)
+        result = yield from diffusion.run(ctx, job, mode, seed, steps, watch)
+        result.provenance.notes += notes
+        result.extras = {**extras, **result.extras}
+        result.info = {**info, **result.info}
+        yield result
+        return
+    yield Preview(dressed.image, 1, 2, "lite try-on composited; measuring")
+    with watch("metrics"):
+        metrics = report.measure(ctx, rgb, mask, parse, dressed)
+    provenance = Provenance(app="tryon", tier="lite", models=list(diffusion.BODY_MODELS), device="cpu",
+                            fallback_reason=fallback, notes=notes,
+                            timings_ms={k: round(v, 2) for k, v in watch.timings_ms.items()})  # fmt: skip
     yield Result(image=dressed.image, provenance=provenance, before=rgb, extras=extras, metrics=metrics, info=info)
 
 
@@ -136,51 +163,6 @@ def _input_key(image):
     return object()
 
 
-def _images(folder, what: str) -> list[Path]:
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise InputError(f"The {what} folder '{folder}' does not exist or is not a folder.")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise InputError(f"No images (JPEG, PNG, WebP, BMP, TIFF) in the {what} folder '{folder}'.")
-    return files
-
-
-def run_batch(ctx, people_dir, garments_dir, out_dir, **params) -> dict:
-    """Dress every person in `people_dir` in every garment of `garments_dir`. Writes `<person>__<garment>.png`,
-    `summary.json` and `contact_sheet.png` (rows: people, columns: garments) to `out_dir` and returns the summary.
-    A pair that fails (no person, sideways, busy garment backdrop) is reported and skipped."""
-    from PIL import Image
-
-    from .report import contact_sheet
-
-    people, garments = _images(people_dir, "people"), _images(garments_dir, "garments")
-    APP.validate({**params, "person": people[0], "garment": garments[0]})
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    summary: dict = {"people": str(people_dir), "garments": str(garments_dir), "results": []}
-    grid = []
-    for person in people:
-        row = []
-        for garment in garments:
-            entry: dict = {"person": person.name, "garment": garment.name}
-            try:
-                result = APP(ctx, **{**params, "person": person, "garment": garment})
-                name = f"{person.stem}__{garment.stem}.png"
-                Image.fromarray(result.image).save(out_dir / name)
-                entry.update(output=name, **result.summary())
-                row.append(result.image)
-            except StudioError as exc:
-                entry["error"] = str(exc)
-                row.append(None)
-            summary["results"].append(entry)
-        grid.append((load_image(person, what="person photo"), row))
-    summary["done"] = sum("error" not in e for e in summary["results"])
-    Image.fromarray(contact_sheet(grid)).save(out_dir / "contact_sheet.png")
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
-    return summary
-
-
 def examples(settings) -> list[dict]:
     from studio.examples import sample_image
 
@@ -204,7 +186,8 @@ APP = App(
         "Dress the person in your photo — or on your webcam — in the garment from a product shot. The garment is "
         "cut out of its plain backdrop, fitted to the shoulders, chest, arms and hips, and slips under crossed "
         "arms and long hair while keeping the folds and light of the photo. The lite tier runs offline on the CPU "
-        "at webcam rates; the diffusion tiers need downloaded weights."
+        "at webcam rates; the diffusion tiers (SDXL inpainting with a few-step student, or its teacher) redraw the "
+        "garment from there and need downloaded weights."
     ),
     params=(
         ImageParam("person", "Person photo", help="A front-facing photo showing at least head to hips (JPEG, PNG).",
@@ -212,10 +195,12 @@ APP = App(
         ImageParam("garment", "Garment photo", help="A product shot of one garment on a plain white or grey backdrop."),
         ChoiceParam("category", "Category", help="upper = tops, lower = trousers and skirts, dress = dresses.",
                     default="upper", choices=CATEGORIES),
-        ChoiceParam("tier", "Tier", help="lite runs offline on the CPU; student/teacher need diffusion weights.",
-                    default="auto", choices=TIERS),
+        ChoiceParam("tier", "Tier", help="auto = the student, its teacher on a named failure, lite without weights; "
+                    "student/teacher need diffusion weights; lite runs offline on the CPU.", default="auto",
+                    choices=TIERS),
         SeedParam("seed", "Seed", help="Diffusion tiers only (the lite tier is deterministic)."),
-        SliderParam("steps", "Steps", help="Diffusion tiers only: denoising steps.", default=8, minimum=1,
+        SliderParam("steps", "Steps", help="The diffusion student's denoising steps (8 suits its Hyper-SD 8-step "
+                    "LoRA); the teacher runs its recipe's own count.", default=8, minimum=1,
                     maximum=50, step=1, integer=True),
         ToggleParam("arms_in_front", "Arms in front", default=True,
                     help="Keep arms and hands that cross the body in front of the garment. Turn off when the arms "

@@ -36,6 +36,7 @@ class Dressed:
     fit: BodyFit
     region: np.ndarray  # uint8 clothing region of the category (the person's own clothes' area)
     occluders: np.ndarray  # uint8: arms, hands, head kept in front
+    on_top: np.ndarray  # uint8: the part of `occluders` in front of the sleeves too (hands, head and hair)
     notes: list[str] = field(default_factory=list)
 
     def agnostic(self) -> np.ndarray:
@@ -104,9 +105,11 @@ def dress(rgb: np.ndarray, pose: BodyPose, person: np.ndarray, parse: GarmentPar
     for side in ("left", "right"):
         if side in warped.sleeves:
             lay(*warped.sleeves[side])
+    on_top = head.copy()
     if arms_in_front:
         keep(hands)
         occluders |= hands
+        on_top |= hands
     keep(head)
     occluders |= head
     image = rgb.copy()
@@ -114,4 +117,4 @@ def dress(rgb: np.ndarray, pose: BodyPose, person: np.ndarray, parse: GarmentPar
     garment_a = np.zeros((h, w), np.float32)
     garment_a[b] = garment_box
     return Dressed(image=image, garment_alpha=garment_a, garment_under=under, warped=warped, fit=fit, region=region,
-                   occluders=occluders)  # fmt: skip
+                   occluders=occluders, on_top=on_top)  # fmt: skip

@@ -64,15 +64,20 @@ def measure(ctx, person: np.ndarray, person_mask: np.ndarray, parse: GarmentPars
     if outside_region.any():
         metrics["ssim_outside_region"] = round(ssim(person, out, outside_region), 4)
     if drift:
-        before, after = ctx.preprocess.pose(person), ctx.preprocess.pose(out)
-        # 1 when the pose model still finds the body on the result (0: the try-on made it unreadable).
-        metrics["pose_redetected"] = float(after is not None)
-        if before is not None and after is not None:
-            kb, ka = before.keypoints, after.keypoints
-            seen = [i for i in DRIFT_POINTS if kb[i, 3] >= 0.5 and ka[i, 3] >= 0.5]
-            if seen:
-                d = np.hypot(*(kb[seen, :2] - ka[seen, :2]).T).mean() / dressed.fit.torso
-                metrics["pose_drift"] = round(float(d), 4)
+        metrics.update(pose_drift(ctx, person, out, dressed.fit.torso))
+    return metrics
+
+
+def pose_drift(ctx, person: np.ndarray, out: np.ndarray, torso: float) -> dict[str, float]:
+    """`pose_redetected` (1 when the pose model still finds the body on `out`, 0 when the try-on made it
+    unreadable) and `pose_drift` (mean keypoint distance over the torso length, when both poses exist)."""
+    before, after = ctx.preprocess.pose(person), ctx.preprocess.pose(out)
+    metrics = {"pose_redetected": float(after is not None)}
+    if before is not None and after is not None:
+        kb, ka = before.keypoints, after.keypoints
+        seen = [i for i in DRIFT_POINTS if kb[i, 3] >= 0.5 and ka[i, 3] >= 0.5]
+        if seen:
+            metrics["pose_drift"] = round(float(np.hypot(*(kb[seen, :2] - ka[seen, :2]).T).mean() / torso), 4)
     return metrics
 
 
