@@ -143,9 +143,6 @@ def _identity(ctx: RunContext, result: Result) -> dict:
     return {"identity similarity": round(a.similarity(b), 4), "identity embedder": a.embedder}
 
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
-
-
 def compare_folder(app: App, ctx: RunContext, inputs_dir, out_dir, values: dict, seed: int = 0,
                    include_lite: bool = False) -> dict:  # fmt: skip
     """`studio compare`: compare the tiers on every image of a folder (fed to the app's first image parameter).
@@ -157,17 +154,12 @@ def compare_folder(app: App, ctx: RunContext, inputs_dir, out_dir, values: dict,
     import statistics
     from pathlib import Path
 
-    from .imaging import load_image
+    from .imaging import list_images, load_image
 
     image_param = next((p.name for p in app.params if p.kind == "image"), None)
     if image_param is None:
         raise InputError(f"The '{app.id}' app takes no image to iterate over.")
-    inputs_dir, out_dir = Path(inputs_dir), Path(out_dir)
-    if not inputs_dir.is_dir():
-        raise InputError(f"--inputs '{inputs_dir}' is not a folder of images.")
-    files = sorted(p for p in inputs_dir.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
-    if not files:
-        raise InputError(f"No images ({', '.join(IMAGE_EXTENSIONS)}) in '{inputs_dir}'.")
+    files, out_dir = list_images(inputs_dir, "--inputs"), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     report: dict = {"app": app.id, "seed": seed, "inputs": {}, "errors": {}}
     grid_rows = []

@@ -208,3 +208,20 @@ def fit_within(rgb: np.ndarray, max_side: int) -> np.ndarray:
     if scale >= 1.0:
         return rgb
     return cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
+
+
+#: File endings `list_images` picks up from a folder.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+
+
+def list_images(path, what: str = "image") -> list[Path]:
+    """The image files of a folder, sorted by name — or `[path]` for a single file (batch commands take both)."""
+    path = Path(path).expanduser()
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise InputError(f"The {what} folder '{path}' does not exist.")
+    files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise InputError(f"No images ({', '.join(IMAGE_SUFFIXES)}) in the {what} folder '{path}'.")
+    return files

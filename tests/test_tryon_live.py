@@ -115,7 +115,7 @@ def test_batch_over_people_and_garment_folders(ctx, tmp_path):
         (people / name.split("/")[1]).symlink_to(fixture(name))
     (garments / "tee.jpg").symlink_to(fixture(TEE))
     (garments / "readme.txt").write_text("not an image, ignored")
-    summary = run_batch(ctx, people, garments, tmp_path / "out", tier="lite")
+    summary = run_batch(ctx, tmp_path / "out", person=people, garment=garments, tier="lite")
     assert summary["done"] == 1 and len(summary["results"]) == 2
     by_person = {e["person"]: e for e in summary["results"]}
     assert "No person found" in by_person["noface_rocket_launchpad_night_01.jpg"]["error"]
@@ -123,7 +123,7 @@ def test_batch_over_people_and_garment_folders(ctx, tmp_path):
     assert (tmp_path / "out" / "contact_sheet.png").exists()
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["done"] == 1
     with pytest.raises(InputError, match="does not exist"):
-        run_batch(ctx, tmp_path / "missing", garments, tmp_path / "out")
+        run_batch(ctx, tmp_path / "out", person=tmp_path / "missing", garment=garments)
 
 
 def test_cli_run_writes_the_image_and_prints_metrics(tmp_path, capsys):

@@ -18,7 +18,7 @@ import numpy as np
 
 from studio.cache import LRUCache
 from studio.errors import InputError, NoFaceFound, StudioError
-from studio.imaging import image_digest, load_image
+from studio.imaging import image_digest, list_images, load_image
 from studio.schema import (App, ChoiceParam, ImageParam, Preview, Provenance, Result, SeedParam, SliderParam,
                            Stopwatch, ToggleParam)  # fmt: skip
 
@@ -38,7 +38,6 @@ REGIONS = (
 )
 TIERS = ("auto", "student", "teacher", "lite")
 FETCH_COMMAND = "studio fetch makeup"
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 _looks = LRUCache(16)  # reference digest / preset name → Look: a slider move never re-reads the reference
 
 
@@ -148,16 +147,11 @@ def run_batch(ctx, out_dir, source, **params) -> dict:
 
     from PIL import Image
 
-    sources_dir, out_dir = Path(source), Path(out_dir)
-    if not sources_dir.is_dir():
-        raise InputError(f"The batch source folder '{sources_dir}' does not exist or is not a folder.")
-    files = sorted(p for p in sources_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
-    if not files:
-        raise InputError(f"No images (JPEG, PNG, WebP, BMP, TIFF) in '{sources_dir}'.")
+    files, out_dir = list_images(source, "source"), Path(out_dir)
     values = APP.validate({**params, "source": files[0]})
     resolve_look(ctx, values["reference"], values["preset"])  # fail fast on the look
     out_dir.mkdir(parents=True, exist_ok=True)
-    summary: dict = {"sources": str(sources_dir), "results": []}
+    summary: dict = {"sources": str(source), "results": []}
     for path in files:
         entry: dict = {"source": path.name}
         try:

@@ -32,7 +32,7 @@ from studio.schema import (
 )
 
 from . import diffusion, report
-from .batch import run_batch  # noqa: F401  (the batch form lives in batch.py; imported here for callers)
+from .batch import run_batch
 from .garment import GarmentParse, parse_garment
 from .lite import dress
 from .live import tracker_for
@@ -211,4 +211,5 @@ APP = App(
     live=live,
     live_param="person",
     bench=bench,
+    batch=run_batch,
 )
