@@ -2,8 +2,8 @@
 
 For an app's recipe (its pipeline kind, student, teacher and adapters) it measures, after a warm-up:
   - student (4 steps) and teacher (30 steps) latency per phase (the engine's own timings);
-  - the speed-up, and the denoising speed-up against the ideal ratio of UNet evaluations (steps × 2 when CFG
-    runs) once fixed costs (prompt encoding, decode) are set aside;
+  - the speed-up, and the denoising speed-up against the step ratio once fixed costs (prompt encoding,
+    decode) are set aside, with the per-step cost of each (an unfused LoRA adds work to every student step);
   - the studio's overhead over a bare diffusers call on the very same loaded components, scheduler and
     arguments (what the engine adds: planning, locks, state capture/restore, step callback, provenance).
 Tiny models are far cheaper than real ones, so fixed per-call costs weigh more here than on a GPU.
@@ -48,7 +48,36 @@ def synthetic_request(app: str, engine, size: int = 64):
 
 def _bare_call(engine, request, tier: str) -> float:
     """Wall time of the diffusers pipeline called directly on the engine's loaded components (same scheduler,
-    same arguments, same LoRA state), without the engine around it."""
+    same arguments, same LoRA state), without the engine around it — on a fresh thread, as the engine runs.
+
+    Why a thread: once torch has run on one thread, OpenMP work started from another thread runs ~2.5× slower
+    on a 2-core CPU (the first thread's OpenMP workers keep spinning on a core). The engine runs every call on
+    a worker thread and the studio's own threads never run torch, so the fair comparison runs the bare call
+    on a fresh thread too, and this benchmark never runs torch on its main thread."""
+    return _on_thread(_bare_call_here, engine, request, tier)
+
+
+def _on_thread(fn, *args):
+    """Run `fn(*args)` on a fresh thread and return its result (its exception is re-raised here)."""
+    import threading
+
+    box: dict = {}
+
+    def work():
+        try:
+            box["value"] = fn(*args)
+        except BaseException as exc:
+            box["error"] = exc
+
+    worker = threading.Thread(target=work, name="bench-torch")
+    worker.start()
+    worker.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]
+
+
+def _bare_call_here(engine, request, tier: str) -> float:
     import torch
 
     from .loader import quiet
@@ -88,14 +117,16 @@ def bench_tiny(app: str, repeats: int = 5, size: int = 64, hub_dir: Path | None 
     from .engine import Engine
     from .tinyhub import build
 
-    hub = build(Path(hub_dir or tempfile.mkdtemp(prefix="studio-tinyhub-")))
+    hub = _on_thread(build, Path(hub_dir or tempfile.mkdtemp(prefix="studio-tinyhub-")))  # see _bare_call
     settings = Settings(device="cpu", hf_cache_dir=hub, models_dir=Path(tempfile.mkdtemp()), offline=True)
     engine = Engine(settings)
     base = synthetic_request(app, engine, size)
     tiers = {"student": replace(base, mode="fast", steps=STUDENT_STEPS),
              "teacher": replace(base, mode="quality", steps=TEACHER_STEPS)}  # fmt: skip
     report: dict = {"benchmark": "diffusion-tiny", "app": app, "size": size, "machine": machine_info(),
-                    "torch_threads": torch.get_num_threads(), "tiers": {}}  # fmt: skip
+                    "torch_threads": torch.get_num_threads(), "tiers": {},
+                    "note": "tiny random models at 64 px on the CPU: fixed per-call costs weigh far more than on a "
+                            "GPU with real models; see `studio bench <app> --random-weights` for full size"}  # fmt: skip
     for tier, request in tiers.items():
         engine.run(request)  # load + warm-up
         _bare_call(engine, request, tier)
@@ -118,11 +149,15 @@ def bench_tiny(app: str, repeats: int = 5, size: int = 64, hub_dir: Path | None 
     evals = {k: v["steps"] * (2 if v["cfg"] else 1) for k, v in (("student", s), ("teacher", t))}
     report["speedup_total"] = round(t["studio_ms"] / s["studio_ms"], 2)
     report["speedup_denoise"] = round(t["denoise_ms"] / s["denoise_ms"], 2)
-    report["ideal_speedup"] = round(evals["teacher"] / evals["student"], 2)
-    report["denoise_efficiency"] = round(report["speedup_denoise"] / report["ideal_speedup"], 3)
+    # The issue's yardstick is the step ratio; the UNet-evaluation ratio also counts CFG's doubled batch (on tiny
+    # CPU models a doubled batch costs far less than double, so that ratio is out of reach there).
+    report["step_ratio"] = round(t["steps"] / s["steps"], 2)
+    report["denoise_speedup_vs_step_ratio"] = round(report["speedup_denoise"] / report["step_ratio"], 3)
+    report["unet_eval_ratio"] = round(evals["teacher"] / evals["student"], 2)
+    report["student_step_cost_vs_teacher"] = round(s["step_ms"] / t["step_ms"], 3)
     report["overhead_pct"] = {k: round(100 * (v["studio_ms"] / v["bare_diffusers_ms"] - 1), 2)
                               for k, v in report["tiers"].items()}  # fmt: skip
-    report["targets"] = {"denoise_efficiency": ">= 0.9", "overhead_pct": "<= 5"}
+    report["targets"] = {"denoise_speedup_vs_step_ratio": ">= 0.9", "overhead_pct": "<= 5"}
     engine.release()
     return report
 

@@ -235,7 +235,7 @@ def view_class(family: str, kind: str, union: bool = False):
 def make_view(base, family: str, kind: str, union: bool = False, **components):
     """A pipeline of the requested kind sharing the base's modules; `components` replace some (unet, controlnet...)."""
     cls = view_class(family, kind, union)
-    # Always a new pipeline object, even when the class matches: the call sets its own scheduler on it.
+    # Always a new pipeline object, even when the class matches: the base keeps its own scheduler.
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # from_pipe's notes about components the new class does not take
         view = cls.from_pipe(base, **components)
