@@ -225,3 +225,22 @@ def list_images(path, what: str = "image") -> list[Path]:
     if not files:
         raise InputError(f"No images ({', '.join(IMAGE_SUFFIXES)}) in the {what} folder '{path}'.")
     return files
+
+
+def input_key(image):
+    """A cheap identity for an image input that changes whenever its content can have, for per-stream memos:
+    path, size and mtime for files, a digest for arrays and bytes; other objects (PIL images, streams) get a
+    key that never repeats."""
+    if image is None:
+        return None
+    if isinstance(image, (str, os.PathLike)):
+        path = Path(image)
+        stat = path.stat() if path.is_file() else None
+        return (str(path), stat and stat.st_size, stat and stat.st_mtime_ns)
+    if isinstance(image, np.ndarray):
+        return image_digest(image)
+    if isinstance(image, (bytes, bytearray)):
+        import hashlib
+
+        return hashlib.blake2b(bytes(image), digest_size=16).hexdigest()
+    return object()

@@ -70,3 +70,25 @@ class OneSlotMemo:
         with self._lock:
             self._slot = (key, value)
         return value
+
+
+class FrameTracker:
+    """Base of the apps' webcam trackers: a `StillFrameGate`, a `OneSlotMemo` for per-stream inputs (a
+    reference look, a parsed garment) and a lock around the analysis. Subclasses add the analysis itself."""
+
+    def __init__(self, skip_similar: bool = True):
+        self.gate = StillFrameGate(enabled=skip_similar)
+        self.memo = OneSlotMemo()
+        self._lock = threading.Lock()
+
+    @property
+    def analysed(self) -> int:
+        return self.gate.analysed
+
+    @property
+    def skipped(self) -> int:
+        return self.gate.skipped
+
+    def remember(self, key, compute: Callable[[], Any]):
+        """The value for `key`, computed once per change of key (see `OneSlotMemo`)."""
+        return self.memo.get(key, compute)

@@ -11,14 +11,12 @@ fetch command, never a silent lite run.
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
-import numpy as np
 
 from studio.cache import LRUCache
 from studio.errors import InputError, NoFaceFound, StudioError
-from studio.imaging import image_digest, list_images, load_image
+from studio.imaging import image_digest, input_key, list_images, load_image
 from studio.schema import (App, ChoiceParam, ImageParam, Preview, Provenance, Result, SeedParam, SliderParam,
                            Stopwatch, ToggleParam)  # fmt: skip
 
@@ -117,25 +115,9 @@ def live(ctx, frame, source=None, reference=None, preset="reference", tier="lite
     unchanged; a missing or faceless reference raises the same errors as a still run."""
     rgb = load_image(frame if frame is not None else source, what="webcam frame")
     tracker = tracker_for(ctx)
-    look = tracker.remember(("look", _input_key(reference), preset), lambda: resolve_look(ctx, reference, preset)[0])
+    look = tracker.remember(("look", input_key(reference), preset), lambda: resolve_look(ctx, reference, preset)[0])
     faces = tracker.faces(rgb)
     return apply_look(rgb, faces, look, strengths(regions))[0] if faces else rgb
-
-
-def _input_key(image):
-    """A cheap identity for an image input that changes whenever its content can have: path, size and mtime for
-    files, a digest for arrays and bytes; other objects (PIL images, streams) get a key that never repeats."""
-    if image is None:
-        return None
-    if isinstance(image, (str, Path)):
-        path = Path(image)
-        stat = path.stat() if path.is_file() else None
-        return (str(path), stat and stat.st_size, stat and stat.st_mtime_ns)
-    if isinstance(image, np.ndarray):
-        return image_digest(image)
-    if isinstance(image, (bytes, bytearray)):
-        return hashlib.blake2b(image, digest_size=16).hexdigest()
-    return object()
 
 
 def run_batch(ctx, out_dir, source, **params) -> dict:

@@ -7,40 +7,25 @@ re-detecting them, and `studio.live.StillFrameGate` reuses the last landmarks wh
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 
-from studio.live import OneSlotMemo, StillFrameGate
+from studio.live import FrameTracker
 
 #: Faces tracked in webcam mode: more than one face costs a detector pass every frame.
 LIVE_MAX_FACES = 2
 
 
-class LiveTracker:
-    """Face landmarks for a stream of frames, with frame skipping. Thread-safe."""
+class LiveTracker(FrameTracker):
+    """Face landmarks for a stream of frames, with frame skipping. Thread-safe. Its memo keeps the look read
+    from the reference photo: decoding the reference alone can take longer than a frame."""
 
     def __init__(self, max_faces: int = LIVE_MAX_FACES, skip_similar: bool = True):
         from studio.preprocess.face import FaceAnalyzer
 
+        super().__init__(skip_similar)
         self.analyzer = FaceAnalyzer(video=True, max_faces=max_faces)
         self.max_faces = max_faces
-        self.gate = StillFrameGate(enabled=skip_similar)
-        #: The look read from the reference photo: decoding it alone can take longer than a frame.
-        self.memo = OneSlotMemo()
-        self._lock = threading.Lock()
         self._faces: list = []
-
-    @property
-    def analysed(self) -> int:
-        return self.gate.analysed
-
-    @property
-    def skipped(self) -> int:
-        return self.gate.skipped
-
-    def remember(self, key, compute):
-        return self.memo.get(key, compute)
 
     def faces(self, rgb: np.ndarray) -> list:
         with self._lock:

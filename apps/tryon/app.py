@@ -11,13 +11,12 @@ ModelUnavailable with the fetch command; `lite` never touches the engine.
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import numpy as np
 
 from studio.cache import LRUCache
 from studio.errors import InputError, ModelUnavailable
-from studio.imaging import image_digest, load_image
+from studio.imaging import image_digest, input_key, load_image
 from studio.schema import (
     App,
     ChoiceParam,
@@ -141,7 +140,7 @@ def live(ctx, frame, person=None, garment=None, category="upper", tier="lite", s
     tracker = tracker_for(ctx)
     if garment is None:
         raise InputError("Upload a garment photo to try on.")
-    parse, parts = tracker.remember(("garment", _input_key(garment)),
+    parse, parts = tracker.remember(("garment", input_key(garment)),
                                     lambda: garment_for(load_image(garment, what="garment photo")))  # fmt: skip
     pose, mask = tracker.body(rgb)
     if pose is None:
@@ -150,17 +149,6 @@ def live(ctx, frame, person=None, garment=None, category="upper", tier="lite", s
         return dress(rgb, pose, mask, parse, parts, category, arms_in_front).image
     except InputError:
         return rgb  # turned away or half out of frame: show the camera as it is until the body is usable
-
-
-def _input_key(image):
-    """A cheap identity for an image input: path + size + mtime for files, a digest for arrays; others never repeat."""
-    if isinstance(image, (str, Path)):
-        path = Path(image)
-        stat = path.stat() if path.is_file() else None
-        return (str(path), stat and stat.st_size, stat and stat.st_mtime_ns)
-    if isinstance(image, np.ndarray):
-        return image_digest(image)
-    return object()
 
 
 def examples(settings) -> list[dict]:

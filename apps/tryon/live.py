@@ -9,35 +9,20 @@ is still composited on every new frame).
 
 from __future__ import annotations
 
-import threading
-
 import numpy as np
 
-from studio.live import OneSlotMemo, StillFrameGate
+from studio.live import FrameTracker
 from studio.preprocess.body import BodyPose
 
 
-class BodyTracker:
-    """Pose + person mask for a stream of frames. Thread-safe; the MediaPipe graph is built on first use."""
+class BodyTracker(FrameTracker):
+    """Pose + person mask for a stream of frames. Thread-safe; the MediaPipe graph is built on first use. Its
+    memo keeps the parsed garment: parsing takes longer than a frame."""
 
     def __init__(self, skip_similar: bool = True):
-        self.gate = StillFrameGate(enabled=skip_similar)
-        #: The parsed garment: parsing takes longer than a frame.
-        self.memo = OneSlotMemo()
+        super().__init__(skip_similar)
         self._graph = None
-        self._lock = threading.Lock()
         self._last: tuple[BodyPose | None, np.ndarray | None] = (None, None)
-
-    @property
-    def analysed(self) -> int:
-        return self.gate.analysed
-
-    @property
-    def skipped(self) -> int:
-        return self.gate.skipped
-
-    def remember(self, key, compute):
-        return self.memo.get(key, compute)
 
     def body(self, rgb: np.ndarray) -> tuple[BodyPose | None, np.ndarray | None]:
         h, w = rgb.shape[:2]
