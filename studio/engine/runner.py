@@ -20,7 +20,7 @@ import torch
 from ..schema import Preview, Provenance, Result
 from .loader import (ComponentState, attach_ip_adapter, image_processor_for, load_autoencoder, load_controlnet,
                      load_image_encoder, load_lora, load_pipeline, load_unet, make_scheduler, make_view, quiet,
-                     scheduler_info)  # fmt: skip
+                     scheduler_info, structure_changed)  # fmt: skip
 from .previews import DenoisedCapture, Latent2RGB, StepCallback, TinyVAEPreview
 from .request import call_kwargs
 from .residency import Entry
@@ -234,6 +234,7 @@ def _sync_ip_adapter(view, plan, owner_state: dict, notes: list[str]) -> None:
         encoder, processor = view.image_encoder, view.feature_extractor
         view.unload_ip_adapter()  # also unregisters the view's image encoder and processor: put them back
         view.register_modules(image_encoder=encoder, feature_extractor=processor)
+        structure_changed()
         owner_state.pop("ip_adapter")
         why = "uses another" if wanted else "has no reference image"
         notes.append(f"IP-Adapter {attached} detached (this request {why}).")
