@@ -158,3 +158,17 @@ def test_previews_then_result_and_tier_notes(app, ctx):
     lite = app(ctx, person=fixture("people/person_woman_dark_skin_front_tee_01.jpg"), garment=fixture(TEE),
                tier="lite")  # fmt: skip
     assert lite.provenance.fallback_reason is None and lite.provenance.timings_ms["dress"] > 0
+
+
+@pytest.mark.parametrize("top", ["garment_blouse_peach_high_neck_01.jpg", "garment_polo_shirt_colorblock_01.jpg",
+                                 "garment_top_teal_velvet_wrap_01.jpg", "garment_tshirt_blue_lace_sleeves_01.jpg"])  # fmt: skip
+def test_tops_are_not_taken_for_dresses(load_rgb, top):
+    from studio.apps.tryon.garment import parse_garment
+
+    assert not parse_garment(load_rgb(f"garments/{top}")).looks_like_dress
+
+
+def test_halter_dress_is_recognised(load_rgb):
+    from studio.apps.tryon.garment import parse_garment
+
+    assert parse_garment(load_rgb("garments/garment_dress_floral_halter_01.jpg")).looks_like_dress

@@ -81,8 +81,8 @@ def garment_notes(parse: GarmentParse, category: str) -> list[str]:
     notes = []
     ratio = parse.length / parse.chest_width
     if category == "upper" and parse.looks_like_dress:
-        notes.append(f"The garment looks like a dress (its length is {ratio:.1f}× its chest width; tops measure "
-                     "under 1.9×). It was dressed from the shoulders down at its own length; choose the 'dress' "
+        notes.append(f"The garment looks like a dress (its length is {ratio:.1f}× its chest width, longer than "
+                     "tops measure). It was dressed from the shoulders down at its own length; choose the 'dress' "
                      "category to fit the skirt to the legs.")  # fmt: skip
     if category == "lower" and parse.sleeves:
         notes.append("The garment has sleeves, so it looks like a top; the 'lower' category fits its top edge to "

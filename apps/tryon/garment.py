@@ -34,8 +34,11 @@ BORDER = 0.03
 MIN_PLAIN_BORDER = 0.75
 #: Residual noise (Lab units) of a plain backdrop stays under this; busy scenes are far above it.
 MAX_BACKDROP_NOISE = 5.0
-#: A garment whose length is this many times its chest width is a dress (tops are ≈ 1.0–1.6).
+#: A sleeveless garment whose length is this many times its chest width is a dress. Measured on product shots
+#: (length neckline→hem over armpit→armpit): tops 1.4–1.9; the halter dress 2.4.
 DRESS_LENGTH_RATIO = 1.9
+#: With sleeves the armpits sit higher and narrower, so shirts measure long: a polo 2.2, a T-shirt 2.1.
+SLEEVED_DRESS_LENGTH_RATIO = 2.6
 
 
 @dataclass
@@ -83,7 +86,8 @@ class GarmentParse:
 
     @property
     def looks_like_dress(self) -> bool:
-        return self.length >= DRESS_LENGTH_RATIO * self.chest_width
+        ratio = SLEEVED_DRESS_LENGTH_RATIO if self.sleeves else DRESS_LENGTH_RATIO
+        return self.length >= ratio * self.chest_width
 
     def mean_rgb_mask(self) -> np.ndarray:
         """Bool mask of the garment pixels its colour is measured over (the edge ring excluded)."""
