@@ -18,10 +18,6 @@ _APP_MODULES: dict[str, str] = {
 }
 
 
-def app_ids() -> list[str]:
-    return list(_APP_MODULES)
-
-
 def get_app(app_id: str):
     """The `App` registered under `app_id` (raises InputError naming the close matches)."""
     if app_id not in _APP_MODULES:

@@ -8,6 +8,9 @@ them — never at import time, and never copied from the research-only test fixt
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Callable
+
+import numpy as np
 
 #: name → (scikit-image data function, what it shows)
 SAMPLES = {
@@ -15,15 +18,25 @@ SAMPLES = {
 }
 
 
+def example_file(cache_dir: Path, name: str, make: Callable[[], np.ndarray]) -> Path:
+    """`<cache_dir>/examples/<name>`, written from `make()` (an RGB array) the first time it is asked for."""
+    path = Path(cache_dir).expanduser() / "examples" / name
+    if not path.exists():
+        from PIL import Image
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(make()).save(path)
+    return path
+
+
 def sample_image(name: str, cache_dir: Path) -> Path:
     """Path to the PNG of a bundled sample photo, written on first use."""
     if name not in SAMPLES:
         raise KeyError(f"Unknown sample '{name}'. Known samples: {', '.join(SAMPLES)}")
-    path = Path(cache_dir).expanduser() / "examples" / f"{name}.png"
-    if not path.exists():
-        from PIL import Image
+
+    def make():
         from skimage import data
 
-        path.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(getattr(data, SAMPLES[name][0])()).save(path)
-    return path
+        return getattr(data, SAMPLES[name][0])()
+
+    return example_file(cache_dir, f"{name}.png", make)

@@ -49,10 +49,6 @@ class StillFrameGate:
             self.analysed += 1
         return still
 
-    def reset(self) -> None:
-        """Forget the reference frame (e.g. after the last analysis turned out unusable)."""
-        self._thumb = None
-
 
 class OneSlotMemo:
     """Keeps the last computed value per stream: values too costly to rebuild every frame (a reference look,

@@ -52,6 +52,27 @@ def preprocessing(settings):
     return Preprocessing(settings)
 
 
+#: Single-person, roughly frontal fixture portraits of seven different people.
+FRONTAL_FACES = (
+    "faces/face_man_dark_skin_official_portrait_01.jpg",
+    "faces/face_man_east_asian_young_01.jpg",
+    "faces/face_man_elderly_light_smiling_01.jpg",
+    "faces/face_woman_elderly_red_lipstick_01.jpg",
+    "faces/face_woman_light_astronaut_nomakeup_01.png",
+    "faces/face_woman_makeup_red_lips_smoky_eyes_01.png",
+    "faces/face_woman_nomakeup_freckles_01.png",
+)
+
+
+@pytest.fixture
+def ctx(settings, preprocessing):
+    """A fresh run context per test (apps keep per-context state such as webcam trackers) that shares the
+    session's preprocessing cache."""
+    from studio.schema import RunContext
+
+    return RunContext(settings=settings, preprocess=preprocessing)
+
+
 @pytest.fixture
 def load_rgb():
     from studio.imaging import load_image

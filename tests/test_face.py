@@ -6,18 +6,9 @@ import cv2
 import numpy as np
 import pytest
 
+from conftest import FRONTAL_FACES
 from studio.errors import NoFaceFound
 from studio.preprocess.regions import REGION_NAMES
-
-FRONTAL = [
-    "faces/face_man_dark_skin_official_portrait_01.jpg",
-    "faces/face_man_east_asian_young_01.jpg",
-    "faces/face_man_elderly_light_smiling_01.jpg",
-    "faces/face_woman_elderly_red_lipstick_01.jpg",
-    "faces/face_woman_light_astronaut_nomakeup_01.png",
-    "faces/face_woman_makeup_red_lips_smoky_eyes_01.png",
-    "faces/face_woman_nomakeup_freckles_01.png",
-]
 
 
 def centroid(mask: np.ndarray) -> np.ndarray:
@@ -26,7 +17,7 @@ def centroid(mask: np.ndarray) -> np.ndarray:
     return np.array([xs.mean(), ys.mean()])
 
 
-@pytest.mark.parametrize("relpath", FRONTAL)
+@pytest.mark.parametrize("relpath", FRONTAL_FACES)
 def test_frontal_faces_are_found_with_full_mesh(preprocessing, load_rgb, relpath):
     rgb = load_rgb(relpath)
     faces = preprocessing.faces(rgb)
@@ -38,7 +29,7 @@ def test_frontal_faces_are_found_with_full_mesh(preprocessing, load_rgb, relpath
     assert 0 <= x0 < x1 <= rgb.shape[1] and 0 <= y0 < y1 <= rgb.shape[0]
 
 
-@pytest.mark.parametrize("relpath", FRONTAL)
+@pytest.mark.parametrize("relpath", FRONTAL_FACES)
 def test_regions_lie_on_the_right_features(preprocessing, load_rgb, relpath):
     face = preprocessing.faces(load_rgb(relpath))[0]
     r = face.regions

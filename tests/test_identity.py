@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 import pytest
 
+from conftest import FRONTAL_FACES
 from studio.errors import NoFaceFound, PreprocessorUnavailable
 from studio.preprocess.identity import (
     GEOMETRIC_FEATURES,
@@ -28,17 +29,6 @@ from studio.preprocess.identity import (
     reference_statistics,
 )
 from studio.preprocess.regions import FACE_OVAL
-
-# Single-person, roughly frontal fixture portraits of seven different people.
-FRONTAL = (
-    "faces/face_man_dark_skin_official_portrait_01.jpg",
-    "faces/face_man_east_asian_young_01.jpg",
-    "faces/face_man_elderly_light_smiling_01.jpg",
-    "faces/face_woman_elderly_red_lipstick_01.jpg",
-    "faces/face_woman_light_astronaut_nomakeup_01.png",
-    "faces/face_woman_makeup_red_lips_smoky_eyes_01.png",
-    "faces/face_woman_nomakeup_freckles_01.png",
-)
 
 
 @pytest.fixture
@@ -187,15 +177,15 @@ def test_same_photo_warped_and_redetected_stays_high(geometric, load_rgb, prepro
 
 def test_different_people_score_lower_than_the_same_person(geometric, load_rgb, preprocessing):
     gallery = {}
-    for name in FRONTAL:
+    for name in FRONTAL_FACES:
         rgb = load_rgb(name)
         gallery[name] = geometric.embed(rgb, preprocessing.require_faces(rgb)[0])
-    different = [gallery[a].similarity(gallery[b]) for a, b in itertools.combinations(FRONTAL, 2)]
+    different = [gallery[a].similarity(gallery[b]) for a, b in itertools.combinations(FRONTAL_FACES, 2)]
     # Re-detection of one face after a warp stays above 0.9 (see above); different people average near 0.
     assert np.mean(different) < 0.3
     assert np.median(different) < 0.5
     # A man and a woman of very different face shapes point in opposite directions.
-    obama, freckles = gallery[FRONTAL[0]], gallery[FRONTAL[6]]
+    obama, freckles = gallery[FRONTAL_FACES[0]], gallery[FRONTAL_FACES[6]]
     assert obama.similarity(freckles) < 0.0
 
     # The two women cheek to cheek in one photo: same light, same camera, different people.
@@ -235,7 +225,7 @@ def test_degenerate_mesh_is_refused(geometric):
 
 
 def test_custom_reference_statistics(load_rgb, preprocessing, freckles):
-    meshes = [preprocessing.require_faces(load_rgb(n))[0].landmarks for n in FRONTAL]
+    meshes = [preprocessing.require_faces(load_rgb(n))[0].landmarks for n in FRONTAL_FACES]
     mean, std = reference_statistics(meshes)
     assert mean.shape == std.shape == (len(GEOMETRIC_FEATURES),) and (std > 0).all()
     custom = GeometricEmbedder(reference=(mean, std))

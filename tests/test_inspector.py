@@ -7,7 +7,7 @@ import pytest
 from bad_inputs import BAD_INPUT_NAMES, make_inputs
 from conftest import fixture
 from studio.errors import InputError
-from studio.schema import Preview, Result, RunContext
+from studio.schema import Preview, Result
 
 
 @pytest.fixture(scope="module")
@@ -15,11 +15,6 @@ def app():
     from studio.apps import get_app
 
     return get_app("preprocess")
-
-
-@pytest.fixture(scope="module")
-def ctx(settings, preprocessing):
-    return RunContext(settings=settings, preprocess=preprocessing)
 
 
 def test_streams_previews_then_a_result(app, ctx):

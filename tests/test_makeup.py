@@ -15,7 +15,6 @@ from studio.apps.makeup.report import drift_normalizer, lips_measured, makeup_ar
 from studio.errors import InputError, NoFaceFound
 from studio.metrics import ciede2000, landmark_nme, mean_lab, region_delta_e, rgb_to_lab, ssim
 from studio.preprocess.face import face_height
-from studio.schema import RunContext
 
 SOURCES = sorted(p.name for p in (FIXTURES / "faces").iterdir() if not p.name.startswith("noface"))
 REFERENCES = sorted(p.name for p in (FIXTURES / "makeup_refs").iterdir())
@@ -34,11 +33,6 @@ def app():
     from studio.apps import get_app
 
     return get_app("makeup")
-
-
-@pytest.fixture(scope="module")
-def ctx(settings, preprocessing):
-    return RunContext(settings=settings, preprocess=preprocessing)
 
 
 def gray_copy(rgb: np.ndarray) -> np.ndarray:

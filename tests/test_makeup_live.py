@@ -16,7 +16,6 @@ from studio.apps.makeup.live import tracker_for
 from studio.live import MAX_REUSED
 from studio.cli import main
 from studio.errors import InputError, ModelUnavailable, NoFaceFound
-from studio.schema import RunContext
 
 FRECKLES = "faces/face_woman_nomakeup_freckles_01.png"
 DEEP_RED = "makeup_refs/makeup_ref_deep_red_lips_east_asian_01.png"
@@ -27,12 +26,6 @@ def app():
     from studio.apps import get_app
 
     return get_app("makeup")
-
-
-@pytest.fixture
-def ctx(settings, preprocessing):
-    # A fresh context per test: the webcam tracker is kept per context.
-    return RunContext(settings=settings, preprocess=preprocessing)
 
 
 def webcam_frame(load_rgb, shift: int = 0) -> np.ndarray:

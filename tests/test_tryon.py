@@ -12,7 +12,7 @@ from conftest import FIXTURES, fixture
 
 from studio.errors import InputError, NoPersonFound
 from studio.metrics import region_delta_e, ssim
-from studio.schema import Preview, Result, RunContext
+from studio.schema import Preview, Result
 
 PEOPLE = sorted(p.name for p in (FIXTURES / "people").iterdir() if "side_view" not in p.name)
 TOPS = sorted(p.name for p in (FIXTURES / "garments").iterdir() if "dress" not in p.name)
@@ -27,11 +27,6 @@ def app():
     from studio.apps import get_app
 
     return get_app("tryon")
-
-
-@pytest.fixture(scope="module")
-def ctx(settings, preprocessing):
-    return RunContext(settings=settings, preprocess=preprocessing)
 
 
 def _grow(mask, r):

@@ -16,7 +16,6 @@ from studio.apps.tryon.garment import parse_garment
 from studio.apps.tryon.samples import GARMENTS, draw_garment
 from studio.cli import main
 from studio.errors import InputError, ModelUnavailable
-from studio.schema import RunContext
 
 TEE = "garments/garment_tshirt_blue_lace_sleeves_01.jpg"
 TEE_WOMAN = "people/person_woman_dark_skin_front_tee_01.jpg"
@@ -27,13 +26,6 @@ def app():
     from studio.apps import get_app
 
     return get_app("tryon")
-
-
-@pytest.fixture
-def ctx(settings):
-    from studio.preprocess import Preprocessing
-
-    return RunContext(settings=settings, preprocess=Preprocessing(settings))
 
 
 def webcam_frame(load_rgb, name=TEE_WOMAN) -> np.ndarray:

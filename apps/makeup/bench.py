@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from studio.bench import FRAME_SIZE, bench_frame, finish_report, machine_info, moving_frames, time_calls
-from studio.errors import ModelUnavailable, NoFaceFound
+from studio.errors import NoFaceFound
 
 BENCH_PRESET = "classic_red"
 TARGET_MS = 1000.0 / 30  # the bar: 30 frames per second
@@ -33,11 +33,6 @@ def close_up_frame() -> np.ndarray:
 
 
 def bench_makeup(tier: str = "lite", frames: int = 100, out_json=None, plot=None, image=None) -> dict:
-    if tier in ("student", "teacher"):
-        from .app import FETCH_COMMAND
-
-        raise ModelUnavailable(f"The makeup {tier} tier's weights are not installed, so it cannot be benchmarked; "
-                               "`--tier lite` measures the lite tier.", fetch_command=FETCH_COMMAND)  # fmt: skip
     from studio.preprocess.face import FaceAnalyzer
     from studio.serve import make_context
 

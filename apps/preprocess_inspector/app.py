@@ -27,7 +27,8 @@ def run(ctx, image, max_faces: int, clothing: str, with_controls: bool):
     with watch("regions"):
         for face in faces:
             face.regions  # noqa: B018 -- computed once and cached on the face
-    overlay = draw_regions(draw_landmarks(rgb, faces), faces) if faces else rgb
+    landmarks = draw_landmarks(rgb, faces)
+    overlay = draw_regions(landmarks, faces) if faces else rgb
     yield Preview(overlay, 1, 3, "faces")
 
     with watch("pose"):
@@ -40,7 +41,7 @@ def run(ctx, image, max_faces: int, clothing: str, with_controls: bool):
             "try a brighter, sharper photo where the subject faces the camera."
         )
     notes: list[str] = [n for face in faces for n in face.notes]
-    extras = {"landmarks": draw_landmarks(rgb, faces), "regions": overlay}
+    extras = {"landmarks": landmarks, "regions": overlay}
     for name in SHOWN_REGIONS:
         parts = PAIRED.get(name, (name,))
         union = sum(face.regions.full(p).astype(int) for face in faces for p in parts) if faces else 0

@@ -14,7 +14,7 @@ import itertools
 
 
 from studio.bench import FRAME_SIZE, bench_frame, finish_report, machine_info, moving_frames, time_calls
-from studio.errors import ModelUnavailable, NoPersonFound
+from studio.errors import NoPersonFound
 
 TARGET_MS = 1000.0 / 15  # the bar: 15 frames per second
 MOTION_PX = (-12, -6, 0, 6, 12, 6, 0, -6)  # horizontal offsets of the moving-person sequence
@@ -22,11 +22,6 @@ BENCH_GARMENT = "tee_red"
 
 
 def bench_tryon(tier: str = "lite", frames: int = 100, out_json=None, plot=None, image=None) -> dict:
-    if tier in ("student", "teacher"):
-        from .app import FETCH_COMMAND
-
-        raise ModelUnavailable(f"The try-on {tier} tier's weights are not installed, so it cannot be benchmarked; "
-                               "`--tier lite` measures the lite tier.", fetch_command=FETCH_COMMAND)  # fmt: skip
     from studio.preprocess.body import BodyAnalyzer
     from studio.serve import make_context
 

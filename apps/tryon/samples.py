@@ -59,10 +59,6 @@ def sample_garment(name: str, cache_dir: Path) -> Path:
     """Path to the PNG of a drawn example garment, written on first use."""
     if name not in GARMENTS:
         raise KeyError(f"Unknown example garment '{name}'. Known: {', '.join(GARMENTS)}")
-    path = Path(cache_dir).expanduser() / "examples" / "tryon" / f"{name}.png"
-    if not path.exists():
-        from PIL import Image
+    from studio.examples import example_file
 
-        path.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(draw_garment(name)).save(path)
-    return path
+    return example_file(cache_dir, f"tryon/{name}.png", lambda: draw_garment(name))

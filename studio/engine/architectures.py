@@ -22,5 +22,3 @@ VAE = dict(
     in_channels=3, out_channels=3, latent_channels=4, layers_per_block=2, block_out_channels=(128, 256, 512, 512),
     down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4, norm_num_groups=32,
 )  # fmt: skip
-#: Native resolution and text-embedding width per family.
-NATIVE = {"sd15": {"size": 512, "text_dim": 768}, "sdxl": {"size": 1024, "text_dim": 2048}}

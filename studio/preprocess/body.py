@@ -434,7 +434,7 @@ def _lower_body(mask: np.ndarray, s: _Skeleton) -> None:
     crotch = s.mid_hip + s.down * 0.25 * t
     _fill(mask, [waist_a, waist_b, hip_b, crotch, hip_a])
     thigh = 0.95 * t  # hip-to-knee ≈ torso length
-    for hip_idx, knee_idx, ankle_idx, hip in ((L_HIP, L_KNEE, L_ANKLE, s.l_hip), (R_HIP, R_KNEE, R_ANKLE, s.r_hip)):
+    for _hip_idx, knee_idx, ankle_idx, hip in ((L_HIP, L_KNEE, L_ANKLE, s.l_hip), (R_HIP, R_KNEE, R_ANKLE, s.r_hip)):
         knee = s.limb_point(knee_idx, hip, thigh)
         _limb(mask, hip, knee, 0.2 * t, 0.12 * t)
         # Down to the ankle when the model sees it; otherwise stop at the knee: a guessed shin in a

@@ -85,17 +85,6 @@ class FaceRegions:
         out[y0:y1, x0:x1] = self.local(name)
         return out
 
-    def feathered(self, name: str, sigma_px: float) -> np.ndarray:
-        """Full-size float32 mask in [0, 1] with a Gaussian edge of `sigma_px` pixels (blurred in the ROI)."""
-        h, w = self.image_size
-        out = np.zeros((h, w), np.float32)
-        x0, y0, x1, y1 = self.roi
-        local = self.local(name).astype(np.float32) / 255.0
-        if sigma_px > 0:
-            local = cv2.GaussianBlur(local, (0, 0), sigma_px)
-        out[y0:y1, x0:x1] = local
-        return out
-
     def area(self, name: str) -> int:
         return int(np.count_nonzero(self.local(name)))
 
