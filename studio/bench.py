@@ -30,6 +30,17 @@ def sample_frame() -> np.ndarray:
     return frame
 
 
+def require_lite(app_id: str, tier: str) -> None:
+    """Live-rate benchmarks measure the lite tier; the diffusion tiers are measured by the engine benchmarks."""
+    if tier in ("student", "teacher"):
+        from .errors import InputError
+
+        raise InputError(
+            f"This benchmark measures the {app_id} lite tier. For the {tier} tier run `studio bench {app_id} --tiny` "
+            f"(tiny random models, CPU) or `studio bench {app_id} --random-weights` (full size, best on a GPU)."
+        )
+
+
 def bench_frame(image=None) -> np.ndarray:
     """The 640×480 frame a benchmark runs on: `image` (any form `load_image` takes) fitted to it, or the sample."""
     if image is None:

@@ -98,11 +98,6 @@ def cmd_bench(args) -> int:
         report = bench_preprocess(image=args.image, frames=args.frames, out_json=args.json, plot=args.plot)
     elif args.tiny or args.random_weights:
         report = _bench_diffusion(args)
-    elif args.tier in ("student", "teacher"):
-        raise InputError(
-            f"--tier {args.tier} needs a model source: add --tiny (tiny random models, CPU) or --random-weights "
-            "(full-size architectures, best on a GPU). Without them `studio bench` measures the lite tier."
-        )
     else:
         from studio.apps import get_app
 

@@ -15,7 +15,7 @@ from studio.apps.makeup.app import run_batch
 from studio.apps.makeup.live import tracker_for
 from studio.live import MAX_REUSED
 from studio.cli import main
-from studio.errors import InputError, ModelUnavailable, NoFaceFound
+from studio.errors import InputError, NoFaceFound
 
 FRECKLES = "faces/face_woman_nomakeup_freckles_01.png"
 DEEP_RED = "makeup_refs/makeup_ref_deep_red_lips_east_asian_01.png"
@@ -82,8 +82,8 @@ def test_bench_writes_json_with_fps_and_a_plot(app, tmp_path):
     assert (tmp_path / "makeup.png").stat().st_size > 1000
 
 
-def test_bench_of_a_diffusion_tier_without_weights_says_how_to_fetch(app):
-    with pytest.raises(ModelUnavailable, match="studio fetch makeup"):
+def test_bench_of_a_diffusion_tier_points_to_the_engine_benchmarks(app):
+    with pytest.raises(InputError, match="studio bench makeup --tiny"):
         app.bench(tier="student", frames=3, out_json=None, plot=None, image=None)
 
 

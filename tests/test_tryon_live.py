@@ -15,7 +15,7 @@ from studio.apps.tryon.app import run_batch
 from studio.apps.tryon.garment import parse_garment
 from studio.apps.tryon.samples import GARMENTS, draw_garment
 from studio.cli import main
-from studio.errors import InputError, ModelUnavailable
+from studio.errors import InputError
 
 TEE = "garments/garment_tshirt_blue_lace_sleeves_01.jpg"
 TEE_WOMAN = "people/person_woman_dark_skin_front_tee_01.jpg"
@@ -93,7 +93,7 @@ def test_bench_writes_json_with_fps_and_a_plot(app, tmp_path):
     assert saved["fps"] == report["fps"] > 0
     assert {"live_frame", "tryon_only", "body_tracking", "photo_run_with_metrics"} <= set(saved["results"])
     assert (tmp_path / "tryon.png").stat().st_size > 1000
-    with pytest.raises(ModelUnavailable, match="studio fetch tryon"):
+    with pytest.raises(InputError, match="studio bench tryon --tiny"):
         app.bench(tier="teacher", frames=3, out_json=None, plot=None, image=None)
 
 

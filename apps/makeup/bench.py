@@ -15,7 +15,7 @@ import itertools
 import cv2
 import numpy as np
 
-from studio.bench import FRAME_SIZE, bench_frame, finish_report, machine_info, moving_frames, time_calls
+from studio.bench import FRAME_SIZE, bench_frame, finish_report, machine_info, moving_frames, require_lite, time_calls
 from studio.errors import NoFaceFound
 
 BENCH_PRESET = "classic_red"
@@ -33,6 +33,7 @@ def close_up_frame() -> np.ndarray:
 
 
 def bench_makeup(tier: str = "lite", frames: int = 100, out_json=None, plot=None, image=None) -> dict:
+    require_lite("makeup", tier)
     from studio.preprocess.face import FaceAnalyzer
     from studio.serve import make_context
 

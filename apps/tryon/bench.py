@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 
 
-from studio.bench import FRAME_SIZE, bench_frame, finish_report, machine_info, moving_frames, time_calls
+from studio.bench import FRAME_SIZE, bench_frame, finish_report, machine_info, moving_frames, require_lite, time_calls
 from studio.errors import NoPersonFound
 
 TARGET_MS = 1000.0 / 15  # the bar: 15 frames per second
@@ -22,6 +22,7 @@ BENCH_GARMENT = "tee_red"
 
 
 def bench_tryon(tier: str = "lite", frames: int = 100, out_json=None, plot=None, image=None) -> dict:
+    require_lite("tryon", tier)
     from studio.preprocess.body import BodyAnalyzer
     from studio.serve import make_context
 
