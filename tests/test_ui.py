@@ -63,3 +63,15 @@ def test_photo_without_face_or_person_is_explained(studio_client):
     with pytest.raises(Exception, match="No face and no person"):
         studio_client.predict(handle_file(str(fixture("faces/noface_rocket_launchpad_night_01.jpg"))), 4, "upper",
                               False, api_name="/preprocess")  # fmt: skip
+
+
+def test_endpoints_take_the_apps_parameter_names_and_defaults(studio_client):
+    """API users call with keywords named after the app's parameters and may leave optional ones out."""
+    info = studio_client.view_api(return_format="dict", print_info=False)["named_endpoints"]
+    names = [p["parameter_name"] for p in info["/makeup"]["parameters"]]
+    assert names[:3] == ["source", "reference", "preset"] and "tier" in names
+    job = studio_client.submit(source=handle_file(str(fixture("faces/face_man_east_asian_young_01.jpg"))),
+                               preset="berry", api_name="/makeup")  # fmt: skip
+    job.result(timeout=120)
+    *_, summary = job.outputs()[-1]
+    assert summary["provenance"]["app"] == "makeup"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import html
+import inspect
 import traceback
 
 import gradio as gr
@@ -35,6 +36,21 @@ def _path_passthrough(payload):
     if payload.url and payload.url.startswith("data:"):  # webcam snapshots may arrive inline
         return base64.b64decode(payload.url.split(",", 1)[1])
     return payload.path
+
+
+def _named(fn, params: list):
+    """Give a `*values` handler a signature naming its inputs after the app's parameters, with their defaults,
+    so the API and `gradio_client` take `source=…, preset=…` instead of param_0, param_1, … and may omit
+    anything optional. `params` holds `Param`s or plain names (no default)."""
+    def parameter(p):
+        if isinstance(p, str):
+            return inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        required = isinstance(p, ImageParam) and p.required
+        default = inspect.Parameter.empty if required else p.default
+        return inspect.Parameter(p.name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default)
+
+    fn.__signature__ = inspect.Signature([parameter(p) for p in params])
+    return fn
 
 
 def api_name(app: App) -> str:
@@ -105,7 +121,7 @@ def _app_layout(app: App, ctx: RunContext) -> None:
                     pair = (item.before, item.image) if item.before is not None and item.image is not None else None
                     yield item.image, pair, _badge(item.provenance.badge()), _gallery(item), item.summary()
 
-    run_button.click(handler, inputs, [output, slider, badge, extras, summary], api_name=api_name(app),
+    run_button.click(_named(handler, list(app.params)), inputs, [output, slider, badge, extras, summary], api_name=api_name(app),
                      concurrency_limit=2)  # fmt: skip
     if app.live is not None:
         _live_section(app, ctx, inputs, names)
@@ -142,7 +158,7 @@ def _compare_section(app: App, ctx: RunContext, inputs: list, names: list[str]) 
                 else:
                     yield payload.image, gr.skip(), _badge(f"{tier} ready · {payload.provenance.badge()}"), gr.skip()
 
-    compare_button.click(on_compare, inputs, [canvas, pair, status, table], api_name=f"{api_name(app)}_compare",
+    compare_button.click(_named(on_compare, list(app.params)), inputs, [canvas, pair, status, table], api_name=f"{api_name(app)}_compare",
                          concurrency_limit=1)  # fmt: skip
 
 
@@ -164,7 +180,7 @@ def _live_section(app: App, ctx: RunContext, inputs: list, names: list[str]) -> 
             params.pop(app.live_param)
             return app.live(ctx, frame, **params)
 
-    camera.stream(on_frame, [camera, *others], [live_out], stream_every=0.1, time_limit=60, concurrency_limit=4,
+    camera.stream(_named(on_frame, ["frame", *(p for p in app.params if p.name != app.live_param)]), [camera, *others], [live_out], stream_every=0.1, time_limit=60, concurrency_limit=4,
                   api_name=f"{api_name(app)}_live")  # fmt: skip
 
 
