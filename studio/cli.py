@@ -121,14 +121,14 @@ def _bench_diffusion(args) -> dict:
     if args.tiny:
         from .engine.benchmark import bench_tiny, plot_tiers
 
-        report = bench_tiny(args.target, repeats=args.repeats)
+        report = bench_tiny(args.target, repeats=args.repeats or 11)
         plotter = plot_tiers
     else:
         from .engine.bench_random import run
 
         device = args.device or "cuda"
         modes = ("eager", "compiled") if args.compile else ("eager",)
-        report = run((recipes[args.target].family,), modes, device, repeats=args.repeats)
+        report = run((recipes[args.target].family,), modes, device, repeats=args.repeats or 5)
         plotter = None
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
@@ -226,7 +226,8 @@ def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, dict]:
     bench.add_argument("--random-weights", action="store_true",
                        help="full-size architectures with random weights: honest speed, no quality")
     bench.add_argument("--compile", action="store_true", help="with --random-weights: also time torch.compile")
-    bench.add_argument("--repeats", type=int, default=5, help="timed runs per tier (diffusion benchmarks)")
+    bench.add_argument("--repeats", type=int, default=None,
+                       help="timed runs per tier (diffusion benchmarks; default 11 with --tiny, 5 with --random-weights)")
     bench.add_argument("--device", default=None)
     bench.add_argument("--image", default=None, help="photo to use (default: a built-in public-domain sample)")
     bench.add_argument("--frames", type=int, default=100)

@@ -146,3 +146,21 @@ def test_local_weights_in_models_folder_and_explicit_paths(tmp_path, tiny_settin
     assert resolver.resolve(tcd).file(tcd.weights.path) == flat
     assert resolver.resolve(pcm).file(pcm.weights.path) == explicit and resolver.resolve(pcm).source == "path"
     assert not resolver.is_available(catalog.get("sd15"))
+
+
+def test_a_found_location_is_remembered_only_while_its_files_exist(tmp_path):
+    """The engine resolves every call's models again; found ones are remembered, but a deleted file is noticed
+    and weights that arrive while the studio runs are found on the next call."""
+    from studio.settings import Settings
+
+    lora = load_catalog().get("lcm-lora-sd15")
+    resolver = Resolver(Settings(hf_cache_dir=tmp_path / "empty", models_dir=tmp_path / "models", offline=True))
+    assert not resolver.is_available(lora)
+    weights = tmp_path / "models" / lora.repo / lora.weights.path
+    weights.parent.mkdir(parents=True)
+    weights.write_bytes(b"x")
+    assert resolver.resolve(lora).file(lora.weights.path) == weights
+    assert resolver.resolve(lora) is resolver.resolve(lora)  # remembered
+    weights.unlink()
+    with pytest.raises(ModelUnavailable, match="pytorch_lora_weights.safetensors"):
+        resolver.resolve(lora)

@@ -27,8 +27,8 @@ Every `Result.provenance` records tier, model ids with revisions, steps, guidanc
 phase (resolve, load, prepare, denoise, previews, decode), peak memory and the fallback reason; `Result.info`
 records the scheduler (class and config), timesteps, CFG on/off, pipeline class, sizes and preview count.
 
-Guarantees: a CPU `torch.Generator` seeded from the request (same seed, same image on any device); one lock
-per device (calls on one device run one at a time); a call never leaves a shared component changed: the
+Guarantees: a CPU `torch.Generator` seeded from the request (same seed, same image on any device); one
+long-lived thread per engine runs every call on its device, one at a time, in the order they came; a call never leaves a shared component changed: the
 scheduler is a fresh object per call, and LoRA activation and scales, IP-Adapter scales, module dtypes and
 hooks are restored in `finally`. What stays loaded (a LoRA in its base, an attached IP-Adapter) changes only
 when a request needs different weights, within an LRU under `Settings.memory_budget_mb`.
@@ -39,8 +39,9 @@ from __future__ import annotations
 import queue
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Generator, Iterator
+from typing import Callable, Generator, Iterator, TypeVar
 
 from ..devices import is_oom, pick_device
 from ..errors import InputError, ModelUnavailable, StudioError
@@ -49,6 +50,8 @@ from ..settings import Settings
 from .request import GenerationRequest, check_request
 from .resolver import Resolved, Resolver, fetch_command, unavailable
 from .specs import AppModels, Catalog, ModelSpec
+
+T = TypeVar("T")
 
 
 class GenerationError(StudioError):
@@ -89,8 +92,8 @@ class Engine:
         self.resolver = Resolver(settings)
         self._device = None
         self._residency = None
-        self._locks: dict[str, threading.Lock] = {}
-        self._locks_guard = threading.Lock()
+        self._worker: ThreadPoolExecutor | None = None
+        self._worker_guard = threading.Lock()
 
     # ------------------------------------------------------------------------------------------ public API
     def generate(self, request: GenerationRequest) -> Iterator[Preview | Result]:
@@ -282,9 +285,26 @@ class Engine:
         return verdict if isinstance(verdict, str) and verdict else "the gate returned False"
 
     # ------------------------------------------------------------------------------------------ running
-    def _lock(self) -> threading.Lock:
-        with self._locks_guard:
-            return self._locks.setdefault(self.device.device, threading.Lock())
+    def call_on_device(self, fn: Callable[..., T], *args) -> T:
+        """Run `fn(*args)` on the device thread, after any queued generation, and return its result.
+
+        Benchmarks use it to time a bare diffusers call under the same conditions as the engine's own calls.
+        Never call it from the device thread itself (from inside a generation): it would wait for itself.
+        """
+        return self._device_worker().submit(fn, *args).result()
+
+    def _device_worker(self) -> ThreadPoolExecutor:
+        """The one thread that runs this engine's torch work.
+
+        Why one long-lived thread rather than a thread per call: each new thread that runs torch builds its own
+        OpenMP worker pool, and on a small CPU the previous pool's workers still spin on the cores for a while.
+        A fresh thread per call cost ~9 ms of a 50 ms call on a 2-core laptop (tiny models); one thread also
+        keeps calls on a device one at a time, in order, without a separate lock.
+        """
+        with self._worker_guard:
+            if self._worker is None:
+                self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"studio-{self.device.device}")
+            return self._worker
 
     def _execute(self, request: GenerationRequest, plan: Plan, fallback: str | None,
                  notes: list[str]) -> Generator[Preview, None, Result]:  # fmt: skip
@@ -297,15 +317,13 @@ class Engine:
 
         def work():
             try:
-                with self._lock():
-                    result = run_plan(self, request, plan, emit=lambda p: events.put(("preview", p)),
-                                      cancelled=lambda: stop.is_set() or bool(cancel()))  # fmt: skip
+                result = run_plan(self, request, plan, emit=lambda p: events.put(("preview", p)),
+                                  cancelled=lambda: stop.is_set() or bool(cancel()))  # fmt: skip
                 events.put(("result", result))
             except BaseException as exc:  # handed to the consumer's thread, which re-raises it
                 events.put(("error", exc))
 
-        worker = threading.Thread(target=work, name=f"studio-{plan.tier}", daemon=True)
-        worker.start()
+        job = self._device_worker().submit(work)
         try:
             while True:
                 what, value = events.get()
@@ -318,7 +336,8 @@ class Engine:
                     break
         finally:
             stop.set()  # the consumer stopped iterating: the callback stops the run at the next step
-            worker.join()
+            if not job.cancel():  # still queued behind another call: it never starts; else wait for its end
+                job.result()
         result.provenance.fallback_reason = fallback
         result.provenance.notes[:0] = notes
         return result
