@@ -93,6 +93,20 @@ def test_bench_preprocess_writes_json_and_plot(tmp_path):
     assert (tmp_path / "b.png").stat().st_size > 0
 
 
+def test_bench_tiny_runs_the_engine_on_tiny_models_and_writes_json_and_plot(tmp_path):
+    """`studio bench makeup --tiny`: student vs teacher through the real engine and a bare diffusers call."""
+    out = studio("bench", "makeup", "--tiny", "--repeats", 1, "--json", tmp_path / "t.json")
+    assert out.returncode == 0, out.stderr
+    report = json.loads((tmp_path / "t.json").read_text())
+    student, teacher = report["tiers"]["student"], report["tiers"]["teacher"]
+    assert (student["model"], student["steps"], teacher["model"]) == ("lcm-lora-sd15", 4, "sd15-inpainting")
+    assert report["step_ratio"] == teacher["steps"] / 4
+    for row in (student, teacher):
+        assert row["studio_ms"] > 0 and row["bare_diffusers_ms"] > 0 and set(row["phases_ms"]) >= {"denoise", "decode"}
+    assert set(report["overhead_pct"]) == {"student", "teacher"}  # measured and reported, never asserted
+    assert (tmp_path / "t.png").stat().st_size > 0
+
+
 def test_batch_makeup_over_a_folder(tmp_path):
     sources = tmp_path / "sources"
     sources.mkdir()

@@ -8,6 +8,7 @@ step callback → restore every shared component in `finally` → Result with pr
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 import re
 import time
@@ -256,9 +257,14 @@ def _text_encoders(pipe) -> list:
 
 
 def _accepted(view, kwargs: dict) -> tuple[dict, list[str]]:
-    params = inspect.signature(view.__call__).parameters
+    params = _call_parameters(type(view))
     kept = {k: v for k, v in kwargs.items() if k in params and v is not None}
     return kept, [k for k, v in kwargs.items() if k not in params and v is not None]
+
+
+@functools.lru_cache(maxsize=None)
+def _call_parameters(cls) -> frozenset[str]:
+    return frozenset(inspect.signature(cls.__call__).parameters)
 
 
 def _jsonable(value):
