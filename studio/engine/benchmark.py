@@ -82,7 +82,8 @@ def _bare_call_here(engine, request, tier: str) -> float:
             if plan.ip_adapter is not None:
                 view.set_ip_adapter_scale(plan.ip_adapter.spec.scale)
             start = time.perf_counter()
-            view(**kwargs, generator=torch.Generator("cpu").manual_seed(0), output_type="np")
+            # diffusers' default output (PIL): like the studio's call, it ends with a ready 8-bit image
+            view(**kwargs, generator=torch.Generator("cpu").manual_seed(0))
             return (time.perf_counter() - start) * 1000.0
         finally:
             if loaded.base_entry.state.get("loras"):
