@@ -8,6 +8,11 @@ right shapes directly (they run once per image and are not what distillation spe
 
     student: 4 steps, Euler "trailing" spacing, CFG off   (SDXL-Lightning / Hyper-SD 4-step recipe)
     teacher: 30 steps, Euler, guidance 7.5 (CFG doubles the UNet batch)
+    student_lora_unfused (eager, `--lora-rank R`): the student with a PEFT LoRA left unfused, as the engine keeps
+        LoRA students so the teacher shares their base. A fused LoRA costs exactly the plain student (same
+        shapes), so the pair measures what unfused LoRA layers add to every step. Targets: attention q/k/v/out,
+        proj_in/out and the feed-forward layers (diffusers' LoRA naming); rank 64 with those targets is about the
+        size of the published SDXL student LoRAs (assumed, not read from their files).
 
     python -m studio.engine.bench_random --json OUT.json          # GPU, fp16, eager and torch.compile
     python -m studio.engine.bench_random --tiny --device cpu      # a quick smoke run of this module
@@ -51,8 +56,9 @@ def build(family: str, tiny: bool, device: str, dtype: torch.dtype):
         unet_cfg.update(TINY_UNET)
         unet_cfg.pop("transformer_layers_per_block", None)
         vae_cfg.update(TINY_VAE)
-    unet = UNet2DConditionModel(**unet_cfg).to(device, dtype).to(memory_format=torch.channels_last)
-    vae = AutoencoderKL(**vae_cfg, scaling_factor=0.18215 if family == "sd15" else 0.13025).to(device, dtype)
+    with torch.device(device):  # initialise on the device: a 2.6 B-parameter random init on the CPU takes minutes
+        unet = UNet2DConditionModel(**unet_cfg).to(dtype=dtype, memory_format=torch.channels_last)
+        vae = AutoencoderKL(**vae_cfg, scaling_factor=0.18215 if family == "sd15" else 0.13025).to(dtype=dtype)
     scheduler = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1)
     if family == "sd15":
         pipe = StableDiffusionPipeline(vae=vae, text_encoder=None, tokenizer=None, unet=unet, scheduler=scheduler,
@@ -103,24 +109,68 @@ def run_once(pipe, emb, recipe, size, device) -> float:
     return time.perf_counter() - start
 
 
-def bench_family(family, size, tiny, device, dtype, compile_unet, repeats) -> dict:
+LORA_TARGETS = ["to_q", "to_k", "to_v", "to_out.0", "proj_in", "proj_out", "ff.net.0.proj", "ff.net.2"]
+
+
+def add_student_lora(unet, rank: int) -> int:
+    """A random PEFT LoRA on the UNet (disabled until asked for); returns its parameter count."""
+    from peft import LoraConfig
+
+    before = sum(p.numel() for p in unet.parameters())
+    unet.add_adapter(LoraConfig(r=rank, lora_alpha=rank, target_modules=LORA_TARGETS, init_lora_weights="gaussian"),
+                     adapter_name="student")  # fmt: skip
+    unet.disable_adapters()
+    return sum(p.numel() for p in unet.parameters()) - before
+
+
+def run_tier(pipe, emb, recipe, size, device) -> float:
+    """One timed image; the LoRA tier switches the student LoRA on for its call only."""
+    if "lora" in recipe:
+        pipe.unet.enable_adapters()
+    try:
+        return run_once(pipe, emb, recipe, size, device)
+    finally:
+        if "lora" in recipe:
+            pipe.unet.disable_adapters()
+
+
+def bench_family(family, size, tiny, device, dtype, compile_unet, repeats, lora_rank: int = 0) -> dict:
     pipe = build(family, tiny, device, dtype)
     emb = embeddings(family, pipe, device, dtype)
     out = {"family": family, "size": size, "compiled": compile_unet}
+    tiers = dict(RECIPES)
     if compile_unet:
         # Static shapes: the student (batch 1) and the CFG teacher (batch 2) each compile once.
         pipe.unet = torch.compile(pipe.unet, fullgraph=True, dynamic=False)
     else:
         out["vae_decode_s"] = round(time_vae_decode(pipe, size, device, dtype), 4)
+        if lora_rank:
+            params = add_student_lora(pipe.unet, lora_rank)
+            out["lora"] = {"rank": lora_rank, "targets": LORA_TARGETS, "params_m": round(params / 1e6, 1),
+                           "fp16_mb": round(params * 2 / 1e6, 1)}  # fmt: skip
+            tiers["student_lora_unfused"] = dict(RECIPES["student"], lora=True)
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
-    for tier, recipe in RECIPES.items():
-        first = run_once(pipe, emb, recipe, size, device)  # warm-up (and compilation, when compiled)
-        samples = [run_once(pipe, emb, recipe, size, device) for _ in range(repeats)]
-        out[tier] = {"steps": recipe["steps"], "guidance": recipe["guidance"], "first_call_s": round(first, 3),
-                     "median_s": round(statistics.median(samples), 4), "samples_s": [round(s, 4) for s in samples]}  # fmt: skip
+
+    # Warm-up (and compilation, when compiled), then interleaved runs: GPU clocks and other load drift over
+    # every tier alike.
+    first = {tier: run_tier(pipe, emb, recipe, size, device) for tier, recipe in tiers.items()}
+    samples: dict[str, list[float]] = {tier: [] for tier in tiers}
+    for _ in range(repeats):
+        for tier, recipe in tiers.items():
+            samples[tier].append(run_tier(pipe, emb, recipe, size, device))
+    for tier, recipe in tiers.items():
+        out[tier] = {"steps": recipe["steps"], "guidance": recipe["guidance"], "first_call_s": round(first[tier], 3),
+                     "median_s": round(statistics.median(samples[tier]), 4),
+                     "samples_s": [round(s, 4) for s in samples[tier]]}  # fmt: skip
     s, t = out["student"], out["teacher"]
     out["speedup"] = round(t["median_s"] / s["median_s"], 2)
+    if "student_lora_unfused" in out:
+        decode = out["vae_decode_s"]
+        unfused = out["student_lora_unfused"]["median_s"]
+        out["speedup_unfused_lora"] = round(t["median_s"] / unfused, 2)
+        # Per-step cost of unfused LoRA layers, with the VAE decode (paid once per image) set aside.
+        out["unfused_lora_step_cost"] = round((unfused - decode) / (s["median_s"] - decode), 3)
     # The ideal ratio counts UNet evaluations: the teacher's CFG runs two per step (as one doubled batch).
     out["unet_eval_ratio"] = (t["steps"] * 2) / s["steps"]
     if device.startswith("cuda"):
@@ -132,7 +182,7 @@ def bench_family(family, size, tiny, device, dtype, compile_unet, repeats) -> di
 
 
 def run(families=("sd15", "sdxl"), modes=("eager", "compiled"), device: str = "cuda", tiny: bool = False,
-        repeats: int = 3, out_json: str | None = None, log=print) -> dict:
+        repeats: int = 3, out_json: str | None = None, log=print, lora_rank: int = 0) -> dict:
     """Benchmark each family in each mode; the report is rewritten after every run, so a time limit that
     cuts the last (slowest: compiled SDXL) run short still leaves the finished ones on disk."""
     dtype = torch.float16 if device.startswith("cuda") else torch.float32
@@ -148,7 +198,7 @@ def run(families=("sd15", "sdxl"), modes=("eager", "compiled"), device: str = "c
     for compile_unet in [m == "compiled" for m in modes]:
         for family in families:
             started = time.perf_counter()
-            result = bench_family(family, sizes[family], tiny, device, dtype, compile_unet, repeats)
+            result = bench_family(family, sizes[family], tiny, device, dtype, compile_unet, repeats, lora_rank)
             result["wall_s"] = round(time.perf_counter() - started, 1)
             report["runs"].append(result)
             log(json.dumps(result))
@@ -166,11 +216,13 @@ def main() -> int:
     parser.add_argument("--families", default="sd15,sdxl", help="comma-separated: sd15, sdxl")
     parser.add_argument("--modes", default="eager,compiled", help="comma-separated: eager, compiled")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--lora-rank", type=int, default=0,
+                        help="eager runs also time the student with an unfused random LoRA of this rank (e.g. 64)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     modes = [m for m in args.modes.split(",") if not (args.no_compile and m == "compiled")]
     run(args.families.split(","), modes, args.device, args.tiny, args.repeats, args.json,
-        log=lambda line: print(line, flush=True))  # fmt: skip
+        log=lambda line: print(line, flush=True), lora_rank=args.lora_rank)  # fmt: skip
     return 0
 
 
