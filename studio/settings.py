@@ -55,6 +55,10 @@ class Settings:
     memory_budget_mb: float | None = None
     #: Move each model to the GPU only while it runs (diffusers model CPU offload): slower, much less VRAM.
     cpu_offload: bool = False
+    #: Merge a LoRA student into its base while student calls follow one another ("auto": on GPUs, where the
+    #: copy kept to restore the teacher's exact weights lives in host RAM; "on": also on the CPU, where that
+    #: copy costs RAM beside the model; "off": never). See studio/engine/fusion.py.
+    fuse_lora: str = "auto"
     #: Let the engine run and `studio fetch` download non-commercial models (DMD2, SDXL-Turbo). Off by default.
     include_noncommercial: bool = False
     #: Explicit local weights per catalog id: ((id, folder or file), ...); wins over models_dir and the cache.
@@ -79,6 +83,7 @@ class Settings:
             hf_cache_dir=Path(hf_cache).expanduser() if hf_cache else None,
             memory_budget_mb=float(budget) if budget else None,
             cpu_offload=_env_bool(env, "STUDIO_CPU_OFFLOAD", False),
+            fuse_lora=env.get("STUDIO_FUSE_LORA", defaults.fuse_lora).strip().lower(),
             include_noncommercial=_env_bool(env, "STUDIO_INCLUDE_NONCOMMERCIAL", False),
             model_paths=_parse_model_paths(env.get("STUDIO_MODEL_PATHS", "")),
         )

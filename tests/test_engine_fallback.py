@@ -8,6 +8,7 @@ inside the real denoising loop.
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -18,9 +19,10 @@ from studio.engine.engine import Engine, GenerationCancelled, GenerationError
 from studio.engine.loader import load_pipeline, module_bytes, quiet
 from studio.engine.request import GenerationRequest
 from studio.engine.resolver import Resolver
-from studio.errors import ModelUnavailable
+from studio.errors import InputError, ModelUnavailable
 from studio.models import load_catalog
 from studio.schema import Preview, Result
+from studio.settings import Settings
 
 SIZE = 64
 IMAGE = np.random.default_rng(1).integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8)
@@ -230,7 +232,6 @@ def test_student_and_teacher_share_one_resident_base(tiny_settings):
 
 
 def test_memory_budget_evicts_the_least_recently_used(tiny_settings):
-    from dataclasses import replace
 
     engine = Engine(replace(tiny_settings, memory_budget_mb=1.0))  # far below any catalog size estimate
     engine.run(makeup(mode="fast", previews=False))
@@ -263,3 +264,37 @@ def test_one_device_thread_runs_concurrent_calls_one_after_the_other(engine):
     assert len(threads_seen) == 8 and len(set(threads_seen)) == 1 and threads_seen[0].startswith("studio-cpu")
     for seed in (0, 1):
         np.testing.assert_array_equal(results[seed], alone[seed])
+
+
+def test_a_fused_student_leaves_its_teacher_the_exact_base_weights(tiny_settings, engine):
+    """fuse_lora="on" (the GPU default): the student's LoRA is merged into the shared base between student calls;
+    the teacher after it runs on the base's original weights, bit for bit, and gives the very same image."""
+    fused = Engine(replace(tiny_settings, fuse_lora="on"))
+    resolved = Resolver(tiny_settings).resolve(load_catalog().get("sd15-inpainting"))
+    with quiet():
+        original = dict(load_pipeline(resolved, "cpu", torch.float32).unet.named_parameters())
+    for _ in range(2):  # student, teacher, student, teacher: every switch restores exactly
+        student = fused.run(makeup(mode="fast", previews=False))
+        assert student.info["lora"] == "fused"
+        teacher = fused.run(makeup(mode="quality", steps=4, previews=False))
+        assert teacher.info["lora"] is None
+        assert any("restored exactly" in note for note in teacher.provenance.notes)
+        unet = fused.residency.peek(("pipeline", "sd15-inpainting")).value.unet
+        weights = {n.replace(".base_layer", ""): p for n, p in unet.named_parameters() if "lora_" not in n}
+        assert weights.keys() == original.keys()
+        assert all(torch.equal(weights[n], original[n]) for n in original)
+    unfused_teacher = engine.run(makeup(mode="quality", steps=4, previews=False))
+    np.testing.assert_array_equal(teacher.image, unfused_teacher.image)
+    assert any("fused into the base" in note for note in fused.run(makeup(mode="fast")).provenance.notes)
+
+    # The merged student computes what the unfused one does (float rounding apart).
+    unfused_student = engine.run(makeup(mode="fast", previews=False))
+    assert unfused_student.info["lora"] == "unfused"  # the CPU default
+    assert np.abs(student.image.astype(int) - unfused_student.image).max() <= 2
+
+
+def test_fuse_lora_setting_is_checked():
+    with pytest.raises(InputError, match="fuse_lora"):
+        Engine(Settings(device="cpu", fuse_lora="sometimes")).fuses_lora
+    assert not Engine(Settings(device="cpu")).fuses_lora  # the copy would cost RAM beside the model: opt-in
+    assert Engine(Settings(device="cpu", fuse_lora="on")).fuses_lora

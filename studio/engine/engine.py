@@ -28,10 +28,11 @@ phase (resolve, load, prepare, denoise, previews, decode), peak memory and the f
 records the scheduler (class and config), timesteps, CFG on/off, pipeline class, sizes and preview count.
 
 Guarantees: a CPU `torch.Generator` seeded from the request (same seed, same image on any device); one
-long-lived thread per engine runs every call on its device, one at a time, in the order they came; a call never leaves a shared component changed: the
-scheduler is a fresh object per call, and LoRA activation and scales, IP-Adapter scales, module dtypes and
-hooks are restored in `finally`. What stays loaded (a LoRA in its base, an attached IP-Adapter) changes only
-when a request needs different weights, within an LRU under `Settings.memory_budget_mb`.
+long-lived thread per device runs every call on it (from every engine), one at a time, in order; a call never
+leaves a shared component changed: the scheduler is a fresh copy per call, and LoRA activation and scales,
+IP-Adapter scales, module dtypes and hooks are restored in `finally`. What stays loaded (a LoRA in its base, an attached IP-Adapter, a LoRA merged
+into its base on GPUs: see fusion.py) changes only when a request needs different weights, within an LRU under
+`Settings.memory_budget_mb`; a teacher after a merged student gets its base's exact original weights back.
 """
 
 from __future__ import annotations
@@ -92,8 +93,6 @@ class Engine:
         self.resolver = Resolver(settings)
         self._device = None
         self._residency = None
-        self._worker: ThreadPoolExecutor | None = None
-        self._worker_guard = threading.Lock()
 
     # ------------------------------------------------------------------------------------------ public API
     def generate(self, request: GenerationRequest) -> Iterator[Preview | Result]:
@@ -177,6 +176,16 @@ class Engine:
         if self._device is None:
             self._device = pick_device(self.settings.device)
         return self._device
+
+    @property
+    def fuses_lora(self) -> bool:
+        """Whether LoRA students are merged into their base between calls (Settings.fuse_lora; fusion.py)."""
+        mode = self.settings.fuse_lora
+        if mode not in ("auto", "on", "off"):
+            raise InputError(f"fuse_lora (STUDIO_FUSE_LORA) must be auto, on or off; got {mode!r}.")
+        if mode == "off" or (self.settings.cpu_offload and self.device.device.startswith("cuda")):
+            return False  # offloaded weights move between devices each call: nothing stays merged
+        return mode == "on" or self.device.device != "cpu"
 
     @property
     def residency(self):
@@ -294,17 +303,7 @@ class Engine:
         return self._device_worker().submit(fn, *args).result()
 
     def _device_worker(self) -> ThreadPoolExecutor:
-        """The one thread that runs this engine's torch work.
-
-        Why one long-lived thread rather than a thread per call: each new thread that runs torch builds its own
-        OpenMP worker pool, and on a small CPU the previous pool's workers still spin on the cores for a while.
-        A fresh thread per call cost ~9 ms of a 50 ms call on a 2-core laptop (tiny models); one thread also
-        keeps calls on a device one at a time, in order, without a separate lock.
-        """
-        with self._worker_guard:
-            if self._worker is None:
-                self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"studio-{self.device.device}")
-            return self._worker
+        return device_worker(self.device.device)
 
     def _execute(self, request: GenerationRequest, plan: Plan, fallback: str | None,
                  notes: list[str]) -> Generator[Preview, None, Result]:  # fmt: skip
@@ -364,6 +363,25 @@ class Engine:
             )
         error.__cause__ = exc
         return error
+
+
+_workers: dict[str, ThreadPoolExecutor] = {}
+_workers_guard = threading.Lock()
+
+
+def device_worker(device: str) -> ThreadPoolExecutor:
+    """The one thread that runs the process's torch work on `device`, for every engine.
+
+    Why one long-lived thread rather than a thread per call: each new thread that runs torch builds its own
+    OpenMP worker pool, and on a small CPU the previous pool's workers still spin on the cores for a while.
+    A fresh thread per call cost ~9 ms of a 50 ms call on a 2-core laptop (tiny models), and two threads running
+    torch in turn slow each other ~2.5×. One thread per device also keeps calls on it one at a time, in order,
+    without a separate lock.
+    """
+    with _workers_guard:
+        if device not in _workers:
+            _workers[device] = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"studio-{device}")
+        return _workers[device]
 
 
 class _StudentMissing(Exception):

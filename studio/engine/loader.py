@@ -292,6 +292,21 @@ def structure_changed() -> None:
     _structure["version"] += 1
 
 
+def lora_layers(module: torch.nn.Module) -> list:
+    """The module's PEFT LoRA layers (cached until the structure changes)."""
+    return _adapter_parts(module)[0]
+
+
+def switch_lora(layers: list, enabled: bool) -> None:
+    """Turn every given PEFT layer's adapters on or off for inference (see `_peft_disable_flag`)."""
+    flag = _peft_disable_flag()
+    for layer in layers:
+        if flag:
+            layer._disable_adapters = not enabled
+        elif bool(layer.disable_adapters) == enabled:
+            layer.enable_adapters(enabled)
+
+
 def _adapter_parts(module: torch.nn.Module) -> tuple[list, list]:
     """The module's PEFT LoRA layers and IP-Adapter attention processors (cached until the structure changes)."""
     cached = _parts_cache.get(module)
@@ -344,12 +359,7 @@ class ComponentState:
 
     def deactivate_lora(self) -> None:
         """Run on the plain base weights (the teacher, or a full-UNet student): every LoRA layer disabled."""
-        flag = _peft_disable_flag()
-        for layer, *_ in self.lora:
-            if flag:
-                layer._disable_adapters = True
-            elif not layer.disable_adapters:
-                layer.enable_adapters(False)
+        switch_lora([layer for layer, *_ in self.lora], enabled=False)
 
     def set_ip_scale(self, scale: float) -> None:
         """One scale for every IP-Adapter layer: diffusers' `set_ip_adapter_scale(float)`, on the cached processors

@@ -20,9 +20,10 @@ import numpy as np
 import torch
 
 from ..schema import Preview, Provenance, Result
+from .fusion import LoraFusion
 from .loader import (ComponentState, attach_ip_adapter, image_processor_for, load_autoencoder, load_controlnet,
-                     load_image_encoder, load_lora, load_pipeline, load_unet, make_scheduler, make_view, quiet,
-                     scheduler_info, structure_changed)  # fmt: skip
+                     load_image_encoder, load_lora, load_pipeline, load_unet, lora_layers, make_scheduler, make_view,
+                     quiet, scheduler_info, structure_changed)  # fmt: skip
 from .previews import DenoisedCapture, Latent2RGB, StepCallback, TinyVAEPreview
 from .request import call_kwargs
 from .residency import Entry
@@ -151,6 +152,9 @@ def run_plan(engine, request, plan, emit: Callable[[Preview], None], cancelled: 
 
     start = time.perf_counter()
     loaded = load_for(engine, request, plan, notes)
+    fusion_note = _sync_lora_fusion(engine, loaded, plan)
+    if fusion_note:
+        notes.append(fusion_note)
     timings["load"] = (time.perf_counter() - start) * 1000.0
     view, scheduler = build_view(loaded, plan, notes)
     base, unet, controlnet = loaded.base, loaded.unet, loaded.controlnet
@@ -224,10 +228,31 @@ def run_plan(engine, request, plan, emit: Callable[[Preview], None], cancelled: 
         "scheduler_config": sched["config"], "timesteps": callback.timesteps, "cfg": cfg,
         "dtype": engine.device.dtype_name, "eta": kwargs.get("eta"), "previews": callback.previews,
         "preview_decoder": getattr(loaded.previewer, "name", None), "peak_memory_source": peak_source,
-        "ip_adapter_scale": _jsonable(request.ip_adapter_scale) if plan.ip_adapter else None, **facts,
+        "ip_adapter_scale": _jsonable(request.ip_adapter_scale) if plan.ip_adapter else None,
+        "lora": _lora_mode(loaded, plan), **facts,
     }
     before = np.asarray(request.image) if isinstance(request.image, np.ndarray) else None
     return Result(image=image, provenance=provenance, before=before, info=info)
+
+
+def _sync_lora_fusion(engine, loaded: Loaded, plan) -> str | None:
+    """Merge the student's LoRA into the base, or give the base its exact own weights back, as this call needs."""
+    fused_student = plan.own is not None and plan.own.spec.kind == "lora" and engine.fuses_lora
+    fusion = loaded.base_entry.state.get("fusion")
+    if fusion is None:
+        if not fused_student:
+            return None
+        fusion = loaded.base_entry.state["fusion"] = LoraFusion(engine.device.device)
+    layers = lora_layers(loaded.base.unet)
+    return fusion.ensure(layers, plan.spec.id, plan.spec.scale) if fused_student else fusion.ensure(layers, None)
+
+
+def _lora_mode(loaded: Loaded, plan) -> str | None:
+    """How a LoRA student ran: "fused" (merged into the base) or "unfused"; None for any other call."""
+    if plan.own is None or plan.own.spec.kind != "lora":
+        return None
+    fusion = loaded.base_entry.state.get("fusion")
+    return "fused" if fusion is not None and fusion.fused and fusion.fused[0] == plan.spec.id else "unfused"
 
 
 def _sync_ip_adapter(view, plan, owner_state: dict, notes: list[str]) -> None:
