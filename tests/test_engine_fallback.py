@@ -298,3 +298,10 @@ def test_fuse_lora_setting_is_checked():
         Engine(Settings(device="cpu", fuse_lora="sometimes")).fuses_lora
     assert not Engine(Settings(device="cpu")).fuses_lora  # the copy would cost RAM beside the model: opt-in
     assert Engine(Settings(device="cpu", fuse_lora="on")).fuses_lora
+
+
+def test_without_ram_for_the_exact_copy_the_student_runs_unfused_and_says_why(tiny_settings, monkeypatch):
+    monkeypatch.setattr("studio.engine.fusion._available_host_bytes", lambda: 1000)
+    result = Engine(replace(tiny_settings, fuse_lora="on")).run(makeup(mode="fast", previews=False))
+    assert result.info["lora"] == "unfused"
+    assert any("not fused" in note and "MB of RAM" in note for note in result.provenance.notes)

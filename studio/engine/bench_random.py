@@ -134,6 +134,33 @@ def run_tier(pipe, emb, recipe, size, device) -> float:
             pipe.unet.disable_adapters()
 
 
+def time_fusion(pipe, emb, recipe, size, device, repeats) -> dict:
+    """The studio's LoRA fusion (studio.engine.fusion) at full size: merging, the fused student, and the exact
+    restore a teacher call after it pays; checks that the restored weights equal the originals bit for bit."""
+    from peft.tuners.tuners_utils import BaseTunerLayer
+
+    from .fusion import LoraFusion
+
+    layers = [m for m in pipe.unet.modules() if isinstance(m, BaseTunerLayer)]
+    before = {n: p.detach().clone() for n, p in pipe.unet.named_parameters() if "lora_" not in n}
+    fusion = LoraFusion(device)
+    timings = {}
+    for what, adapter in (("first_merge_s", "student"), ("restore_s", None), ("merge_s", "student")):
+        sync(device)
+        start = time.perf_counter()
+        fusion.ensure(layers, adapter)
+        sync(device)
+        timings[what] = round(time.perf_counter() - start, 4)
+        if adapter is None:
+            after = dict(pipe.unet.named_parameters())
+            timings["restored_bit_exact"] = all(torch.equal(after[n], t) for n, t in before.items())
+    samples = [run_once(pipe, emb, recipe, size, device) for _ in range(repeats)]
+    fusion.ensure(layers, None)
+    del before
+    return {**timings, "student_fused_median_s": round(statistics.median(samples), 4), "layers": len(layers),
+            "host_copy_mb": round(fusion.copy_bytes / 1e6, 1)}  # fmt: skip
+
+
 def bench_family(family, size, tiny, device, dtype, compile_unet, repeats, lora_rank: int = 0) -> dict:
     pipe = build(family, tiny, device, dtype)
     emb = embeddings(family, pipe, device, dtype)
@@ -166,6 +193,7 @@ def bench_family(family, size, tiny, device, dtype, compile_unet, repeats, lora_
     s, t = out["student"], out["teacher"]
     out["speedup"] = round(t["median_s"] / s["median_s"], 2)
     if "student_lora_unfused" in out:
+        out["fusion"] = time_fusion(pipe, emb, RECIPES["student"], size, device, repeats)
         decode = out["vae_decode_s"]
         unfused = out["student_lora_unfused"]["median_s"]
         out["speedup_unfused_lora"] = round(t["median_s"] / unfused, 2)
