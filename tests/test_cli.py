@@ -93,6 +93,13 @@ def test_bench_preprocess_writes_json_and_plot(tmp_path):
     assert (tmp_path / "b.png").stat().st_size > 0
 
 
+def test_bench_lite_tier_from_the_command_line_writes_json_and_plot(tmp_path):
+    out = studio("bench", "makeup", "--tier", "lite", "--frames", 3, "--json", tmp_path / "lite.json")
+    assert out.returncode == 0, out.stderr
+    report = json.loads((tmp_path / "lite.json").read_text())
+    assert report["fps"] > 0 and (tmp_path / "lite.png").stat().st_size > 0
+
+
 def test_bench_tiny_runs_the_engine_on_tiny_models_and_writes_json_and_plot(tmp_path):
     """`studio bench makeup --tiny`: student vs teacher through the real engine and a bare diffusers call."""
     out = studio("bench", "makeup", "--tiny", "--repeats", 1, "--json", tmp_path / "t.json")
