@@ -110,6 +110,7 @@ def test_bench_tiny_runs_the_engine_on_tiny_models_and_writes_json_and_plot(tmp_
     assert report["step_ratio"] == teacher["steps"] / 4
     for row in (student, teacher):
         assert row["studio_ms"] > 0 and row["bare_diffusers_ms"] > 0 and set(row["phases_ms"]) >= {"denoise", "decode"}
+        assert row["preview"]["decoder"] == "taesd" and row["preview"]["previews"] > 0 and row["peak_memory_mb"] > 0
     assert set(report["overhead_pct"]) == {"student", "student_fused", "teacher"}  # measured, never asserted
     assert (student["lora"], report["tiers"]["student_fused"]["lora"]) == ("unfused", "fused")
     assert report["student_fused"]["step_ratio"] == report["step_ratio"]

@@ -153,6 +153,13 @@ def _time_tier(engine, request, tier: str, repeats: int) -> dict:
         phases.append(result.provenance.timings_ms)
         bare_ms.append(_bare_call(engine, request, tier))
     denoise = statistics.median(p["denoise"] for p in phases)
+    step_ms = denoise / result.provenance.steps
+    # One more call with step previews on (TAESD from the tiny hub): what a preview costs beside a step.
+    shown = engine.run(replace(request, previews=True))
+    count = shown.info["previews"]
+    preview_ms = shown.provenance.timings_ms["previews"] / count if count else 0.0
+    preview = {"decoder": shown.info["preview_decoder"] or "latent->RGB", "previews": count,
+               "ms_each": round(preview_ms, 3), "pct_of_step": round(100 * preview_ms / step_ms, 2)}  # fmt: skip
     # Overhead from the paired differences: each studio call and the bare call right after it share the
     # machine's state of the moment, so the median difference is far steadier than a ratio of medians.
     extra = statistics.median(s - b for s, b in zip(studio_ms, bare_ms))
@@ -160,7 +167,9 @@ def _time_tier(engine, request, tier: str, repeats: int) -> dict:
         "model": result.info[tier], "steps": result.provenance.steps, "cfg": result.info["cfg"],
         "lora": result.info["lora"], "studio_ms": round(statistics.median(studio_ms), 2),
         "bare_diffusers_ms": round(statistics.median(bare_ms), 2), "overhead_ms": round(extra, 2),
-        "denoise_ms": round(denoise, 2), "step_ms": round(denoise / result.provenance.steps, 3),
+        "denoise_ms": round(denoise, 2), "step_ms": round(step_ms, 3), "preview": preview,
+        "peak_memory_mb": result.provenance.peak_memory_mb, "peak_memory_source": result.info["peak_memory_source"],
+        "resident_mb": round(engine.resident_bytes() / 1e6, 1),
         "fixed_ms": round(statistics.median(sum(p.values()) - p["denoise"] for p in phases), 2),
         "phases_ms": {k: round(statistics.median(p[k] for p in phases), 2) for k in phases[0]},
     }  # fmt: skip
