@@ -226,3 +226,25 @@ def test_bad_requests_teach(engine):
         list(engine.generate(request_for("avatar", "txt2img", "lcm-lora-sd15")))
     with pytest.raises(InputError, match="Unknown|No model recipe"):
         list(engine.generate(request_for("nope", "txt2img")))
+
+
+@pytest.mark.parametrize("name", ["LCMScheduler", "PNDMScheduler", "DPMSolverMultistepScheduler", "EulerDiscreteScheduler"])
+def test_each_call_gets_its_own_scheduler_state(name):
+    """The engine copies a pristine scheduler per call: running one copy leaves the prototype untouched."""
+    import diffusers
+
+    from studio.engine.loader import fresh_scheduler
+
+    prototype = getattr(diffusers, name)()
+    before = {k: (v.clone() if isinstance(v, torch.Tensor) else repr(v)) for k, v in vars(prototype).items()}
+    copy = fresh_scheduler(prototype)
+    copy.set_timesteps(4)
+    sample = torch.zeros(1, 4, 8, 8)
+    for t in copy.timesteps:
+        sample = copy.step(torch.randn_like(sample), t, sample).prev_sample
+    assert type(copy) is type(prototype) and copy.config == prototype.config
+    for key, value in vars(prototype).items():
+        if isinstance(value, torch.Tensor):
+            assert torch.equal(value, before[key]), key
+        else:
+            assert repr(value) == before[key], key

@@ -7,7 +7,6 @@ step callback → restore every shared component in `finally` → Result with pr
 
 from __future__ import annotations
 
-import copy
 import functools
 import inspect
 import os
@@ -21,9 +20,9 @@ import torch
 
 from ..schema import Preview, Provenance, Result
 from .fusion import LoraFusion
-from .loader import (ComponentState, attach_ip_adapter, image_processor_for, load_autoencoder, load_controlnet,
-                     load_image_encoder, load_lora, load_pipeline, load_unet, lora_layers, make_scheduler, make_view,
-                     quiet, scheduler_info, structure_changed)  # fmt: skip
+from .loader import (ComponentState, attach_ip_adapter, fresh_scheduler, image_processor_for, load_autoencoder,
+                     load_controlnet, load_image_encoder, load_lora, load_pipeline, load_unet, lora_layers,
+                     make_scheduler, make_view, quiet, scheduler_info, structure_changed)  # fmt: skip
 from .previews import DenoisedCapture, Latent2RGB, StepCallback, TinyVAEPreview
 from .request import call_kwargs
 from .residency import Entry
@@ -120,7 +119,7 @@ def build_view(loaded: Loaded, plan, notes: list[str]):
     recipe = plan.spec.scheduler if plan.tier == "student" else None
     if recipe not in prototypes:  # None: the base's own scheduler class
         prototypes[recipe] = make_scheduler(loaded.base.scheduler, recipe)
-    scheduler = copy.deepcopy(prototypes[recipe])
+    scheduler = fresh_scheduler(prototypes[recipe])
     components = {"scheduler": scheduler}
     if loaded.unet_entry is not None:
         components["unet"] = loaded.unet
