@@ -41,7 +41,7 @@ class LoraFusion:
         self.fused: tuple[str, float] | None = None  # (adapter id, scale) merged now
         self._device = device
         self._pin = device.startswith("cuda")
-        self._originals: dict[int, torch.Tensor] = {}  # id(peft layer) -> host copy of its base weight
+        self._originals: dict[Any, torch.Tensor] = {}  # peft layer -> host copy of its base layer's weight
 
     @property
     def copy_bytes(self) -> int:
@@ -75,7 +75,7 @@ class LoraFusion:
 
     def _copy_bytes_needed(self, layers: list[Any], adapter: str) -> int:
         weights = [layer.get_base_layer().weight for layer in layers
-                   if adapter in layer.lora_A and id(layer) not in self._originals]  # fmt: skip
+                   if adapter in layer.lora_A and layer not in self._originals]  # fmt: skip
         return sum(w.numel() * w.element_size() for w in weights)
 
     def _merge(self, layers: list[Any], adapter: str, scale: float) -> None:
@@ -83,9 +83,9 @@ class LoraFusion:
             if adapter not in layer.lora_A:
                 continue
             weight = layer.get_base_layer().weight
-            if id(layer) not in self._originals:
+            if layer not in self._originals:
                 copy = torch.empty(weight.shape, dtype=weight.dtype, device="cpu", pin_memory=self._pin)
-                self._originals[id(layer)] = copy.copy_(weight.detach())
+                self._originals[layer] = copy.copy_(weight.detach())
             if layer.active_adapters != [adapter]:
                 layer.set_adapter([adapter])
             layer.set_scale(adapter, scale)
@@ -96,13 +96,12 @@ class LoraFusion:
     def _restore(self, layers: list[Any]) -> None:
         for layer in layers:
             if layer.merged_adapters:
-                layer.get_base_layer().weight.data.copy_(self._originals[id(layer)], non_blocking=self._pin)
+                layer.get_base_layer().weight.data.copy_(self._originals[layer], non_blocking=self._pin)
                 layer.merged_adapters.clear()
         if self._pin:
             torch.cuda.synchronize(torch.device(self._device))
         self.fused = None
         switch_lora(layers, enabled=False)  # the resting state of an unfused base: every LoRA layer off
-
 
 
 def _available_host_bytes() -> int:
