@@ -318,13 +318,25 @@ def lora_layers(module: torch.nn.Module) -> list:
 
 
 def switch_lora(layers: list, enabled: bool) -> None:
-    """Turn every given PEFT layer's adapters on or off for inference (see `_peft_disable_flag`)."""
-    flag = _peft_disable_flag()
+    """Turn every given PEFT layer's adapters on or off for inference."""
+    direct = _peft_disable_flag()
     for layer in layers:
-        if flag:
-            layer._disable_adapters = not enabled
-        elif bool(layer.disable_adapters) == enabled:
-            layer.enable_adapters(enabled)
+        _set_lora_off(layer, not enabled, direct)
+
+
+def _set_lora_off(layer, off: bool, direct: bool) -> None:
+    """One PEFT layer's on/off switch.
+
+    PEFT's `enable_adapters` also sets `requires_grad` on every LoRA weight of the layer (it serves training),
+    ~10 µs a layer: 1.5 ms of a tiny 4-step SD1.5 call, more with SDXL's hundreds of layers. Inference needs only
+    the flag PEFT's forward reads. It is written into the layer's own attributes: going through
+    `nn.Module.__setattr__` costs 1 µs a layer for checks that concern parameters and submodules, not a bool.
+    """
+    attributes = layer.__dict__
+    if direct and "_disable_adapters" in attributes:
+        attributes["_disable_adapters"] = off
+    elif bool(layer.disable_adapters) != off:
+        layer.enable_adapters(not off)
 
 
 def _adapter_parts(module: torch.nn.Module) -> tuple[list, list]:
@@ -367,15 +379,12 @@ class ComponentState:
         """Run the captured modules' LoRA layers with `adapter` alone at `scale`: what diffusers' `enable_lora()` and
         `set_adapters([adapter], [scale])` do, on the cached layer list (those two walk every submodule twice,
         ~3.5 ms a call on a CPU). Layers without this adapter stay out of the way: PEFT skips adapters a layer lacks."""
-        flag = _peft_disable_flag()
+        direct = _peft_disable_flag()
         for layer, *_ in self.lora:
             if layer.active_adapters != [adapter]:
                 layer.set_adapter([adapter])
             layer.set_scale(adapter, scale)  # a no-op for layers without the adapter
-            if flag:
-                layer._disable_adapters = False
-            elif layer.disable_adapters:
-                layer.enable_adapters(True)
+            _set_lora_off(layer, False, direct)
 
     def deactivate_lora(self) -> None:
         """Run on the plain base weights (the teacher, or a full-UNet student): every LoRA layer disabled."""
@@ -388,14 +397,11 @@ class ComponentState:
             proc.scale = [float(scale)] * len(proc.scale)
 
     def restore(self) -> None:
-        flag = _peft_disable_flag()
+        direct = _peft_disable_flag()
         for layer, active, disabled, scaling in self.lora:
             if layer.active_adapters != active:
                 layer.set_adapter(list(active))
-            if flag:
-                layer._disable_adapters = disabled
-            elif bool(layer.disable_adapters) != disabled:
-                layer.enable_adapters(not disabled)
+            _set_lora_off(layer, disabled, direct)
             layer.scaling.update(scaling)
         for proc, scales in self.ip_scales:
             proc.scale = list(scales)
@@ -407,13 +413,8 @@ class ComponentState:
 
 @functools.cache
 def _peft_disable_flag() -> bool:
-    """Whether PEFT's layers read their on/off switch from `_disable_adapters` (checked once, on PEFT's own class).
-
-    PEFT's `enable_adapters` also sets `requires_grad` on every LoRA weight of a layer (it serves training),
-    ~10 µs a layer: 1.5 ms of a tiny 4-step SD1.5 call, more with SDXL's layer count. Inference needs only the flag
-    PEFT's forward reads, so the engine sets that directly; on a PEFT that keeps it elsewhere, the public method
-    runs instead.
-    """
+    """Whether PEFT's layers read their on/off switch from `_disable_adapters` (checked once, on PEFT's own class);
+    where it does not, the engine uses PEFT's public `enable_adapters` (see `_set_lora_off`)."""
     from types import SimpleNamespace
 
     from peft.tuners.tuners_utils import BaseTunerLayer
