@@ -106,6 +106,10 @@ def cmd_bench(args) -> int:
             print(f"error: the '{app.id}' app has no lite-tier benchmark; try --tiny.", file=sys.stderr)
             return 2
         report = app.bench(tier=args.tier, frames=args.frames, out_json=args.json, plot=args.plot, image=args.image)
+    if args.json is not None:
+        from .bench_tables import write_markdown
+
+        report["markdown"] = str(write_markdown(report, args.json.with_suffix(".md")))
     print(json.dumps(report, indent=2))
     return 0
 
@@ -219,7 +223,7 @@ def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, dict]:
     run.add_argument("--extras", type=Path, default=None, help="folder for the detail images and summary.json")
     run.add_argument("--device", default=None)
 
-    bench = sub.add_parser("bench", help="measure speed; writes JSON (and a PNG plot)")
+    bench = sub.add_parser("bench", help="measure speed; writes JSON, a markdown table and a PNG plot")
     bench.add_argument("target", help="'preprocess' (face and body analysis) or an app id")
     bench.add_argument("--tier", choices=("lite", "student", "teacher", "auto"), default="lite")
     bench.add_argument("--tiny", action="store_true", help="the diffusion tiers on tiny random models (CPU)")

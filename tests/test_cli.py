@@ -98,6 +98,8 @@ def test_bench_lite_tier_from_the_command_line_writes_json_and_plot(tmp_path):
     assert out.returncode == 0, out.stderr
     report = json.loads((tmp_path / "lite.json").read_text())
     assert report["fps"] > 0 and (tmp_path / "lite.png").stat().st_size > 0
+    table = (tmp_path / "lite.md").read_text()
+    assert "| live_frame |" in table and "cores" in table
 
 
 def test_bench_tiny_runs_the_engine_on_tiny_models_and_writes_json_and_plot(tmp_path):
@@ -115,6 +117,19 @@ def test_bench_tiny_runs_the_engine_on_tiny_models_and_writes_json_and_plot(tmp_
     assert (student["lora"], report["tiers"]["student_fused"]["lora"]) == ("unfused", "fused")
     assert report["student_fused"]["step_ratio"] == report["step_ratio"]
     assert (tmp_path / "t.png").stat().st_size > 0
+    table = (tmp_path / "t.md").read_text()
+    assert "| student | lcm-lora-sd15 | unfused | 4 | off |" in table and "| teacher | sd15-inpainting |" in table
+
+
+def test_random_weight_bench_writes_json_and_markdown_on_cpu(tmp_path):
+    """The GPU script's own smoke run: small stand-in architectures on the CPU, with the unfused-LoRA tier."""
+    out = subprocess.run([sys.executable, "-m", "studio.engine.bench_random", "--tiny", "--device", "cpu", "--modes",
+                          "eager", "--families", "sd15", "--lora-rank", "4", "--repeats", "1", "--json", str(tmp_path / "r.json")],
+                         capture_output=True, text=True, timeout=300, cwd=REPO)  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    run = json.loads((tmp_path / "r.json").read_text())["runs"][0]
+    assert run["fusion"]["restored_bit_exact"] is True and run["student_lora_unfused"]["median_s"] > 0
+    assert "| sd15 | 64² | eager |" in (tmp_path / "r.md").read_text()
 
 
 def test_batch_makeup_over_a_folder(tmp_path):

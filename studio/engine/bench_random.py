@@ -28,6 +28,7 @@ import argparse
 import json
 import statistics
 import time
+from pathlib import Path
 
 import torch
 
@@ -233,6 +234,9 @@ def run(families=("sd15", "sdxl"), modes=("eager", "compiled"), device: str = "c
             if out_json:
                 with open(out_json, "w") as f:
                     json.dump(report, f, indent=2)
+                from ..bench_tables import write_markdown  # plain Python: works from a bare checkout too
+
+                write_markdown(report, Path(out_json).with_suffix(".md"))
     return report
 
 
