@@ -123,9 +123,10 @@ def test_bench_tiny_runs_the_engine_on_tiny_models_and_writes_json_and_plot(tmp_
 
 def test_random_weight_bench_writes_json_and_markdown_on_cpu(tmp_path):
     """The GPU script's own smoke run: small stand-in architectures on the CPU, with the unfused-LoRA tier."""
-    out = subprocess.run([sys.executable, "-m", "studio.engine.bench_random", "--tiny", "--device", "cpu", "--modes",
-                          "eager", "--families", "sd15", "--lora-rank", "4", "--repeats", "1", "--json", str(tmp_path / "r.json")],
-                         capture_output=True, text=True, timeout=300, cwd=REPO)  # fmt: skip
+    args = ["--tiny", "--device", "cpu", "--modes", "eager", "--families", "sd15", "--lora-rank", "4", "--repeats", "1",
+            "--json", str(tmp_path / "r.json")]  # fmt: skip
+    out = subprocess.run([sys.executable, "-m", "studio.engine.bench_random", *args], capture_output=True, text=True,
+                         timeout=300, cwd=REPO)  # fmt: skip
     assert out.returncode == 0, out.stderr
     run = json.loads((tmp_path / "r.json").read_text())["runs"][0]
     assert run["fusion"]["restored_bit_exact"] is True and run["student_lora_unfused"]["median_s"] > 0
