@@ -1,8 +1,9 @@
 """One tier's call, start to finish: load what the plan needs, build the view, run, restore, report.
 
-Runs on the engine's worker thread while holding the device lock. The order follows a diffusers `__call__`:
-load (resident LRU) → view and fresh scheduler → activate adapters → call with a seeded CPU generator and the
-step callback → restore every shared component in `finally` → Result with provenance.
+Runs on the device's one worker thread (engine.device_worker). The order follows a diffusers `__call__`:
+load (resident LRU) → merge the student's LoRA into its base, or restore the base's exact weights (fusion.py)
+→ view and a fresh scheduler copy → activate adapters → call with a seeded CPU generator and the step callback
+→ restore every per-call change in `finally` → Result with provenance.
 """
 
 from __future__ import annotations
