@@ -119,7 +119,8 @@ def _bench_diffusion(args) -> dict:
     full-size architectures of the app's model family with random weights (speed only, never quality)."""
     from studio.models import load_catalog
 
-    recipes = load_catalog().apps
+    catalog = load_catalog()
+    recipes = catalog.apps
     if args.target not in recipes:
         raise InputError(f"No diffusion recipe for '{args.target}'. Apps with one: {', '.join(recipes)}.")
     if args.tiny:
@@ -132,7 +133,10 @@ def _bench_diffusion(args) -> dict:
 
         device = args.device or "cuda"
         modes = ("eager", "compiled") if args.compile else ("eager",)
-        report = run((recipes[args.target].family,), modes, device, repeats=args.repeats or 5)
+        recipe = recipes[args.target]
+        # A LoRA student is also timed with a random rank-64 LoRA unmerged, and merged the studio's way (fusion.py).
+        lora_rank = 64 if catalog.get(recipe.student).kind == "lora" else 0
+        report = run((recipe.family,), modes, device, repeats=args.repeats or 5, lora_rank=lora_rank)
         plotter = None
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
