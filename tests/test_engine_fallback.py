@@ -262,6 +262,8 @@ def test_one_device_thread_runs_concurrent_calls_one_after_the_other(engine):
     finally:
         hook.remove()
     assert len(threads_seen) == 8 and len(set(threads_seen)) == 1 and threads_seen[0].startswith("studio-cpu")
+    # A daemon: quitting the studio never waits for a long CPU run to finish.
+    assert [t.daemon for t in threading.enumerate() if t.name == threads_seen[0]] == [True]
     for seed in (0, 1):
         np.testing.assert_array_equal(results[seed], alone[seed])
 
@@ -305,3 +307,16 @@ def test_without_ram_for_the_exact_copy_the_student_runs_unfused_and_says_why(ti
     result = Engine(replace(tiny_settings, fuse_lora="on")).run(makeup(mode="fast", previews=False))
     assert result.info["lora"] == "unfused"
     assert any("not fused" in note and "MB of RAM" in note for note in result.provenance.notes)
+
+
+def test_a_device_call_cancelled_before_its_turn_never_runs():
+    import time as clock
+
+    from studio.engine.engine import DeviceWorker
+
+    worker, ran = DeviceWorker("studio-test"), []
+    first = worker.submit(clock.sleep, 0.2)
+    queued = worker.submit(ran.append, "queued")
+    assert queued.cancel()
+    first.result()
+    assert worker.submit(ran.append, "later").result() is None and ran == ["later"]

@@ -30,9 +30,10 @@ records the scheduler (class and config), timesteps, CFG on/off, pipeline class,
 Guarantees: a CPU `torch.Generator` seeded from the request (same seed, same image on any device); one
 long-lived thread per device runs every call on it (from every engine), one at a time, in order; a call never
 leaves a shared component changed: the scheduler is a fresh copy per call, and LoRA activation and scales,
-IP-Adapter scales, module dtypes and hooks are restored in `finally`. What stays loaded (a LoRA in its base, an attached IP-Adapter, a LoRA merged
-into its base on GPUs: see fusion.py) changes only when a request needs different weights, within an LRU under
-`Settings.memory_budget_mb`; a teacher after a merged student gets its base's exact original weights back.
+IP-Adapter scales, module dtypes and hooks are restored in `finally`. What stays loaded (a LoRA in its base,
+an attached IP-Adapter, a LoRA merged into its base on GPUs: see fusion.py) changes only when a request needs
+different weights, within an LRU under `Settings.memory_budget_mb`; a teacher after a merged student gets its
+base's exact original weights back.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Callable, Generator, Iterator, TypeVar
 
@@ -302,7 +303,7 @@ class Engine:
         """
         return self._device_worker().submit(fn, *args).result()
 
-    def _device_worker(self) -> ThreadPoolExecutor:
+    def _device_worker(self) -> "DeviceWorker":
         return device_worker(self.device.device)
 
     def _execute(self, request: GenerationRequest, plan: Plan, fallback: str | None,
@@ -365,11 +366,38 @@ class Engine:
         return error
 
 
-_workers: dict[str, ThreadPoolExecutor] = {}
+class DeviceWorker:
+    """One daemon thread that runs submitted calls in order, each resolving a `concurrent.futures.Future`.
+
+    A daemon, unlike a ThreadPoolExecutor's worker: quitting the studio (Ctrl+C) never waits minutes for a
+    teacher run on a CPU to finish. A future cancelled before its turn never runs.
+    """
+
+    def __init__(self, name: str):
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        threading.Thread(target=self._loop, name=name, daemon=True).start()
+
+    def submit(self, fn: Callable[..., T], *args) -> "Future[T]":
+        future: Future = Future()
+        self._jobs.put((future, fn, args))
+        return future
+
+    def _loop(self) -> None:
+        while True:
+            future, fn, args = self._jobs.get()
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn(*args))
+            except BaseException as exc:  # the submitter re-raises it from future.result()
+                future.set_exception(exc)
+
+
+_workers: dict[str, DeviceWorker] = {}
 _workers_guard = threading.Lock()
 
 
-def device_worker(device: str) -> ThreadPoolExecutor:
+def device_worker(device: str) -> DeviceWorker:
     """The one thread that runs the process's torch work on `device`, for every engine.
 
     Why one long-lived thread rather than a thread per call: each new thread that runs torch builds its own
@@ -380,7 +408,7 @@ def device_worker(device: str) -> ThreadPoolExecutor:
     """
     with _workers_guard:
         if device not in _workers:
-            _workers[device] = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"studio-{device}")
+            _workers[device] = DeviceWorker(f"studio-{device}")
         return _workers[device]
 
 
