@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from studio.errors import InputError
+from studio.imaging import fit_within
 
 #: Long side at which the mask is computed: GrabCut's cost grows with pixels and 384 px keeps fabric edges.
 PARSE_SIDE = 384
@@ -93,14 +94,6 @@ class GarmentParse:
         """Bool mask of the garment pixels its colour is measured over (the edge ring excluded)."""
         core = cv2.erode(self.mask.astype(np.uint8), np.ones((5, 5), np.uint8))
         return core > 0
-
-
-def _resize_long(rgb: np.ndarray, side: int) -> np.ndarray:
-    h, w = rgb.shape[:2]
-    scale = side / max(h, w)
-    if scale >= 1:
-        return rgb
-    return cv2.resize(rgb, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
 
 
 def _lab(rgb: np.ndarray) -> np.ndarray:
@@ -398,8 +391,8 @@ def _cuff(mask: np.ndarray, shoulder: np.ndarray, armpit: np.ndarray, cx: float)
 
 def parse_garment(rgb: np.ndarray) -> GarmentParse:
     """Mask and landmarks of the garment in a product shot (RGB uint8). Raises InputError when it can't."""
-    sample = _resize_long(rgb, SAMPLE_SIDE)
-    small = _resize_long(sample, PARSE_SIDE)
+    sample = fit_within(rgb, SAMPLE_SIDE)
+    small = fit_within(sample, PARSE_SIDE)
     mask_small = garment_mask(small)
     sh, sw = sample.shape[:2]
     # Upsample the hard mask to a soft alpha (a 1-px bilinear edge), then snap to the sample grid.

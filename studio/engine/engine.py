@@ -301,10 +301,7 @@ class Engine:
         Benchmarks use it to time a bare diffusers call under the same conditions as the engine's own calls.
         Never call it from the device thread itself (from inside a generation): it would wait for itself.
         """
-        return self._device_worker().submit(fn, *args).result()
-
-    def _device_worker(self) -> "DeviceWorker":
-        return device_worker(self.device.device)
+        return device_worker(self.device.device).submit(fn, *args).result()
 
     def _execute(self, request: GenerationRequest, plan: Plan, fallback: str | None,
                  notes: list[str]) -> Generator[Preview, None, Result]:  # fmt: skip
@@ -323,7 +320,7 @@ class Engine:
             except BaseException as exc:  # handed to the consumer's thread, which re-raises it
                 events.put(("error", exc))
 
-        job = self._device_worker().submit(work)
+        job = device_worker(self.device.device).submit(work)
         try:
             while True:
                 what, value = events.get()

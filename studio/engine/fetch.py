@@ -141,11 +141,11 @@ def describe(p: FetchPlan) -> str:
             size = _fmt_size(f.size_mb, f.file.path)
             lines.append(f"  {f.file.path:<58} {size:>10} ({f.size_source})  {state}")
     total, exact = p.total_mb()
-    todo, todo_exact = p.total_mb(only_missing=True)
+    remaining, remaining_exact = p.total_mb(only_missing=True)
     lines.append("")
-    at_least = ("" if exact else "≥ ", "" if todo_exact else "≥ ")
+    at_least = ("" if exact else "≥ ", "" if remaining_exact else "≥ ")
     lines.append(f"total {at_least[0]}{_fmt_size(total, 'x')}; "
-                 f"to download {at_least[1]}{_fmt_size(todo, 'x')} in {len(p.missing)} file(s)")  # fmt: skip
+                 f"to download {at_least[1]}{_fmt_size(remaining, 'x')} in {len(p.missing)} file(s)")  # fmt: skip
     lines += [f"note: {n}" for n in p.notes]
     return "\n".join(lines)
 
