@@ -25,9 +25,8 @@ from .errors import InputError
 def _add_param_flags(parser: argparse.ArgumentParser, app, skip_images: bool = False) -> None:
     from .schema import ImageParam, SliderParam, ToggleParam
 
-    first_image = next((p.name for p in app.params if isinstance(p, ImageParam)), None)
     for p in app.params:
-        if skip_images and p.name in (first_image, "tier"):
+        if skip_images and p.name in (app.primary_input, "tier"):
             continue  # `studio compare` feeds the image from --inputs and runs every tier itself
         flag = f"--{p.name.replace('_', '-')}"
         if isinstance(p, ToggleParam):
@@ -56,12 +55,22 @@ def _slug(name: str) -> str:
 def _run_app(app_id: str, values: dict, out: Path | None, extras_dir: Path | None, device: str | None) -> int:
     from studio.apps import get_app
 
-    from .schema import Result
-    from .serve import make_context
+    from .context import make_context
+    from .ui.session import Call
 
-    app = get_app(app_id)
-    ctx = make_context(device)
-    result: Result = app(ctx, **values)
+    call = Call(get_app(app_id), make_context(device), values)
+    show_progress = sys.stderr.isatty()
+    try:
+        for update in call.updates():
+            if show_progress and not update.done:
+                print(f"\r{update.badge[:100]:<100}", end="", file=sys.stderr, flush=True)
+    except KeyboardInterrupt:
+        call.cancel()
+        print("\nerror: cancelled; nothing was written.", file=sys.stderr)
+        return 130
+    if show_progress:
+        print(file=sys.stderr)
+    result = call.result
     if out is not None and result.image is not None:
         _save_rgb(out, result.image)
     if extras_dir is not None:
@@ -101,11 +110,14 @@ def cmd_bench(args) -> int:
     else:
         from studio.apps import get_app
 
+        from .bench.lite import bench_lite
+
         app = get_app(args.target)
-        if app.bench is None:
+        if not app.offers("bench"):
             print(f"error: the '{app.id}' app has no lite-tier benchmark; try --tiny.", file=sys.stderr)
             return 2
-        report = app.bench(tier=args.tier, frames=args.frames, out_json=args.json, plot=args.plot, image=args.image)
+        report = bench_lite(app, tier=args.tier, frames=args.frames, out_json=args.json, plot=args.plot,
+                            image=args.image)  # fmt: skip
     if args.json is not None:
         from .bench_tables import write_markdown
 
@@ -149,23 +161,29 @@ def _bench_diffusion(args) -> dict:
 
 
 def cmd_batch(args, app) -> int:
-    from .serve import make_context
+    from .batch import run_batch
+    from .context import make_context
 
-    if app.batch is None:
+    if not app.offers("batch"):
         print(f"error: the '{app.id}' app has no batch form; use `studio run` per file.", file=sys.stderr)
         return 2
+
+    def progress(done: int, total: int, entry: dict) -> None:
+        status = entry.get("error") or entry.get("output")
+        print(f"[{done}/{total}] {status}", file=sys.stderr, flush=True)
+
     values = {p.name: getattr(args, p.name) for p in app.params if getattr(args, p.name) is not None}
-    summary = app.batch(make_context(args.device), args.out, **values)
+    summary = run_batch(app, make_context(args.device), args.out, values, progress)
     print(json.dumps(summary, indent=2))
     return 0 if summary.get("done") else 2
 
 
 def cmd_compare(args, app) -> int:
     from .compare import compare_folder
-    from .serve import make_context
+    from .context import make_context
 
-    image_param = next((p.name for p in app.params if p.kind == "image"), None)
-    values = {p.name: getattr(args, p.name) for p in app.params if p.name not in ("tier", "seed", image_param)}
+    values = {p.name: getattr(args, p.name) for p in app.params
+              if p.name not in ("tier", "seed", app.primary_input)}  # fmt: skip
     report = compare_folder(app, make_context(args.device), args.inputs, args.out, values, seed=args.seed or 0,
                             include_lite=args.lite)  # fmt: skip
     print(json.dumps({k: v for k, v in report.items() if k != "inputs"}, indent=2))

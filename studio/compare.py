@@ -17,7 +17,8 @@ from typing import Iterator
 
 from .errors import InputError, StudioError
 from .metrics import psnr, ssim
-from .schema import App, Preview, Result, RunContext
+from .context import RunContext
+from .schema import App, Preview, Result
 
 TIERS = ("student", "teacher")
 
@@ -69,8 +70,7 @@ def total_ms(result: Result) -> float:
 def compare_stream(app: App, ctx: RunContext, values: dict, seed: int = 0,
                    include_lite: bool = False) -> Iterator[tuple[str, Preview | Result] | Comparison]:  # fmt: skip
     """Yield (tier, Preview) while a tier runs, (tier, Result) when it is done, then the `Comparison`."""
-    names = {p.name for p in app.params}
-    if not {"tier", "seed"} <= names:
+    if not app.offers("compare"):
         raise InputError(f"The '{app.id}' app has no student/teacher tiers to compare.")
     tiers = TIERS + (("lite",) if include_lite else ())
     results: dict[str, Result] = {}
@@ -156,7 +156,7 @@ def compare_folder(app: App, ctx: RunContext, inputs_dir, out_dir, values: dict,
 
     from .imaging import list_images, load_image
 
-    image_param = next((p.name for p in app.params if p.kind == "image"), None)
+    image_param = app.primary_input
     if image_param is None:
         raise InputError(f"The '{app.id}' app takes no image to iterate over.")
     files, out_dir = list_images(inputs_dir, "--inputs"), Path(out_dir)
@@ -182,19 +182,10 @@ def compare_folder(app: App, ctx: RunContext, inputs_dir, out_dir, values: dict,
 
 
 def _write_grid(rows, path, cell: int = 256) -> None:
-    import cv2
-    import numpy as np
+    """One contact sheet row per input: the input, then each tier's result, `cell` px tall and labelled."""
     from PIL import Image
 
-    columns = max(len(images) for _, _, images in rows)
-    grid = np.full((len(rows) * (cell + 24), columns * cell, 3), 255, np.uint8)
-    for r, (name, tiers, images) in enumerate(rows):
-        labels = [name] + tiers
-        for c, image in enumerate(images):
-            h, w = image.shape[:2]
-            scale = cell / max(h, w)
-            thumb = cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA)
-            y, x = r * (cell + 24) + 24, c * cell
-            grid[y : y + thumb.shape[0], x : x + thumb.shape[1]] = thumb
-            cv2.putText(grid, labels[c][:32], (x + 4, y - 7), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (20, 20, 20), 1)
-    Image.fromarray(grid).save(path)
+    from .tiles import grid
+
+    sheet = grid([images for _, _, images in rows], cell, labels=[[name, *tiers] for name, tiers, _ in rows], gap=4)
+    Image.fromarray(sheet).save(path)

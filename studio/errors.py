@@ -54,3 +54,12 @@ class ModelUnavailable(StudioError):
 
 class PreprocessorUnavailable(ModelUnavailable):
     """An annotator or face pack needs files that are not present locally."""
+
+
+class RunCancelled(StudioError):
+    """The user (or a disconnected client) cancelled the run; nothing was returned."""
+
+    exit_code = 130  # the shell's code for an interrupted command
+
+    def __init__(self, message: str = "The run was cancelled; nothing was returned."):
+        super().__init__(message)

@@ -11,6 +11,13 @@ from typing import Callable
 
 import numpy as np
 
+# Colour lives in studio.color (one Lab convention for the whole project); these names are re-exported because
+# the metrics are where callers have always found them.
+from .color import bool_mask, ciede2000, mean_lab, rgb_to_lab
+
+__all__ = ["METRICS", "Metric", "ciede2000", "landmark_nme", "mean_lab", "psnr", "region_delta_e", "rgb_to_lab",
+           "ssim"]
+
 
 @dataclass(frozen=True)
 class Metric:
@@ -25,15 +32,6 @@ class Metric:
         return float(self.fn(*args, **kwargs))
 
 
-def _bool_mask(mask, shape) -> np.ndarray | None:
-    if mask is None:
-        return None
-    m = np.asarray(mask)
-    if m.shape != tuple(shape[:2]):
-        raise ValueError(f"mask has shape {m.shape}, expected {tuple(shape[:2])}")
-    return m > (0.5 if m.dtype.kind == "f" else 0)
-
-
 def _check_pair(a: np.ndarray, b: np.ndarray) -> None:
     if a.shape != b.shape:
         raise ValueError(f"images differ in shape: {a.shape} vs {b.shape}")
@@ -43,7 +41,7 @@ def psnr(a: np.ndarray, b: np.ndarray, mask=None) -> float:
     """Peak signal-to-noise ratio in dB (inf for identical images)."""
     _check_pair(a, b)
     diff = (a.astype(np.float64) - b.astype(np.float64)) ** 2
-    m = _bool_mask(mask, a.shape)
+    m = bool_mask(mask, a.shape)
     mse = diff[m].mean() if m is not None else diff.mean()
     return float("inf") if mse == 0 else float(10.0 * np.log10(255.0**2 / mse))
 
@@ -58,34 +56,12 @@ def ssim(a: np.ndarray, b: np.ndarray, mask=None) -> float:
     _, full = structural_similarity(a, b, channel_axis=-1 if a.ndim == 3 else None, data_range=255,
                                     gaussian_weights=True, sigma=1.5, use_sample_covariance=False, full=True)  # fmt: skip
     per_pixel = full.mean(axis=-1) if full.ndim == 3 else full
-    m = _bool_mask(mask, a.shape)
+    m = bool_mask(mask, a.shape)
     if m is not None:
         if not m.any():
             raise ValueError("SSIM mask selects no pixels")
         return float(per_pixel[m].mean())
     return float(per_pixel.mean())
-
-
-def rgb_to_lab(rgb: np.ndarray) -> np.ndarray:
-    """sRGB uint8 (…×3) → CIELAB (D65), float64."""
-    from skimage.color import rgb2lab
-
-    return rgb2lab(np.asarray(rgb, np.uint8))
-
-
-def ciede2000(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
-    """CIEDE2000 colour difference between Lab colours (Sharma, Wu & Dalal 2005), element-wise."""
-    from skimage.color import deltaE_ciede2000
-
-    return deltaE_ciede2000(np.asarray(lab1, np.float64), np.asarray(lab2, np.float64))
-
-
-def mean_lab(rgb: np.ndarray, mask) -> np.ndarray:
-    """Mean CIELAB colour of the masked pixels (the average is taken in Lab, which is perceptual)."""
-    m = _bool_mask(mask, rgb.shape)
-    if m is None or not m.any():
-        raise ValueError("mask selects no pixels")
-    return rgb_to_lab(rgb[m][None])[0].mean(axis=0)
 
 
 def region_delta_e(a: np.ndarray, mask_a, b: np.ndarray, mask_b) -> float:

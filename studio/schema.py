@@ -7,7 +7,6 @@ Nothing here imports a UI toolkit or torch.
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import asdict, dataclass, field
 from typing import Any, Callable, Iterator
@@ -103,6 +102,10 @@ class SeedParam(Param):
         return seed
 
 
+#: What an app may declare it offers (see `App.capabilities`).
+CAPABILITIES = frozenset({"compare", "live", "batch", "bench"})
+
+
 # --------------------------------------------------------------------------------------------- outputs
 @dataclass
 class Provenance:
@@ -176,36 +179,6 @@ class Result:
 
 
 # --------------------------------------------------------------------------------------------- the app
-@dataclass
-class RunContext:
-    """What a run generator may use: settings, the shared preprocessing service, the diffusion engine,
-    a cancel flag. One context is shared by every app a server or notebook runs, so they share caches
-    and resident models."""
-
-    settings: Any
-    preprocess: Any
-    cancel: Callable[[], bool] = lambda: False
-    _engine: Any = None
-    _shared: dict = field(default_factory=dict)
-    _shared_lock: Any = field(default_factory=threading.Lock)
-
-    def shared(self, name: str, factory: Callable[[], Any]) -> Any:
-        """A per-context object created on first use (e.g. an app's webcam tracker), kept with the context."""
-        with self._shared_lock:
-            if name not in self._shared:
-                self._shared[name] = factory()
-            return self._shared[name]
-
-    @property
-    def engine(self):
-        """The diffusion engine, created on first use (cheap: it loads no model until a run needs one)."""
-        if self._engine is None:
-            from .engine.engine import Engine
-
-            self._engine = Engine(self.settings)
-        return self._engine
-
-
 @dataclass(frozen=True)
 class App:
     id: str  # stable kebab-case id: CLI name, URL path, API name
@@ -213,6 +186,14 @@ class App:
     description: str
     params: tuple[Param, ...]
     run: Callable[..., Iterator[Preview | Result]]  # run(ctx, **validated_params)
+    #: What the app offers, declared rather than guessed from parameter names: "compare" (student vs teacher:
+    #: needs a recipe and the standard tier/seed parameters), "live" (a webcam path), "batch" (`studio batch`
+    #: iterates its image inputs over folders), "bench" (a declared lite workload for `studio bench`).
+    capabilities: frozenset[str] = frozenset()
+    #: Its entry in `models/apps.py` (the diffusion recipe), or None for an app without diffusion tiers.
+    recipe: str | None = None
+    #: The image input Compare and batch iterate over (default: the first image parameter).
+    primary_input: str | None = None
     #: examples(settings) -> list of {param name: value}; built when a page is built, since they may write files.
     examples: Callable[[Any], list[dict]] = lambda settings: []
     #: Optional real-time path for webcam frames: live(ctx, frame_rgb, **validated_params) -> RGB frame.
@@ -221,11 +202,35 @@ class App:
     live: Callable[..., np.ndarray] | None = None
     #: Name of the image param the webcam frame replaces in live mode (e.g. "source").
     live_param: str | None = None
-    #: Optional benchmark: bench(tier=..., frames=..., out_json=..., plot=...) -> report dict (`studio bench <id>`).
-    bench: Callable[..., dict] | None = None
-    #: Optional batch form: batch(ctx, out_dir, **values) -> summary dict (`studio batch <id>`), where image
-    #: params may name folders to iterate over; items that fail are recorded in the summary and skipped.
-    batch: Callable[..., dict] | None = None
+    #: The lite benchmark's workload: bench_workload(frame_rgb) -> `studio.bench.Workload` (`studio bench <id>`).
+    bench_workload: Callable[[np.ndarray], Any] | None = None
+    #: Optional check of a batch's shared inputs before any row runs: check(ctx, values) raises on a problem that
+    #: would fail every row (e.g. a faceless makeup reference).
+    check: Callable[..., None] | None = None
+
+    def __post_init__(self):
+        unknown = set(self.capabilities) - CAPABILITIES
+        if unknown:
+            raise ValueError(f"App '{self.id}': unknown capabilities {sorted(unknown)}; known: {sorted(CAPABILITIES)}.")
+        names = {p.name for p in self.params}
+        if "compare" in self.capabilities and (self.recipe is None or not {"tier", "seed"} <= names):
+            raise ValueError(f"App '{self.id}': 'compare' needs a recipe and the standard tier and seed parameters.")
+        if "live" in self.capabilities and (self.live is None or self.live_param not in names):
+            raise ValueError(f"App '{self.id}': 'live' needs a live function and live_param naming an image input.")
+        if "bench" in self.capabilities and self.bench_workload is None:
+            raise ValueError(f"App '{self.id}': 'bench' needs a bench_workload.")
+        images = [p.name for p in self.params if isinstance(p, ImageParam)]
+        if self.primary_input is None and images:
+            object.__setattr__(self, "primary_input", images[0])
+        elif self.primary_input is not None and self.primary_input not in images:
+            raise ValueError(f"App '{self.id}': primary_input '{self.primary_input}' is not an image parameter.")
+
+    def offers(self, capability: str) -> bool:
+        return capability in self.capabilities
+
+    @property
+    def image_params(self) -> list[str]:
+        return [p.name for p in self.params if isinstance(p, ImageParam)]
 
     def param(self, name: str) -> Param:
         for p in self.params:
@@ -242,11 +247,11 @@ class App:
             )
         return {p.name: p.validate(values.get(p.name)) for p in self.params}
 
-    def stream(self, ctx: RunContext, **values) -> Iterator[Preview | Result]:
+    def stream(self, ctx, **values) -> Iterator[Preview | Result]:
         """Validate the inputs, then yield the app's previews and finally its `Result`."""
         yield from self.run(ctx, **self.validate(values))
 
-    def __call__(self, ctx: RunContext, **values) -> Result:
+    def __call__(self, ctx, **values) -> Result:
         """Run to completion and return the `Result` (for scripts and notebooks)."""
         result = None
         for item in self.stream(ctx, **values):

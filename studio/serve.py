@@ -5,17 +5,8 @@ from __future__ import annotations
 import sys
 import threading
 
-from .devices import check_device_name
+from .context import RunContext, make_context
 from .errors import StudioError
-from .preprocess import Preprocessing
-from .schema import RunContext
-from .settings import Settings
-
-
-def make_context(device: str | None = None, **overrides) -> RunContext:
-    """Settings from the environment plus flags, and the shared preprocessing service."""
-    settings = Settings.from_env().with_overrides(device=check_device_name(device) if device else None, **overrides)
-    return RunContext(settings=settings, preprocess=Preprocessing(settings))
 
 
 def build_blocks(app_id: str | None, ctx: RunContext):

@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 
 from bad_inputs import BAD_INPUT_NAMES, make_inputs
-from conftest import REPO, fixture
+from conftest import HANG_GUARD_S, REPO, fixture
 
 STUDIO = [sys.executable, "-m", "studio.cli"]
 
 
-def studio(*args, timeout=180) -> subprocess.CompletedProcess:
-    return subprocess.run([*STUDIO, *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=REPO)
+def studio(*args) -> subprocess.CompletedProcess:
+    # The timeout only stops a command that hangs (e.g. a thread that keeps the process alive), never a slow run.
+    return subprocess.run([*STUDIO, *map(str, args)], capture_output=True, text=True, cwd=REPO, timeout=HANG_GUARD_S)
 
 
 def test_list_names_the_apps():
@@ -78,8 +79,9 @@ def test_run_generated_flags_and_missing_required_image(tmp_path):
 def test_unknown_app_and_bad_device():
     out = studio("run", "makeupp")
     assert out.returncode == 2 and "Unknown app 'makeupp'" in out.stderr
+    # A hang guard only: a bad device must exit at once, but a bug could start the server and block instead.
     launch = subprocess.run([sys.executable, "launch.py", "--device", "tpu"], capture_output=True, text=True,
-                            timeout=60, cwd=REPO)  # fmt: skip
+                            timeout=HANG_GUARD_S, cwd=REPO)  # fmt: skip
     assert launch.returncode == 2 and "Unknown device 'tpu'" in launch.stderr
 
 
@@ -93,6 +95,7 @@ def test_bench_preprocess_writes_json_and_plot(tmp_path):
     assert (tmp_path / "b.png").stat().st_size > 0
 
 
+@pytest.mark.heavy  # minutes on 2 cores
 def test_bench_lite_tier_from_the_command_line_writes_json_and_plot(tmp_path):
     out = studio("bench", "makeup", "--tier", "lite", "--frames", 3, "--json", tmp_path / "lite.json")
     assert out.returncode == 0, out.stderr
@@ -102,6 +105,7 @@ def test_bench_lite_tier_from_the_command_line_writes_json_and_plot(tmp_path):
     assert "| live_frame |" in table and "cores" in table
 
 
+@pytest.mark.heavy  # minutes on 2 cores
 def test_bench_tiny_runs_the_engine_on_tiny_models_and_writes_json_and_plot(tmp_path):
     """`studio bench makeup --tiny`: student vs teacher through the real engine and a bare diffusers call."""
     out = studio("bench", "makeup", "--tiny", "--repeats", 1, "--json", tmp_path / "t.json")
@@ -126,7 +130,7 @@ def test_random_weight_bench_writes_json_and_markdown_on_cpu(tmp_path):
     args = ["--tiny", "--device", "cpu", "--modes", "eager", "--families", "sd15", "--lora-rank", "4", "--repeats", "1",
             "--json", str(tmp_path / "r.json")]  # fmt: skip
     out = subprocess.run([sys.executable, "-m", "studio.engine.bench_random", *args], capture_output=True, text=True,
-                         timeout=300, cwd=REPO)  # fmt: skip
+                         timeout=HANG_GUARD_S, cwd=REPO)  # fmt: skip
     assert out.returncode == 0, out.stderr
     run = json.loads((tmp_path / "r.json").read_text())["runs"][0]
     assert run["fusion"]["restored_bit_exact"] is True and run["student_lora_unfused"]["median_s"] > 0

@@ -25,7 +25,9 @@ from studio.apps.makeup.presets import preset_look
 from studio.apps.makeup.report import makeup_area
 from studio.engine.engine import Engine
 from studio.errors import ModelUnavailable
-from studio.schema import Preview, Result, RunContext
+from studio.context import RunContext
+from studio.preprocess.face_control import control_image, crop_face
+from studio.schema import Preview, Result
 from studio.settings import Settings
 
 SIZE = 64
@@ -56,7 +58,7 @@ def tiny_catalog():
 
 
 def context(settings, preprocessing) -> RunContext:
-    return RunContext(settings=settings, preprocess=preprocessing, _engine=Engine(settings, catalog=tiny_catalog()))
+    return RunContext(settings=settings, preprocess=preprocessing).with_engine(Engine(settings, catalog=tiny_catalog()))
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +89,7 @@ def settings_with(tmp_path, spec_ids, tiny_hub=None) -> Settings:
 def test_control_image_is_the_mediapipe_face_render_of_our_mesh(preprocessing, load_rgb):
     rgb = load_rgb(FRECKLES)
     crop = preprocessing.faces(rgb)[0].aligned_crop(rgb, 512)
-    control = diffusion.control_image(crop.landmarks, 512)
+    control = control_image(crop.landmarks, 512)
     lm = np.floor(crop.landmarks).astype(int)
     # controlnet-aux's colours (RGB), 2 px lines at 512: lips, oval, each eye and brow, iris centre squares.
     for index, part in ((13, "lips"), (152, "oval"), (386, "left_eye"), (159, "right_eye"), (334, "left_brow"),
@@ -101,14 +103,14 @@ def test_control_image_is_the_mediapipe_face_render_of_our_mesh(preprocessing, l
     colours = {tuple(c) for c in control.reshape(-1, 3)}
     assert colours == {(0, 0, 0), *diffusion.CONTROL_COLORS.values(), *diffusion.IRIS_COLORS.values()}
     assert np.count_nonzero(control.any(-1)) < 0.05 * 512 * 512, "thin lines on black"
-    assert diffusion.control_image(crop.landmarks / 8, 64).any(-1).sum() > 100, "drawn at any size (1 px lines)"
+    assert control_image(crop.landmarks / 8, 64).any(-1).sum() > 100, "drawn at any size (1 px lines)"
 
 
 def test_masks_stay_inside_the_makeup_area_and_off_eyes_and_teeth(preprocessing, load_rgb):
     rgb = load_rgb("faces/face_man_elderly_light_smiling_01.jpg")  # open smile: teeth show
     face = preprocessing.faces(rgb)[0]
     crop = face.aligned_crop(rgb, 512)
-    cface = diffusion.crop_face(crop, face)
+    cface = crop_face(crop, face)
     inpaint, alpha = diffusion.crop_masks(crop, cface, face, {r: 1.0 for r in REGIONS}, rgb.shape)
     union = diffusion.region_union(cface, REGIONS) > 0
     protect = (cface.regions.full("eyes") | cface.regions.full("irises") | cface.regions.full("inner_mouth")) > 0
@@ -195,9 +197,10 @@ def test_out_of_memory_in_the_student_falls_back_to_the_teacher(app, ctx, monkey
     assert result.info["diffusion"]["faces"][0]["fallback_reason"] == "oom"
 
 
-def test_a_failing_quality_gate_falls_back_to_the_teacher(app, ctx, monkeypatch):
+def test_a_failing_quality_gate_falls_back_to_the_teacher(app, ctx):
     # Any lip colour fails: limit max(-1, lite error - 100) = -1.
-    monkeypatch.setitem(diffusion.GATE_DELTA_E, "lips", (-1.0, -100.0))
+    strict = diffusion.GateLimits(delta_e={**diffusion.GateLimits().delta_e, "lips": (-1.0, -100.0)})
+    ctx = replace(ctx, gate_limits={"makeup": strict})
     result = app(ctx, source=fixture(FRECKLES), reference=fixture(DEEP_RED), tier="auto", **LIPS_ONLY)
     p = result.provenance
     assert p.tier == "teacher" and p.fallback_reason == "quality_gate"
@@ -210,9 +213,8 @@ def test_a_failing_quality_gate_falls_back_to_the_teacher(app, ctx, monkeypatch)
     json.dumps(result.summary())  # what the CLI and the API return
 
 
-def test_a_passing_quality_gate_keeps_the_student(app, ctx, monkeypatch):
-    monkeypatch.setattr(diffusion, "GATE_MAX_DRIFT", float("inf"))
-    monkeypatch.setattr(diffusion, "GATE_DELTA_E", {})
+def test_a_passing_quality_gate_keeps_the_student(app, ctx):
+    ctx = replace(ctx, gate_limits={"makeup": diffusion.GateLimits(max_drift=float("inf"), delta_e={})})
     result = app(ctx, source=fixture(FRECKLES), reference=fixture(DEEP_RED), tier="auto", **LIPS_ONLY)
     assert result.provenance.tier == "student" and result.provenance.fallback_reason is None
     gate = result.info["diffusion"]["faces"][0]["quality_gate"]

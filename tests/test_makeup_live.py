@@ -11,9 +11,9 @@ import pytest
 
 from conftest import fixture
 
-from studio.apps.makeup.app import run_batch
-from studio.apps.makeup.live import tracker_for
-from studio.live import MAX_REUSED
+from studio.batch import run_batch
+from studio.bench.lite import bench_lite
+from studio.live import MAX_REUSED, face_tracker
 from studio.cli import main
 from studio.errors import InputError, NoFaceFound
 
@@ -43,7 +43,8 @@ def test_app_declares_its_params_live_mode_and_bench(app):
         assert region in names and f"{region}_strength" in names
     assert app.param("tier").choices == ("auto", "student", "teacher", "lite")
     assert app.param("reference").required is False
-    assert app.live is not None and app.live_param == "source" and app.bench is not None
+    assert app.live is not None and app.live_param == "source" and app.bench_workload is not None
+    assert app.capabilities == {"compare", "live", "batch", "bench"} and app.recipe == "makeup"
 
 
 def test_live_paints_frames_and_skips_analysis_when_the_scene_is_still(app, ctx, load_rgb):
@@ -51,7 +52,7 @@ def test_live_paints_frames_and_skips_analysis_when_the_scene_is_still(app, ctx,
     frame = webcam_frame(load_rgb)
     out = app.live(ctx, frame, **values)
     assert out.shape == frame.shape and np.any(out != frame)
-    tracker = tracker_for(ctx)
+    tracker = face_tracker(ctx, "makeup")
     assert (tracker.analysed, tracker.skipped) == (1, 0)
     again = app.live(ctx, frame.copy(), **values)
     assert tracker.skipped == 1 and np.array_equal(again, out), "a still scene reuses the landmarks"
@@ -75,7 +76,7 @@ def test_live_without_a_look_says_what_to_do(app, ctx, load_rgb):
 
 
 def test_bench_writes_json_with_fps_and_a_plot(app, tmp_path):
-    report = app.bench(tier="lite", frames=3, out_json=tmp_path / "makeup.json", plot=None, image=None)
+    report = bench_lite(app, tier="lite", frames=3, out_json=tmp_path / "makeup.json")
     saved = json.loads((tmp_path / "makeup.json").read_text())
     assert saved["fps"] > 0 and saved["fps"] == report["fps"]
     assert {"live_frame", "face_tracking_with_masks", "makeup_only", "photo_run_with_metrics"} <= set(saved["results"])
@@ -84,10 +85,10 @@ def test_bench_writes_json_with_fps_and_a_plot(app, tmp_path):
 
 def test_bench_of_a_diffusion_tier_points_to_the_engine_benchmarks(app):
     with pytest.raises(InputError, match="studio bench makeup --tiny"):
-        app.bench(tier="student", frames=3, out_json=None, plot=None, image=None)
+        bench_lite(app, tier="student", frames=3)
 
 
-def test_batch_over_a_folder(ctx, tmp_path):
+def test_batch_over_a_folder(app, ctx, tmp_path):
     sources = tmp_path / "in"
     sources.mkdir()
     # Links, not copies: the fixtures stay where they are.
@@ -95,22 +96,24 @@ def test_batch_over_a_folder(ctx, tmp_path):
                  "noface_rocket_launchpad_night_01.jpg"):  # fmt: skip
         (sources / name).symlink_to(fixture(f"faces/{name}"))
     (sources / "notes.txt").write_text("not an image, ignored")
-    summary = run_batch(ctx, tmp_path / "out", source=sources, preset="berry", tier="lite")
+    summary = run_batch(app, ctx, tmp_path / "out", {"source": sources, "preset": "berry", "tier": "lite"})
     assert summary["done"] == 2
     by_name = {e["source"]: e for e in summary["results"]}
     assert "No face found" in by_name["noface_rocket_launchpad_night_01.jpg"]["error"]
     assert (tmp_path / "out" / "face_woman_nomakeup_freckles_01_makeup.png").exists()
+    assert (tmp_path / "out" / "contact_sheet.png").stat().st_size > 0
     assert by_name["faces_multi_two_women_outdoor_01.jpg"]["info"]["faces"] == 2
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["done"] == 2
 
 
-def test_batch_stops_early_on_a_bad_look(ctx, tmp_path):
+def test_batch_stops_early_on_a_bad_look(app, ctx, tmp_path):
     (tmp_path / "a.png").symlink_to(fixture(FRECKLES))
     with pytest.raises(NoFaceFound, match="makeup reference photo"):
-        run_batch(ctx, tmp_path / "out", source=tmp_path, reference=fixture("faces/noface_rocket_launchpad_night_01.jpg"))
+        run_batch(app, ctx, tmp_path / "out",
+                  {"source": tmp_path, "reference": fixture("faces/noface_rocket_launchpad_night_01.jpg")})
     assert not (tmp_path / "out").exists()
     with pytest.raises(InputError, match="does not exist"):
-        run_batch(ctx, tmp_path / "out", source=tmp_path / "missing", preset="nude")
+        run_batch(app, ctx, tmp_path / "out", {"source": tmp_path / "missing", "preset": "nude"})
 
 
 def test_cli_run_prints_provenance_and_metrics(tmp_path, capsys):

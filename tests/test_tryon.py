@@ -63,7 +63,7 @@ def test_lite_meets_the_bar_on_every_top(app, ctx, load_rgb, person):
         spill = float((changed & ~person_mask).sum() / max(changed.sum(), 1))
         outside = ~_grow(region | changed, 6)
         s = ssim(rgb, out, outside)
-        parse, _ = garment_for(product)
+        parse, _ = garment_for(ctx, product)
         with np.errstate(all="ignore"):
             de = region_delta_e(out, dressed_region_of(result, dressed_region), parse.rgb, parse.mean_rgb_mask())
         if coverage < 0.7 or spill > 0.10 or s < 0.98 or de > 10 or changed[face].mean() > 0.01:

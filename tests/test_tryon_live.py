@@ -11,7 +11,8 @@ import pytest
 
 from conftest import FIXTURES, fixture
 
-from studio.apps.tryon.app import run_batch
+from studio.batch import run_batch
+from studio.bench.lite import bench_lite
 from studio.apps.tryon.garment import parse_garment
 from studio.apps.tryon.samples import GARMENTS, draw_garment
 from studio.cli import main
@@ -71,7 +72,7 @@ def test_plain_backdrop_without_garment_is_a_clear_error():
 
 # ----------------------------------------------------------------------------------------------- live
 def test_live_frame_is_dressed_and_tracked(app, ctx, load_rgb):
-    from studio.apps.tryon.live import tracker_for
+    from studio.live import body_tracker
 
     frame = webcam_frame(load_rgb)
     garment = str(fixture(TEE))
@@ -79,7 +80,7 @@ def test_live_frame_is_dressed_and_tracked(app, ctx, load_rgb):
     out = app.live(ctx, frame, **values)
     assert out.shape == frame.shape and (np.abs(out.astype(int) - frame).max(axis=2) > 20).mean() > 0.05
     again = app.live(ctx, frame, **values)  # a still scene reuses the tracked pose
-    assert np.array_equal(out, again) and tracker_for(ctx).skipped >= 1
+    assert np.array_equal(out, again) and body_tracker(ctx, "tryon").skipped >= 1
     empty = webcam_frame(load_rgb, "faces/noface_rocket_launchpad_night_01.jpg")
     assert np.array_equal(app.live(ctx, empty, **values), empty)  # nobody in frame: the camera as it is
     with pytest.raises(InputError, match="garment"):
@@ -88,17 +89,17 @@ def test_live_frame_is_dressed_and_tracked(app, ctx, load_rgb):
 
 # ----------------------------------------------------------------------------------------------- bench
 def test_bench_writes_json_with_fps_and_a_plot(app, tmp_path):
-    report = app.bench(tier="lite", frames=3, out_json=tmp_path / "tryon.json", plot=None, image=None)
+    report = bench_lite(app, tier="lite", frames=3, out_json=tmp_path / "tryon.json")
     saved = json.loads((tmp_path / "tryon.json").read_text())
     assert saved["fps"] == report["fps"] > 0
     assert {"live_frame", "tryon_only", "body_tracking", "photo_run_with_metrics"} <= set(saved["results"])
     assert (tmp_path / "tryon.png").stat().st_size > 1000
     with pytest.raises(InputError, match="studio bench tryon --tiny"):
-        app.bench(tier="teacher", frames=3, out_json=None, plot=None, image=None)
+        bench_lite(app, tier="teacher", frames=3)
 
 
 # ----------------------------------------------------------------------------------------------- batch + CLI
-def test_batch_over_people_and_garment_folders(ctx, tmp_path):
+def test_batch_over_people_and_garment_folders(app, ctx, tmp_path):
     people, garments = tmp_path / "people", tmp_path / "garments"
     people.mkdir()
     garments.mkdir()
@@ -107,15 +108,15 @@ def test_batch_over_people_and_garment_folders(ctx, tmp_path):
         (people / name.split("/")[1]).symlink_to(fixture(name))
     (garments / "tee.jpg").symlink_to(fixture(TEE))
     (garments / "readme.txt").write_text("not an image, ignored")
-    summary = run_batch(ctx, tmp_path / "out", person=people, garment=garments, tier="lite")
+    summary = run_batch(app, ctx, tmp_path / "out", {"person": people, "garment": garments, "tier": "lite"})
     assert summary["done"] == 1 and len(summary["results"]) == 2
     by_person = {e["person"]: e for e in summary["results"]}
     assert "No person found" in by_person["noface_rocket_launchpad_night_01.jpg"]["error"]
-    assert (tmp_path / "out" / "person_woman_dark_skin_front_tee_01__tee.png").exists()
+    assert (tmp_path / "out" / "person_woman_dark_skin_front_tee_01__tee_tryon.png").exists()
     assert (tmp_path / "out" / "contact_sheet.png").exists()
     assert json.loads((tmp_path / "out" / "summary.json").read_text())["done"] == 1
     with pytest.raises(InputError, match="does not exist"):
-        run_batch(ctx, tmp_path / "out", person=tmp_path / "missing", garment=garments)
+        run_batch(app, ctx, tmp_path / "out", {"person": tmp_path / "missing", "garment": garments})
 
 
 def test_cli_run_writes_the_image_and_prints_metrics(tmp_path, capsys):

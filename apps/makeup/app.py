@@ -11,18 +11,14 @@ fetch command, never a silent lite run.
 
 from __future__ import annotations
 
-from pathlib import Path
-
-
-from studio.cache import LRUCache
-from studio.errors import InputError, NoFaceFound, StudioError
-from studio.imaging import image_digest, input_key, list_images, load_image
-from studio.schema import (App, ChoiceParam, ImageParam, Preview, Provenance, Result, SeedParam, SliderParam,
-                           Stopwatch, ToggleParam)  # fmt: skip
+from studio.errors import InputError, NoFaceFound
+from studio.imaging import image_digest, input_key, load_image
+from studio.live import face_tracker
+from studio.schema import App, ChoiceParam, ImageParam, Preview, Result, SliderParam, Stopwatch, ToggleParam
+from studio.tiers import choose_tier, lite_provenance, tier_params
 
 from . import diffusion, report
 from .lite import apply_look, extract_look, is_grayscale
-from .live import tracker_for
 from .presets import PRESETS, preset_look
 
 #: Regions in the order a makeup artist lists them: (id, label, default strength, what the strength does).
@@ -34,17 +30,17 @@ REGIONS = (
     ("foundation", "Foundation", 0.3, "evens the skin and shifts its tone (a limited way) towards the reference's"),
     ("brows", "Brows", 0.5, "tints the brows towards the reference's brow colour"),
 )
-TIERS = ("auto", "student", "teacher", "lite")
-FETCH_COMMAND = "studio fetch makeup"
-_looks = LRUCache(16)  # reference digest / preset name → Look: a slider move never re-reads the reference
+LITE_MODELS = ["mediapipe/face_mesh(refined, 478)"]
+BENCH_PRESET = "classic_red"
 
 
 def resolve_look(ctx, reference, preset: str):
     """(look, reference RGB or None, its face or None, notes) for a preset name or a reference photo."""
     names = ", ".join(PRESETS)
+    looks = ctx.cache("makeup.looks")  # reference digest / preset name → Look: a slider move never re-reads it
     if preset != "reference":
         notes = [f"Preset '{preset}' was used; the reference photo was not."] if reference is not None else []
-        return _looks.get_or_compute(("preset", preset), lambda: preset_look(preset)), None, None, notes
+        return looks.get_or_compute(("preset", preset), lambda: preset_look(preset)), None, None, notes
     if reference is None:
         raise InputError(f"Upload a makeup reference photo, or choose a preset look ({names}).")
     ref = load_image(reference, what="makeup reference photo", max_pixels=ctx.settings.max_pixels)
@@ -55,7 +51,7 @@ def resolve_look(ctx, reference, preset: str):
     if is_grayscale(ref, faces[0]):
         raise InputError("The makeup reference photo is black-and-white, so it has no makeup colours to copy. "
                          f"Use a colour photo, or choose a preset look ({names}).")  # fmt: skip
-    look = _looks.get_or_compute(("reference", image_digest(ref)), lambda: extract_look(ref, faces[0]))
+    look = looks.get_or_compute(("reference", image_digest(ref)), lambda: extract_look(ref, faces[0]))
     notes = list(look.notes)
     if len(faces) > 1:
         notes.append(f"The reference shows {len(faces)} faces: the look was taken from the largest.")
@@ -69,7 +65,7 @@ def strengths(values: dict) -> dict[str, float]:
 
 def run(ctx, source, reference, preset: str, tier: str, seed: int, steps: int, **regions):
     watch = Stopwatch()
-    mode = diffusion.engine_mode(ctx, tier)  # before any work: a missing explicit tier fails fast
+    choice = choose_tier(ctx, "makeup", tier)  # before any work: a missing explicit tier fails fast
     with watch("read"):  # (not "load": in the diffusion tiers that is the engine's model loading)
         rgb = load_image(source, what="source photo", max_pixels=ctx.settings.max_pixels)
     with watch("reference"):
@@ -78,25 +74,19 @@ def run(ctx, source, reference, preset: str, tier: str, seed: int, steps: int, *
         faces = ctx.preprocess.require_faces(rgb, what="the source photo")
     amounts = strengths(regions)
     painted = [r for r, v in amounts.items() if v > 0 and look.has(r)]
-    fallback, tier_note = None, []
-    if mode is None and tier == "auto":
-        fallback = "unavailable"
-        tier_note = [(f"No diffusion weights (student or teacher) are installed, so the lite tier ran. Fetch them "
-                      f"with: {FETCH_COMMAND}")]  # fmt: skip
-    elif mode is not None and not painted:
-        mode, tier_note = None, ["Every makeup region is switched off, so nothing was generated."]
+    if not choice.lite and not painted:
+        choice = choice.run_lite("Every makeup region is switched off, so nothing was generated.")
     extras, info = {}, {}  # the diffusion tiers' own
-    if mode is None:
+    if choice.lite:
         with watch("makeup"):
             out, paint_notes = apply_look(rgb, faces, look, amounts)
         yield Preview(out, 1, 2, "lite look applied; measuring")
-        provenance = Provenance(app="makeup", tier="lite", models=["mediapipe/face_mesh(refined, 478)"], device="cpu",
-                                fallback_reason=fallback, notes=tier_note + paint_notes)  # fmt: skip
+        provenance = lite_provenance("makeup", choice, LITE_MODELS, {}, paint_notes)
         if len(faces) > 1:
             notes.append(f"The look was applied to all {len(faces)} faces; metrics describe the largest.")
     else:
-        done = yield from diffusion.transfer(ctx, rgb, faces, look, amounts, painted, ref, ref_face, mode, seed,
-                                             steps or None, watch)  # fmt: skip
+        done = yield from diffusion.transfer(ctx, rgb, faces, look, amounts, painted, ref, ref_face, choice.mode,
+                                             seed, choice.steps(steps), watch)  # fmt: skip
         out, provenance, extras, info = done.image, done.provenance, done.extras, {"diffusion": done.info}
     with watch("metrics"):
         metrics, details = report.measure(ctx, rgb, out, faces, look, painted, ref, ref_face)
@@ -110,42 +100,19 @@ def run(ctx, source, reference, preset: str, tier: str, seed: int, steps: int, *
     yield Result(image=out, provenance=provenance, before=rgb, extras=extras, metrics=metrics, info=info)
 
 
-def live(ctx, frame, source=None, reference=None, preset="reference", tier="lite", seed=0, steps=4, **regions):
+def live(ctx, frame, source=None, reference=None, preset="reference", tier="lite", seed=0, steps=0, **regions):
     """One webcam frame through the lite tier (faces tracked across frames). A frame without a face comes back
     unchanged; a missing or faceless reference raises the same errors as a still run."""
     rgb = load_image(frame if frame is not None else source, what="webcam frame")
-    tracker = tracker_for(ctx)
+    tracker = face_tracker(ctx, "makeup")
     look = tracker.remember(("look", input_key(reference), preset), lambda: resolve_look(ctx, reference, preset)[0])
     faces = tracker.faces(rgb)
     return apply_look(rgb, faces, look, strengths(regions))[0] if faces else rgb
 
 
-def run_batch(ctx, out_dir, source, **params) -> dict:
-    """`studio batch makeup --source DIR --out OUT`: apply one look to every photo in the folder `source`;
-    writes `<name>_makeup.png` and `summary.json` to `out_dir` and returns the summary. A photo that fails (no
-    face, unreadable) is reported and skipped; a problem with the look itself (no reference, faceless
-    reference) stops the batch before any work."""
-    import json
-
-    from PIL import Image
-
-    files, out_dir = list_images(source, "source"), Path(out_dir)
-    values = APP.validate({**params, "source": files[0]})
-    resolve_look(ctx, values["reference"], values["preset"])  # fail fast on the look
-    out_dir.mkdir(parents=True, exist_ok=True)
-    summary: dict = {"sources": str(source), "results": []}
-    for path in files:
-        entry: dict = {"source": path.name}
-        try:
-            result = APP(ctx, **{**params, "source": path})
-            Image.fromarray(result.image).save(out_dir / f"{path.stem}_makeup.png")
-            entry.update(output=f"{path.stem}_makeup.png", **result.summary())
-        except StudioError as exc:
-            entry["error"] = str(exc)
-        summary["results"].append(entry)
-    summary["done"] = sum("error" not in e for e in summary["results"])
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2))
-    return summary
+def check(ctx, values: dict) -> None:
+    """Before a batch: the look every photo shares must be usable (a reference with a face, or a preset)."""
+    resolve_look(ctx, values["reference"], values["preset"])
 
 
 def examples(settings) -> list[dict]:
@@ -155,10 +122,25 @@ def examples(settings) -> list[dict]:
     return [{"source": face, "preset": name, "tier": "lite"} for name in PRESETS]
 
 
-def bench(**kwargs) -> dict:
-    from .bench import bench_makeup
+def bench_workload(frame):
+    """`studio bench makeup`: the classic_red preset with every region on (the most work a frame can need), the
+    webcam path beside a close-up (the face filling the frame), face tracking alone and the painting alone."""
+    from studio.bench import close_up_frame
+    from studio.bench.lite import Workload
+    from studio.live import FaceTracker
 
-    return bench_makeup(**kwargs)
+    values = APP.validate({"source": frame, "preset": BENCH_PRESET, "tier": "lite"})
+    look, amounts, tracker = preset_look(BENCH_PRESET), strengths(values), FaceTracker(skip_similar=False)
+    faces = tracker.faces(frame)
+    if not faces:
+        raise NoFaceFound("the benchmark frame", "Pass --image with a photo that shows a face.")
+    return Workload(
+        values=values, target_fps=30, streams={"close_up": close_up_frame()}, info={"faces": len(faces),
+        "look": BENCH_PRESET}, fps_means="the webcam path (APP.live) on a face moving 8 px per frame at 640×480: "
+        "face mesh + masks + makeup on every frame",
+        parts={"face_tracking_with_masks": lambda moved: [f.regions for f in tracker.faces(moved)],
+               "makeup_only": lambda moved: apply_look(frame, faces, look, amounts)},
+    )  # fmt: skip
 
 
 def _region_params():
@@ -185,17 +167,14 @@ APP = App(
         ChoiceParam("preset", "Look", help="'reference' copies the reference photo; any other is a preset look.",
                     default="reference", choices=("reference", *PRESETS)),  # fmt: skip
         *_region_params(),
-        ChoiceParam("tier", "Tier", help="lite runs offline on the CPU; student/teacher need diffusion weights.",
-                    default="auto", choices=TIERS),  # fmt: skip
-        SeedParam("seed", "Seed", help="Diffusion tiers only (the lite tier is deterministic)."),
-        SliderParam("steps", "Steps", help="Diffusion tiers only: denoising steps; 0 = the tier's own (4 for the "
-                    "student, 30 for the teacher).", default=0, minimum=0, maximum=50, step=1, integer=True),
-        # (A teacher that runs as the student's fallback always uses its own steps: see studio.engine.)
+        *tier_params(),
     ),
     run=run,
+    capabilities=frozenset({"compare", "live", "batch", "bench"}),
+    recipe="makeup",
     examples=examples,
     live=live,
     live_param="source",
-    bench=bench,
-    batch=run_batch,
+    bench_workload=bench_workload,
+    check=check,
 )

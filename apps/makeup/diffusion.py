@@ -31,20 +31,20 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from studio.color import hex_to_lab, nearest_name
 from studio.engine.request import GenerationRequest
-from studio.errors import InputError, ModelUnavailable
-from studio.metrics import ciede2000
+from studio.errors import InputError
+from studio.generate import native_resolution, run_on_engine
 from studio.preprocess.face import AlignedCrop, Face, face_height
+from studio.preprocess.face_control import control_image, crop_face
 from studio.schema import Preview, Provenance, Result
 
 from . import report
-from .lite import FEATHER_REACH, SIGMA, Look, _inward, apply_look, hex_to_lab, is_grayscale
+from .lite import _inward, apply_look
+from .look import Look, is_grayscale
+from .regions import FEATHER_REACH, SIGMA
 
 APP_ID = "makeup"
-#: App tier → engine mode (`auto`: student, teacher for a named reason; `fast`: student only; `quality`: teacher).
-MODES = {"auto": "auto", "student": "fast", "teacher": "quality"}
-#: Crop size when the recipe's teacher declares no native resolution (SD1.5 is trained at 512).
-DEFAULT_CROP = 512
 #: How much of the lite first pass is re-noised: high enough that the model re-renders pigment, gloss and skin
 #: texture, low enough that the first pass's shade and placement survive the noise (at 1.0 nothing of it would).
 #: 0.7 is the middle of the img2img range SDEdit-style edits use; a starting value to tune once real weights are
@@ -56,8 +56,8 @@ INWARD_FEATHER = 0.03
 
 # Quality gate. Identity drift: the issue's bar for the lite tier, which only recolours, is 2 % of the eye
 # distance; the diffusion tiers re-render the very edges the mesh locks on (lip line, lash line, brows), so
-# re-detection moves more on an unchanged face. Beyond 4 % (about 2.5 mm on an adult face) features visibly move.
-GATE_MAX_DRIFT = 0.04
+# re-detection moves more on an unchanged face. Beyond 4 % (about 2.5 mm on an adult face) features visibly move
+# (`max_drift`).
 # Region colour: the student may reach the larger of an absolute ΔE2000 and the lite tier's own error on this
 # face (same strengths) plus a margin. Lipstick is opaque, so its colour should match the reference whatever the
 # skin: 10 is the issue's lite bar (8, "a close match") plus 2 for the gloss and shading a model adds to a mean.
@@ -65,17 +65,19 @@ GATE_MAX_DRIFT = 0.04
 # absolute error is dominated by the two skins (the lite tier itself measures a median of 20 on eyeshadow and
 # 12 on cheeks over the fixture photos). For them the lite tier, which is skin-aware, sets the expectation and
 # the student may differ from it by a clearly visible but same-colour-family 6.
-GATE_DELTA_E = {"lips": (10.0, 4.0), "eyeshadow": (8.0, 6.0), "cheeks": (8.0, 6.0)}  # (absolute, margin)
+@dataclass(frozen=True)
+class GateLimits:
+    """The quality gate's limits (a test or experiment injects others with `RunContext.gate_limits["makeup"]`)."""
+
+    max_drift: float = 0.04
+    #: region → (absolute ΔE2000, margin over the lite tier's own error)
+    delta_e: dict = field(default_factory=lambda: {"lips": (10.0, 4.0), "eyeshadow": (8.0, 6.0),
+                                                   "cheeks": (8.0, 6.0)})  # fmt: skip
+
+
 
 NEGATIVE_PROMPT = ("cartoon, painting, illustration, 3d render, deformed, blurry, smudged makeup, extra teeth, "
                    "asymmetric eyes, plastic skin, heavy airbrushing, watermark, text")  # fmt: skip
-
-# ControlNet MediaPipe-face drawing convention (controlnet-aux 0.0.10 mediapipe_face_common.py, which is how
-# CrucibleAI/ControlNetMediaPipeFace's training images were made): lines 2 px wide at 512 px on black, iris
-# centres as 4×4 squares. Colours are theirs, converted to RGB (they draw BGR, then flip the channels).
-CONTROL_COLORS = {"oval": (10, 200, 10), "lips": (10, 180, 10), "left_eye": (10, 200, 180),
-                  "left_brow": (10, 220, 180), "right_eye": (180, 200, 10), "right_brow": (180, 220, 10)}  # fmt: skip
-IRIS_COLORS = {468: (250, 200, 10), 473: (10, 200, 250)}  # right, left iris centre (subject's sides)
 
 # Colour words for the prompt: the shades a makeup counter names, as sRGB on skin, per product (nobody sells
 # "nude eyebrows" or "navy blush"). CLIP knows these words; the exact shade comes from the first pass.
@@ -99,76 +101,7 @@ SHADES = {
 _SHADE_LAB = {product: {name: hex_to_lab(code) for name, code in shades.items()} for product, shades in SHADES.items()}
 
 
-# --------------------------------------------------------------------------------------------- tier choice
-def engine_mode(ctx, tier: str) -> str | None:
-    """The engine mode for an app tier, or None when the lite tier runs instead.
-
-    `auto` without any diffusion weights runs lite (the caller says so); an explicit `student` or `teacher`
-    whose weights are missing raises `ModelUnavailable` naming the files and the fetch command — asking for a
-    tier and silently getting another would make every comparison and benchmark a lie.
-    """
-    if tier == "lite":
-        return None
-    report_ = ctx.engine.availability(APP_ID)
-    if tier == "auto":
-        return "auto" if report_["student"]["available"] or report_["teacher"]["available"] else None
-    status = report_[tier]
-    if not status["available"]:
-        missing = "; ".join(f"{sid} ({', '.join(files)})" for sid, files in status["missing"].items())
-        raise ModelUnavailable(f"The makeup {tier} tier needs weights that are not on this machine: {missing}. "
-                               "Choose tier 'lite' (offline, CPU) or 'auto' (lite until weights are present), "
-                               "or download them.", fetch_command=report_["fetch"])  # fmt: skip
-    return MODES[tier]
-
-
-def crop_size(engine) -> int:
-    """The aligned crop's side: the recipe's native resolution (the teacher's, which the LoRA student shares)."""
-    recipe = engine.catalog.app(APP_ID)
-    size = engine.catalog.get(recipe.teacher).resolution or DEFAULT_CROP
-    return max(64, int(size) - int(size) % 8)  # the VAE works on 8×8 blocks
-
-
 # --------------------------------------------------------------------------------------------- conditioning
-def crop_face(crop: AlignedCrop, face: Face) -> Face:
-    """The face in crop coordinates (landmarks through the crop's similarity transform, depth scaled alike), so
-    the shared region masks can be drawn straight in crop space."""
-    scale = float(np.sqrt(abs(np.linalg.det(crop.matrix[:, :2]))))
-    landmarks = np.hstack([crop.landmarks, face.landmarks[:, 2:3] * scale]).astype(np.float32)
-    return Face(landmarks, (crop.size, crop.size), score=face.score, found_by=face.found_by)
-
-
-def control_image(landmarks: np.ndarray, size: int) -> np.ndarray:
-    """MediaPipe-face ControlNet image of our mesh: face oval, eyes, brows and lips as coloured lines on black,
-    iris centres as squares (the controlnet-aux convention, scaled from its 512 px line width).
-
-    Drawn from our landmarks rather than with `ctx.preprocess.control(crop, "mediapipe_face")`: that runs a new
-    FaceMesh on the crop, which can find a different face (a neighbour at the crop's edge), a slightly different
-    mesh than the one the masks and paste-back use, or none at all on a small, made-up or turned face; it also
-    drops faces under 64 px. Our render always matches the masks, costs no detection, and works at any size.
-    """
-    from mediapipe.python.solutions import face_mesh_connections as fmc
-
-    sets = {"oval": fmc.FACEMESH_FACE_OVAL, "left_eye": fmc.FACEMESH_LEFT_EYE, "left_brow": fmc.FACEMESH_LEFT_EYEBROW,
-            "right_eye": fmc.FACEMESH_RIGHT_EYE, "right_brow": fmc.FACEMESH_RIGHT_EYEBROW, "lips": fmc.FACEMESH_LIPS}
-    canvas = np.zeros((size, size, 3), np.uint8)
-    thickness = max(1, round(2 * size / 512))
-    # mediapipe's drawing_utils: pixel = floor(normalised × size), and an edge is skipped when an end is outside.
-    points = np.floor(landmarks[:, :2]).astype(int)
-    inside = np.all((landmarks[:, :2] >= 0) & (landmarks[:, :2] <= size), axis=1)
-    points = np.minimum(points, size - 1)
-    for part, edges in sets.items():
-        for a, b in edges:
-            if inside[a] and inside[b]:
-                start, end = tuple(map(int, points[a])), tuple(map(int, points[b]))
-                cv2.line(canvas, start, end, CONTROL_COLORS[part], thickness)
-    half = max(1, round(2 * size / 512))
-    for index, color in IRIS_COLORS.items():
-        if index < len(points) and inside[index]:
-            x, y = points[index]
-            canvas[max(0, y - half) : y + half, max(0, x - half) : x + half] = color
-    return canvas
-
-
 def region_union(face: Face, regions) -> np.ndarray:
     """uint8 0/255 union of the app regions' masks on `face` (its visible sides)."""
     out = np.zeros(face.image_size, np.uint8)
@@ -235,10 +168,7 @@ def ip_adapter_image(ref: np.ndarray | None, ref_face: Face | None, first_pass: 
 
 def shade_name(lab: np.ndarray, product: str) -> str:
     """The nearest named shade of `product` (lips, eyeshadow, eyeliner, blush, brows) to a Lab colour (CIEDE2000)."""
-    shades = _SHADE_LAB[product]
-    names = list(shades)
-    distances = ciede2000(np.stack([shades[n] for n in names]), np.broadcast_to(lab, (len(names), 3)))
-    return names[int(np.argmin(distances))]
+    return nearest_name(lab, _SHADE_LAB[product])
 
 
 def _amount_word(amount: float) -> str:
@@ -278,7 +208,7 @@ class QualityGate:
     The engine hands the gate the crop the pipeline produced; identity drift needs the face re-detected in the
     photo and colour error needs the photo's region masks, so the gate pastes back itself (the same paste the
     app does) and measures with `report.measure`. The lite tier's result on this face at the same strengths,
-    measured the same way, is the expectation for the translucent regions (see GATE_DELTA_E).
+    measured the same way, is the expectation for the translucent regions (see `GateLimits`).
     """
 
     ctx: object
@@ -293,10 +223,11 @@ class QualityGate:
     ref: np.ndarray | None
     ref_face: Face | None
     grayscale: bool
+    limits: GateLimits = field(default_factory=GateLimits)
     record: dict = field(default_factory=dict)  # what was measured, for Result.info
     elapsed_ms: float = 0.0
 
-    def __call__(self, image: np.ndarray) -> bool | str:
+    def __call__(self, image: np.ndarray) -> str | None:
         start = time.perf_counter()
         try:
             return self._verdict(image)
@@ -307,16 +238,17 @@ class QualityGate:
         return report.measure(self.ctx, self.source, image, [self.face], self.look, self.regions, self.ref,
                               self.ref_face)[0]  # fmt: skip
 
-    def _verdict(self, crop_image: np.ndarray) -> bool | str:
+    def _verdict(self, crop_image: np.ndarray) -> str | None:
         candidate = paste(self.crop, crop_image, self.composite, self.alpha, self.grayscale)
         student, lite = self._measure(candidate), self._measure(self.lite)
         failures, limits = [], {}
         drift = student.get("identity_drift_nme")
         if drift is None:
             failures.append("no face was re-detected on the student's result")
-        elif drift > GATE_MAX_DRIFT:
-            failures.append(f"identity drift {drift:.3f} > {GATE_MAX_DRIFT} (landmark NME on the re-detected face)")
-        for region, (absolute, margin) in GATE_DELTA_E.items():
+        elif drift > self.limits.max_drift:
+            failures.append(f"identity drift {drift:.3f} > {self.limits.max_drift} (landmark NME on the re-detected "
+                            "face)")  # fmt: skip
+        for region, (absolute, margin) in self.limits.delta_e.items():
             key = f"delta_e_{region}"
             if key not in student:
                 continue
@@ -325,7 +257,7 @@ class QualityGate:
             if student[key] > limit:
                 failures.append(f"{region} colour error ΔE2000 {student[key]:.1f} > {limit:.1f}")
         self.record.update(student=student, lite=lite, limits=limits, verdict="; ".join(failures) or "pass")
-        return "; ".join(failures) if failures else True
+        return "; ".join(failures) or None
 
 
 # --------------------------------------------------------------------------------------------- the run
@@ -353,7 +285,7 @@ def transfer(ctx, rgb: np.ndarray, faces: list[Face], look: Look, amounts: dict[
     """Generator: yields Previews (the lite result, then each face's steps pasted into the photo) and returns a
     `Transfer`. `amounts` are the user's strengths, `regions` the app regions to paint (strength > 0 and in the
     look); `watch` collects the app's own timings."""
-    size = crop_size(ctx.engine)
+    size = native_resolution(ctx.engine, APP_ID)
     grayscale = all(is_grayscale(rgb, f) for f in faces)
     strengths = {r: amounts[r] for r in regions}
     with watch("first_pass"):
@@ -382,21 +314,14 @@ def transfer(ctx, rgb: np.ndarray, faces: list[Face], look: Look, amounts: dict[
         if not inpaint.any():
             notes.append(f"{label.capitalize()}: none of the enabled regions is visible in its crop; left unchanged.")
             continue
-        gate = QualityGate(ctx, rgb, composite, lite_view, crop, alpha, face, look, regions, ref, ref_face,
-                           grayscale) if mode == "auto" else None  # fmt: skip
+        gate = QualityGate(ctx, rgb, composite, lite_view, crop, alpha, face, look, regions, ref, ref_face, grayscale,
+                           ctx.limits(APP_ID, GateLimits())) if mode == "auto" else None  # fmt: skip
         request = GenerationRequest(app=APP_ID, mode=mode, pipeline="controlnet-inpaint", prompt=prompt,
                                     negative_prompt=NEGATIVE_PROMPT, image=init, mask_image=inpaint,
                                     control_image=control, ip_adapter_image=ip_image, strength=DENOISE_STRENGTH,
                                     steps=steps, seed=seed, quality_gate=gate, cancel=ctx.cancel)  # fmt: skip
-        result = None
-        for item in ctx.engine.generate(request):
-            if isinstance(item, Preview):
-                # Not timed: previews are pasted while the engine's worker thread keeps denoising.
-                shown = paste(crop, item.image, composite, alpha, grayscale)
-                text = f"{label} · {item.label}" if len(faces) > 1 else item.label
-                yield Preview(shown, item.step, item.total, text)
-            else:
-                result = item
+        result = yield from run_on_engine(ctx, request, lambda image: paste(crop, image, composite, alpha, grayscale),
+                                          label if len(faces) > 1 else "")  # fmt: skip
         with watch("paste_back"):
             composite = paste(crop, result.image, composite, alpha, grayscale)
         gate_ms += gate.elapsed_ms if gate else 0.0

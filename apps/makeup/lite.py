@@ -1,8 +1,7 @@
-"""Lite makeup transfer: region by region in CIELAB on the shared face mesh, real time on a laptop CPU.
+"""Lite makeup transfer: painting a `Look` region by region in CIELAB on the shared face mesh, real time on a
+laptop CPU. (Reading a look from a photo is look.py; what each region is, regions.py.)
 
-A `Look` is a handful of colours: the lipstick, the eyeshadow as a lash-line → crease gradient, the liner,
-the blush, the brow colour and the bare-skin tone the look was worn on. `extract_look` reads one from a
-reference photo; `presets.py` defines named ones as data. `apply_look` paints a look onto every face:
+`apply_look` paints a look onto every face:
 
 * lips: the mean colour moves to the lipstick's while the source's own lightness variation (lines,
   highlights, shading) is kept, so it reads as lipstick on this person's lips, not flat paint;
@@ -16,39 +15,22 @@ so pixels farther away come back bit-identical; the eyes and the inner mouth are
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import cv2
 import numpy as np
 
+from studio.color import lab_to_rgb, rgb_to_lab
 from studio.preprocess.face import Face, face_height
-from studio.preprocess.regions import LEFT_BROW_LOWER, LEFT_UPPER_LID, RIGHT_BROW_LOWER, RIGHT_UPPER_LID
 
-#: The regions a look covers, in the order they are painted (foundation first, lips last).
-REGIONS = ("foundation", "blush", "eyeshadow", "brows", "eyeliner", "lips")
-#: Samples of the eyeshadow gradient, from the lash line (0) to the crease (last).
-SHADOW_BANDS = 4
-#: regions.py draws the eyeshadow from the lash line to 60 % of the way up to the brow; the gradient uses the
-#: same construction so band 0 sits on the lid and the last band at the crease.
-CREASE_FRACTION = 0.6
-#: Every change fades out within this fraction of the face height from its region's mask (4 σ of the widest
-#: Gaussian feather; blush and foundation feather inwards only). Metrics use the same distance.
-FEATHER_REACH = 0.05
-#: Feather σ per region, as a fraction of the face height: crisp lipstick and liner, soft shadow.
-SIGMA = {"lips": 0.006, "eyeliner": 0.004, "brows": 0.008, "eyeshadow": 0.0125}
-#: Lower lash lines (outer → inner corner), the lower halves of regions.LEFT_EYE / RIGHT_EYE. Eyeshadow and
-#: liner feathers are cut below them so colour never smudges under the eye.
-LOWER_LID = {"left": (263, 249, 390, 373, 374, 380, 381, 382, 362),
-             "right": (33, 7, 163, 144, 145, 153, 154, 155, 133)}  # fmt: skip
-UPPER_LID = {"left": LEFT_UPPER_LID, "right": RIGHT_UPPER_LID}
-BROW_LOWER = {"left": LEFT_BROW_LOWER, "right": RIGHT_BROW_LOWER}
+# extract_look is re-exported for callers that import the whole lite tier from here (app.py).
+from .look import Look, extract_look, is_grayscale, lip_likeness, skin_tone  # noqa: F401
+from .regions import (FEATHER_REACH, INWARD_FEATHER, REGIONS, SHADOW_BANDS, SIGMA, cheek_zone, grown_box, lid_bands,
+                      mask_names, under_eye, visible_sides)  # fmt: skip
+
 # Below this face height (forehead to chin, pixels) regions are a few pixels wide and the result says so.
 TINY_FACE_PX = 64
 # Foundation evens and tints; it does not change someone's complexion by shades. Caps on its shift (Lab units
 # at full strength): the lightness cap stops a pale reference from "whitening" a darker source.
 FOUNDATION_MAX_DL, FOUNDATION_MAX_DAB = 8.0, 10.0
-# Blush reads as colour; a reference's cheeks darker than its skin are mostly contour or shadow.
-BLUSH_MAX_DARKEN = 8.0
 # Brow products darken or tint; lightening brows by more than a touch reads as bleached.
 BROW_MAX_LIGHTEN = 3.0
 # A mouth whose opening is larger than this fraction of the lips' area can show teeth and gums, not just a parting
@@ -58,135 +40,11 @@ OPEN_MOUTH_RATIO = 0.45
 LIP_CHROMA_KEEP = 0.5
 
 
-@dataclass(frozen=True)
-class Look:
-    """A makeup look in CIELAB (L 0–100), independent of whose face it came from.
-
-    `None` means the look has nothing for that region (a preset without liner, a region the reference
-    photo does not show). `intensity` scales each region (1.0 for looks measured from a photo).
-    """
-
-    name: str
-    skin: np.ndarray  # bare-skin tone the look was worn on; the base of the eyeshadow/blush changes
-    lips: np.ndarray | None = None  # lipstick colour (absolute: lipstick is opaque)
-    eyeshadow: np.ndarray | None = None  # (SHADOW_BANDS, 3) change over bare skin, lash line → crease
-    eyeliner: np.ndarray | None = None  # liner colour (applied darken-only)
-    blush: np.ndarray | None = None  # change over bare skin on the cheek apples
-    brows: np.ndarray | None = None  # brow colour
-    shift_tone: bool = True  # foundation moves the tone towards `skin`; False (presets): it only evens it out
-    intensity: dict[str, float] = field(default_factory=dict)
-    #: Colours the metrics compare the result with (lips / eyeshadow / cheeks as they look on the reference).
-    targets: dict[str, np.ndarray] = field(default_factory=dict)
-    notes: tuple[str, ...] = ()
-
-    def has(self, region: str) -> bool:
-        return True if region == "foundation" else getattr(self, region) is not None
-
-    def to_dict(self) -> dict:
-        """JSON-friendly summary, each colour as the sRGB hex a designer would recognise."""
-        out: dict = {"name": self.name, "skin": lab_to_hex(self.skin)}
-        for region in ("lips", "eyeliner", "brows"):
-            value = getattr(self, region)
-            out[region] = None if value is None else lab_to_hex(value)
-        if self.eyeshadow is not None:
-            out["eyeshadow_lid_to_crease"] = [lab_to_hex(self.skin + d) for d in self.eyeshadow]
-        out["blush"] = None if self.blush is None else lab_to_hex(self.skin + self.blush)
-        out["intensity"] = {k: round(v, 2) for k, v in self.intensity.items()}
-        return out
-
-
-# --------------------------------------------------------------------------------------------- colour helpers
-def to_lab(rgb: np.ndarray) -> np.ndarray:
-    """sRGB uint8 → CIELAB float32 (OpenCV's D65 conversion; within 0.4 of scikit-image's)."""
-    return cv2.cvtColor(np.multiply(rgb, np.float32(1 / 255), dtype=np.float32), cv2.COLOR_RGB2Lab)
-
-
-def to_rgb(lab: np.ndarray) -> np.ndarray:
-    # convertScaleAbs scales, rounds and saturates to uint8 in one pass; out-of-gamut negatives are clamped to 0
-    # first, since it would otherwise mirror them.
-    rgb = cv2.cvtColor(lab.astype(np.float32, copy=False), cv2.COLOR_Lab2RGB)
-    return cv2.convertScaleAbs(np.maximum(rgb, 0.0, out=rgb), alpha=255.0)
-
-
-def hex_to_lab(code: str) -> np.ndarray:
-    code = code.lstrip("#")
-    rgb = np.array([[[int(code[i : i + 2], 16) for i in (0, 2, 4)]]], np.uint8)
-    return to_lab(rgb)[0, 0].astype(np.float64)
-
-
-def lab_to_hex(lab: np.ndarray) -> str:
-    r, g, b = to_rgb(np.asarray(lab, np.float32).reshape(1, 1, 3))[0, 0]
-    return f"#{r:02X}{g:02X}{b:02X}"
-
-
-def is_grayscale(rgb: np.ndarray, face: Face | None = None) -> bool:
-    """True for black-and-white photos (also JPEG-noisy ones stored as RGB), judged on the face's box when given
-    (a small face in a large grey frame is still a colour face)."""
-    if face is not None:
-        x0, y0, x1, y1 = face.regions.roi
-        rgb = rgb[y0:y1, x0:x1]
-    small = rgb[:: max(1, rgb.shape[0] // 96), :: max(1, rgb.shape[1] // 96)].astype(np.int16)
-    spread = small.max(axis=-1) - small.min(axis=-1)
-    return float(np.mean(spread > 6)) < 0.01
-
-
-def visible_sides(face: Face) -> tuple[str, ...]:
-    """Subject sides whose regions were seen, not guessed: both on a frontal face, the near one when turned.
-    Positive yaw means the subject turned to their left, which hides their left side."""
-    if face.is_frontal:
-        return ("left", "right")
-    return ("right",) if face.yaw_deg > 0 else ("left",)
-
-
-# --------------------------------------------------------------------------------------------- geometry
-def _resample(points: np.ndarray, n: int) -> np.ndarray:
-    """An open polyline resampled to `n` evenly spaced points (same as regions.py, kept local: one reader)."""
-    seg = np.linalg.norm(np.diff(points, axis=0), axis=1)
-    dist = np.concatenate([[0.0], np.cumsum(seg)])
-    targets = np.linspace(0.0, dist[-1], n)
-    return np.stack([np.interp(targets, dist, points[:, k]) for k in range(2)], axis=1)
-
-
-def _fill(shape, polygons: list[np.ndarray], values: list[int] | None = None) -> np.ndarray:
-    m = np.zeros(shape, np.uint8)
-    for i, p in enumerate(polygons):
-        cv2.fillPoly(m, [np.round(p * 16).astype(np.int32)], 255 if values is None else values[i], cv2.LINE_8, 4)
-    return m
-
-
-def _lid_bands(face: Face, side: str, origin: np.ndarray, shape, n: int) -> np.ndarray:
-    """uint8 map: 1…n for the n strips from the lash line (1) to the crease (n), 0 elsewhere."""
-    lm = face.landmarks[:, :2] - origin
-    lid = _resample(lm[list(UPPER_LID[side])], 12)
-    crease = lid + CREASE_FRACTION * (_resample(lm[list(BROW_LOWER[side])], 12) - lid)
-    strips = []
-    for j in range(n):
-        lo, hi = lid + (j / n) * (crease - lid), lid + ((j + 1) / n) * (crease - lid)
-        strips.append(np.concatenate([lo, hi[::-1]]))
-    return _fill(shape, strips, list(range(1, n + 1)))
-
-
-def _under_eye(face: Face, side: str, origin: np.ndarray, shape) -> np.ndarray:
-    """The band just below the lower lash line, where eyeshadow and liner feathers must not reach."""
-    lm = face.landmarks[:, :2] - origin
-    lower = lm[list(LOWER_LID[side])]
-    drop = np.array([0.0, 0.08 * face_height(face)], np.float32)
-    return _fill(shape, [np.concatenate([lower, (lower + drop)[::-1]])])
-
-
-def _grown_box(mask: np.ndarray, pad: int) -> tuple[slice, slice] | None:
-    """Bounding box of a mask's non-zero pixels grown by `pad` (clipped to the mask), or None if empty."""
-    x, y, w, h = cv2.boundingRect(mask)
-    if w == 0:
-        return None
-    rows, cols = mask.shape
-    return slice(max(0, y - pad), min(rows, y + h + pad)), slice(max(0, x - pad), min(cols, x + w + pad))
-
-
+# --------------------------------------------------------------------------------------------- feathering
 def _soft(mask: np.ndarray, sigma: float):
     """Gaussian-feathered copy of a binary mask, computed only around the mask.
     Returns (rows slice, cols slice, float32 alpha of that window) or None for an empty mask."""
-    box = _grown_box(mask, int(np.ceil(4 * sigma)) + 1)
+    box = grown_box(mask, int(np.ceil(4 * sigma)) + 1)
     if box is None:
         return None
     alpha = mask[box].astype(np.float32) * np.float32(1 / 255)
@@ -200,17 +58,6 @@ def _inward(mask: np.ndarray, width_px: float) -> np.ndarray:
     dist = cv2.distanceTransform((mask > 0).astype(np.uint8), cv2.DIST_L2, 3)
     t = np.clip(dist / max(width_px, 1.0), 0.0, 1.0)
     return t * t * (3.0 - 2.0 * t)
-
-
-def _cheek_zone(face: Face, cheek: np.ndarray, skin: np.ndarray) -> tuple[tuple[slice, slice], np.ndarray] | None:
-    """The cheek apple grown into the surrounding skin (within the feather reach), where blush is blended:
-    (window, uint8 mask of that window), or None for an empty cheek."""
-    k = max(1, int(0.9 * FEATHER_REACH * face_height(face)))
-    box = _grown_box(cheek, k + 1)
-    if box is None:
-        return None
-    grown = cv2.dilate(cheek[box], cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)))
-    return box, grown & skin[box]
 
 
 def _blush_alpha(zone: np.ndarray, scale: float = 0.25) -> np.ndarray:
@@ -240,109 +87,6 @@ def _edge_blur_px(lightness: np.ndarray) -> float:
     sigma_b = 1.5
     ratio = min(energy(cv2.GaussianBlur(lightness, (0, 0), sigma_b)) / energy(lightness), 0.99)
     return sigma_b * ratio / float(np.sqrt(1.0 - ratio * ratio))
-
-
-def _robust_tone(lab_pixels: np.ndarray) -> np.ndarray | None:
-    """Median Lab of skin pixels after dropping the darkest and brightest (shadows, nostrils, highlights) and
-    the reddest (blush or flush that spread beyond the cheeks): what the bare complexion looks like."""
-    if len(lab_pixels) < 12:
-        return None
-    lo, hi = np.percentile(lab_pixels[:, 0], [15, 85])
-    keep = lab_pixels[(lab_pixels[:, 0] >= lo) & (lab_pixels[:, 0] <= hi)]
-    if len(keep) >= 12:
-        keep = keep[keep[:, 1] <= np.percentile(keep[:, 1], 60)]
-    return np.median(keep if len(keep) >= 6 else lab_pixels, axis=0).astype(np.float64)
-
-
-def _skin_tone(face: Face, lab: np.ndarray, crop) -> np.ndarray | None:
-    """Bare-skin tone: skin below the brows (the forehead is often under a fringe), away from cheeks and lids."""
-    r = face.regions
-    # A median needs a few thousand pixels, not all of them: sample a grid about 100 px across the face.
-    step = max(1, int(face_height(face) / 100))
-    sub = (slice(crop[0].start, crop[0].stop, step), slice(crop[1].start, crop[1].stop, step))
-    lab_s = lab[::step, ::step]
-    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9))
-    skin = r.local("skin")[sub].copy()
-    skin[cv2.dilate(r.local("cheeks")[sub], k) > 0] = 0
-    skin[cv2.dilate(r.local("eyeshadow")[sub], k) > 0] = 0
-    brow_y = face.landmarks[list(LEFT_BROW_LOWER + RIGHT_BROW_LOWER), 1].max() - r.roi[1] - crop[0].start
-    skin[: max(0, int(np.ceil(brow_y / step)))] = 0
-    tone = _robust_tone(lab_s[skin > 0])
-    return tone if tone is not None else _robust_tone(lab_s[r.local("skin")[sub] > 0])
-
-
-# --------------------------------------------------------------------------------------------- reading a look
-def extract_look(rgb: np.ndarray, face: Face, name: str = "reference") -> Look:
-    """Measure the makeup on one face of a reference photo. Paired regions are read from the sides that
-    were actually seen (the near side of a turned face)."""
-    r = face.regions
-    x0, y0, x1, y1 = r.roi
-    crop = (slice(0, y1 - y0), slice(0, x1 - x0))
-    lab = to_lab(rgb[y0:y1, x0:x1])
-    notes: list[str] = []
-    sides = visible_sides(face)
-    if len(sides) == 1:
-        notes.append(f"The reference face is turned ({face.yaw_deg:+.0f}° yaw): eyes, brows and cheek colours "
-                     f"were read from its {sides[0]} side only.")  # fmt: skip
-    skin = _skin_tone(face, lab, crop)
-    if skin is None:
-        skin = np.array([70.0, 12.0, 16.0])
-        notes.append("The reference face is too small to read its skin tone; a medium tone was assumed.")
-
-    def mean_of(mask) -> np.ndarray | None:
-        px = lab[mask > 0]
-        return px.mean(axis=0).astype(np.float64) if len(px) >= 6 else None
-
-    def union(kind: str) -> np.ndarray:
-        return np.maximum.reduce([r.local(f"{s}_{kind}") for s in sides])
-
-    lip_mask = r.local("lips") > 0
-    if not face.is_frontal and lip_mask.any():  # a turned face's lip outline can overshoot onto the background
-        like = lip_mask & (lip_likeness(lab, lip_mask) > 0.5)
-        lip_mask = like if np.count_nonzero(like) >= 6 else lip_mask
-    lips = mean_of(lip_mask)
-    brows = mean_of(union("brow"))
-    cheeks = mean_of(union("cheek"))
-    # Blush is rarely centred on the mesh's cheek apple: read it over the cheeks grown into the surrounding skin,
-    # from the reddest 30 % of pixels (where it was laid on), as a change from the bare skin.
-    zone = _cheek_zone(face, union("cheek"), r.local("skin"))
-    zone_px = lab[zone[0]][zone[1] > 0] if zone is not None else np.zeros((0, 3), np.float32)
-    blush = None
-    if len(zone_px) >= 12:
-        top = zone_px[zone_px[:, 1] >= np.percentile(zone_px[:, 1], 70)]
-        blush = top.mean(axis=0).astype(np.float64) - skin
-        blush[0] = np.clip(blush[0], -BLUSH_MAX_DARKEN, 2.0)  # darker pixels there are contour and shade
-        blush[1] = max(blush[1], 0.0)  # blush adds warmth; a cheek less red than the skin is shading, not blush
-    # Eyeshadow: per band, lash line first, the median of the lighter 60 % of the lid pixels outside the liner
-    # band, so lashes and liner (the darkest pixels along the lash line) do not pass for eyeshadow.
-    bands = np.zeros(lab.shape[:2], np.uint8)
-    origin = np.array([x0, y0], np.float32)
-    for side in sides:
-        side_bands = _lid_bands(face, side, origin, lab.shape[:2], SHADOW_BANDS)
-        side_bands[(r.local(f"{side}_eyeshadow") == 0) | (r.local(f"{side}_eyeliner") > 0)] = 0
-        bands = np.maximum(bands, side_bands)
-    profile = []
-    for j in range(SHADOW_BANDS):
-        px = lab[bands == j + 1]
-        if len(px) >= 4:
-            profile.append(np.median(px[px[:, 0] >= np.percentile(px[:, 0], 40)], axis=0))
-    eyeshadow = None
-    if len(profile) == SHADOW_BANDS:
-        eyeshadow = np.stack(profile).astype(np.float64) - skin
-    # Liner: the darkest third of the lash-line band (the band also holds lid skin between the lashes).
-    liner_px = lab[union("eyeliner") > 0]
-    eyeliner = None
-    if len(liner_px) >= 6:
-        dark = liner_px[liner_px[:, 0] <= np.percentile(liner_px[:, 0], 33)]
-        eyeliner = dark.mean(axis=0).astype(np.float64)
-    for region, value in (("lips", lips), ("eyeshadow", eyeshadow), ("eyeliner", eyeliner), ("blush", blush),
-                          ("brows", brows)):  # fmt: skip
-        if value is None:
-            notes.append(f"The reference's {region} could not be read (too small or hidden); that region is skipped.")
-    targets = {k: v for k, v in (("lips", lips), ("eyeshadow", mean_of(union("eyeshadow"))), ("cheeks", cheeks))
-               if v is not None}  # fmt: skip
-    return Look(name=name, skin=skin, lips=lips, eyeshadow=eyeshadow, eyeliner=eyeliner, blush=blush, brows=brows,
-                shift_tone=True, intensity={k: 1.0 for k in REGIONS}, targets=targets, notes=tuple(notes))  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------- painting a look
@@ -375,12 +119,10 @@ def apply_look(rgb: np.ndarray, faces: list[Face], look: Look, strengths: dict[s
 def _paint_face(out: np.ndarray, face: Face, look: Look, active: dict[str, float], sides, grayscale: bool) -> None:
     r = face.regions
     fh = max(face_height(face), 1.0)
-    names = {"lips": ("lips",), "foundation": ("skin",), "blush": tuple(f"{s}_cheek" for s in sides),
-             "eyeshadow": tuple(f"{s}_eyeshadow" for s in sides), "eyeliner": tuple(f"{s}_eyeliner" for s in sides),
-             "brows": tuple(f"{s}_brow" for s in sides)}  # fmt: skip
+    names = {region: mask_names(region, sides) for region in REGIONS}
     # Work only in the box around the regions in use, grown by the feather reach.
     pad = int(np.ceil(FEATHER_REACH * fh)) + 2
-    boxes = [b for b in (_grown_box(r.local(n), pad) for region in active for n in names[region]) if b is not None]
+    boxes = [b for b in (grown_box(r.local(n), pad) for region in active for n in names[region]) if b is not None]
     if not boxes:
         return
     crop = (slice(min(b[0].start for b in boxes), max(b[0].stop for b in boxes)),
@@ -388,11 +130,11 @@ def _paint_face(out: np.ndarray, face: Face, look: Look, active: dict[str, float
     x0, y0 = r.roi[0] + crop[1].start, r.roi[1] + crop[0].start
     origin = np.array([x0, y0], np.float32)
     src = out[y0 : y0 + crop[0].stop - crop[0].start, x0 : x0 + crop[1].stop - crop[1].start]
-    lab = to_lab(src)
+    lab = rgb_to_lab(src, fast=True)
     delta = np.zeros_like(lab)
     mask = {n: r.local(n)[crop] for region in active for n in names[region]}
     needs_skin = any(k in active for k in ("foundation", "blush", "eyeshadow", "brows"))
-    src_skin = _skin_tone(face, lab, crop) if needs_skin else None
+    src_skin = skin_tone(face, lab, crop) if needs_skin else None
     if src_skin is None:
         src_skin = look.skin
     # Painted edges are never crisper than the photo's own (soft webcams, upscaled or JPEG-blurred photos):
@@ -420,14 +162,14 @@ def _paint_face(out: np.ndarray, face: Face, look: Look, active: dict[str, float
         d[1:] *= ab_ratio
         skin = r.local("skin")[crop]
         for n in names["blush"]:
-            zone = _cheek_zone(face, mask[n], skin)
+            zone = cheek_zone(face, mask[n], skin)
             if zone is not None:
                 (rs, cs), zmask = zone
                 delta[rs, cs] += (_blush_alpha(zmask) * active["blush"])[..., None] * d
 
-    under_eye = np.zeros(lab.shape[:2], np.uint8)
+    below_eyes = np.zeros(lab.shape[:2], np.uint8)
     for side in sides:
-        under_eye |= _under_eye(face, side, origin, lab.shape[:2])
+        below_eyes |= under_eye(face, side, origin, lab.shape[:2])
     eyes = r.local("eyes")[crop]
 
     if "eyeshadow" in active and look.eyeshadow is not None:
@@ -439,8 +181,8 @@ def _paint_face(out: np.ndarray, face: Face, look: Look, active: dict[str, float
             if soft is None or not shadow.any():
                 continue
             rs, cs, alpha = soft
-            alpha = alpha * (under_eye[rs, cs] == 0) * active["eyeshadow"]
-            bands = _lid_bands(face, side, origin, lab.shape[:2], n_bands)[rs, cs]
+            alpha = alpha * (below_eyes[rs, cs] == 0) * active["eyeshadow"]
+            bands = lid_bands(face, side, origin, lab.shape[:2], n_bands)[rs, cs]
             # Feather pixels beyond the strips take the nearest strip's position on the lid → crease axis.
             bands = np.where(bands > 0, bands, cv2.dilate(bands, np.ones((9, 9), np.uint8), iterations=3))
             t = np.where(bands > 0, (bands.astype(np.float32) - 0.5) / n_bands, 0.0)
@@ -472,7 +214,7 @@ def _paint_face(out: np.ndarray, face: Face, look: Look, active: dict[str, float
             if soft is None or not mask[f"{side}_eyeliner"].any():
                 continue
             rs, cs, alpha = soft
-            alpha = alpha * (under_eye[rs, cs] == 0) * active["eyeliner"]
+            alpha = alpha * (below_eyes[rs, cs] == 0) * active["eyeliner"]
             cur = lab[rs, cs] + delta[rs, cs]
             target = np.empty_like(cur)
             target[..., 0] = np.minimum(cur[..., 0], liner[0])  # liner never lightens the lash line
@@ -495,7 +237,7 @@ def _paint_face(out: np.ndarray, face: Face, look: Look, active: dict[str, float
     new = lab + delta
     if grayscale:
         new[..., 1:] = 0.0
-    cv2.copyTo(to_rgb(new), changed.astype(np.uint8), src)  # `src` is a view into `out`: written in place
+    cv2.copyTo(lab_to_rgb(new), changed.astype(np.uint8), src)  # `src` is a view into `out`: written in place
 
 
 def _paint_foundation(lab, delta, skin, look: Look, src_skin, strength: float, fh: float) -> None:
@@ -509,7 +251,7 @@ def _paint_foundation(lab, delta, skin, look: Look, src_skin, strength: float, f
     half = (max(1, w // 2), max(1, h // 2))
     ab = cv2.resize(lab, half, interpolation=cv2.INTER_AREA)[..., 1:]  # (resizing a channel slice copies it first)
     inside = (cv2.resize(skin, half, interpolation=cv2.INTER_AREA) >= 128).astype(np.uint8)
-    alpha = _inward(inside, 0.015 * fh) * strength  # 3 % of the face height at full resolution
+    alpha = _inward(inside, INWARD_FEATHER / 2 * fh) * strength  # (at half resolution: half the pixels)
     sig = max(0.005 * fh, 1.0)
     m = inside.astype(np.float32)
     smooth = cv2.GaussianBlur(ab * m[..., None], (0, 0), sig) / (cv2.GaussianBlur(m, (0, 0), sig)[..., None] + 1e-4)
@@ -574,14 +316,3 @@ def _paint_lips(lab, delta, lips, inner_mouth, lipstick, strength: float, fh: fl
     delta[rs, cs] += alpha[..., None] * (target - cur)
     return rim
 
-
-def lip_likeness(cur: np.ndarray, inside: np.ndarray) -> np.ndarray:
-    """0…1 per pixel: how much a pixel's colour looks like the lips' (hue/chroma close to the lips' median and
-    not far darker, which is the mouth's interior). Lightness is otherwise free, so highlights still count."""
-    ab = cur[..., 1:]
-    dist = np.linalg.norm(ab - np.median(ab[inside], axis=0), axis=-1)
-    # Tolerance from the closest quarter of the lip pixels: on a turned face half the "lips" can be background.
-    tol = max(6.0, 2.0 * float(np.percentile(dist[inside], 25)))
-    like = np.clip(1.0 - (dist - tol) / (0.5 * tol), 0.0, 1.0)
-    lip_l = float(np.median(cur[inside, 0]))
-    return like * np.clip(1.0 - (lip_l - 22.0 - cur[..., 0]) / 10.0, 0.0, 1.0)

@@ -13,7 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .lite import REGIONS, SHADOW_BANDS, Look, hex_to_lab
+from studio.color import hex_to_lab
+
+from .look import Look
+from .regions import REGIONS, SHADOW_BANDS
 
 #: The skin the preset swatches were "photographed" on (light-medium, neutral-warm).
 PRESET_SKIN = "#E0B49C"

@@ -15,17 +15,14 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from studio.metrics import ciede2000, landmark_nme, mean_lab, region_delta_e, ssim
+from studio.color import ciede2000, lab_to_rgb, mean_lab, rgb_to_lab
+from studio.metrics import landmark_nme, region_delta_e, ssim
 from studio.preprocess.face import Face, face_height
+from studio.tiles import grid, overlay
 
-from .lite import FEATHER_REACH, Look, lab_to_hex, lip_likeness, to_lab, visible_sides
+from .look import Look, lip_likeness
+from .regions import FEATHER_REACH, REGION_TABLE, REGIONS, mask_names, visible_sides
 
-#: Region of the app → the mask names it paints (per visible side where paired).
-MASKS = {"lips": ("lips",), "eyeshadow": ("eyeshadow",), "eyeliner": ("eyeliner",), "blush": ("cheek",),
-         "foundation": ("skin",), "brows": ("brow",)}  # fmt: skip
-#: Overlay colours of the "makeup regions" detail image (RGB).
-COLORS = {"foundation": (250, 220, 160), "blush": (255, 120, 150), "eyeshadow": (170, 90, 230),
-          "brows": (120, 80, 40), "eyeliner": (20, 20, 20), "lips": (230, 30, 60)}  # fmt: skip
 #: skimage's SSIM window (σ 1.5, truncated at 3.5 σ) sees this far; pixels that close to a change are excluded.
 SSIM_RADIUS_PX = 6
 
@@ -33,8 +30,7 @@ SSIM_RADIUS_PX = 6
 def region_mask(face: Face, region: str, sides=None) -> np.ndarray:
     """Full-size uint8 mask of one app region on one face, on the given subject sides (default: visible)."""
     sides = visible_sides(face) if sides is None else sides
-    names = [n if n in ("lips", "skin") else f"{s}_{n}" for n in MASKS[region] for s in sides]
-    return np.maximum.reduce([face.regions.full(n) for n in dict.fromkeys(names)])
+    return np.maximum.reduce([face.regions.full(n) for n in mask_names(region, sides)])
 
 
 def lips_measured(face: Face, rgb: np.ndarray) -> np.ndarray:
@@ -46,7 +42,7 @@ def lips_measured(face: Face, rgb: np.ndarray) -> np.ndarray:
     ys, xs = np.nonzero(mask)
     box = slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1)
     like = np.zeros_like(mask)
-    like[box] = mask[box] & (lip_likeness(to_lab(rgb[box]), mask[box]) > 0.5)
+    like[box] = mask[box] & (lip_likeness(rgb_to_lab(rgb[box], fast=True), mask[box]) > 0.5)
     return like if np.count_nonzero(like) >= 6 else mask
 
 
@@ -122,18 +118,9 @@ def measure(ctx, source: np.ndarray, output: np.ndarray, faces: list[Face], look
 
 
 # --------------------------------------------------------------------------------------------- detail images
-def _fit_height(rgb: np.ndarray, height: int) -> np.ndarray:
-    scale = height / rgb.shape[0]
-    return cv2.resize(rgb, (max(1, round(rgb.shape[1] * scale)), height), interpolation=cv2.INTER_AREA if scale < 1
-                      else cv2.INTER_CUBIC)  # fmt: skip
-
-
 def side_by_side(images: list[np.ndarray], height: int = 512) -> np.ndarray:
-    gap = np.full((height, 8, 3), 255, np.uint8)
-    parts = []
-    for image in images:
-        parts += [_fit_height(image, height), gap]
-    return np.hstack(parts[:-1])
+    """Images in a row, each scaled to `height`, 8 px apart (the "before | after" strip)."""
+    return grid([images], height, gap=8)
 
 
 def close_up(source: np.ndarray, output: np.ndarray, face: Face, height: int = 384) -> np.ndarray:
@@ -146,28 +133,24 @@ def close_up(source: np.ndarray, output: np.ndarray, face: Face, height: int = 3
 
 
 def regions_overlay(source: np.ndarray, faces: list[Face], regions) -> np.ndarray:
-    """The painted regions tinted over the photo, so a misplaced mask is easy to spot."""
-    out = source.astype(np.float32)
-    for region in (r for r in COLORS if r in regions):
+    """The painted regions tinted over the photo in painting order, each in its table colour, so a misplaced
+    mask is easy to spot."""
+    layers = []
+    for region in (r for r in REGIONS if r in regions):
         mask = np.zeros(source.shape[:2], bool)
         for face in faces:
-            mask |= region_mask(face, region) > 0
-        out[mask] = out[mask] * 0.45 + np.array(COLORS[region], np.float32) * 0.55
-    return np.clip(out + 0.5, 0, 255).astype(np.uint8)
+            mask |= region_mask(face, region) > 0  # hard edges: the mesh masks' anti-aliased rims count whole
+        layers.append((mask, REGION_TABLE[region].overlay))
+    return overlay(source, layers, alpha=0.55)
 
 
 def swatches(look: Look, size: int = 96) -> np.ndarray:
-    """The look as a palette: skin, lips, eyeshadow lid → crease, liner, blush, brows."""
+    """The look as a labelled palette: skin, lips, eyeshadow lid → crease, liner, blush, brows."""
     items = [("skin", look.skin), ("lips", look.lips)]
     if look.eyeshadow is not None:
         items += [(f"shadow {i + 1}", look.skin + d) for i, d in enumerate(look.eyeshadow)]
     items += [("liner", look.eyeliner), ("blush", None if look.blush is None else look.skin + look.blush),
               ("brows", look.brows)]  # fmt: skip
     items = [(name, value) for name, value in items if value is not None]
-    strip = np.full((size + 22, size * len(items), 3), 255, np.uint8)
-    for i, (name, lab) in enumerate(items):
-        rgb = tuple(int(lab_to_hex(lab)[k : k + 2], 16) for k in (1, 3, 5))
-        strip[:size, i * size : (i + 1) * size] = rgb
-        cv2.putText(strip, name, (i * size + 4, size + 16), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (40, 40, 40), 1,
-                    cv2.LINE_AA)  # fmt: skip
-    return strip
+    chips = [np.full((size, size, 3), lab_to_rgb(lab), np.uint8) for _, lab in items]
+    return grid([chips], size, labels=[[name for name, _ in items]])

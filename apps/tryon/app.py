@@ -14,67 +14,30 @@ from __future__ import annotations
 
 import numpy as np
 
-from studio.cache import LRUCache
-from studio.errors import InputError, ModelUnavailable
+from studio.errors import InputError
 from studio.imaging import image_digest, input_key, load_image
-from studio.schema import (
-    App,
-    ChoiceParam,
-    ImageParam,
-    Preview,
-    Provenance,
-    Result,
-    SeedParam,
-    SliderParam,
-    Stopwatch,
-    ToggleParam,
-)
+from studio.live import body_tracker
+from studio.schema import App, ChoiceParam, ImageParam, Preview, Result, Stopwatch, ToggleParam
+from studio.tiers import choose_tier, lite_provenance, tier_params
 
 from . import diffusion, report
-from .batch import run_batch
 from .garment import GarmentParse, parse_garment
 from .lite import dress
-from .live import tracker_for
 from .person import fit_body
 from .warp import GarmentParts, split_parts
 
 CATEGORIES = ("upper", "lower", "dress")
-TIERS = ("auto", "student", "teacher", "lite")
-ENGINE_MODES = {"auto": "auto", "student": "fast", "teacher": "quality"}  # tier → studio.engine mode
-FETCH_COMMAND = "studio fetch tryon"
-_garments = LRUCache(16)  # garment digest → (parse, parts): a new person photo never re-parses the garment
+BENCH_GARMENT = "tee_red"
 
 
-def garment_for(rgb: np.ndarray) -> tuple[GarmentParse, GarmentParts]:
-    """The parsed garment and its warp pieces, cached by the product shot's digest."""
+def garment_for(ctx, rgb: np.ndarray) -> tuple[GarmentParse, GarmentParts]:
+    """The parsed garment and its warp pieces, cached by the product shot's digest: a new person photo, or a
+    webcam frame, never re-parses the garment."""
     def compute():
         parse = parse_garment(rgb)
         return parse, split_parts(parse)
 
-    return _garments.get_or_compute(image_digest(rgb), compute)
-
-
-def engine_mode(ctx, tier: str) -> tuple[str | None, str | None, list[str]]:
-    """(engine mode, or None for the lite tier; fallback reason; notes), from what the engine has on disk.
-
-    Explicit diffusion tiers never fall back to lite: a user who asked for the teacher gets told what is missing.
-    """
-    if tier == "lite":
-        return None, None, []
-    have = ctx.engine.availability("tryon")
-    fetch = have["fetch"]
-    if tier == "auto":
-        if have["student"]["available"] or have["teacher"]["available"]:
-            return "auto", None, []  # a missing student alone is the engine's fallback (teacher, "unavailable")
-        note = "No diffusion weights (student or teacher) are installed, so the lite tier ran."
-        return None, "unavailable", [f"{note} Fetch them with: {fetch}"]
-    missing = have[tier]["missing"]
-    if missing:
-        listed = "; ".join(f"{sid} ({', '.join(files[:3])}{', …' if len(files) > 3 else ''})"
-                           for sid, files in missing.items())  # fmt: skip
-        raise ModelUnavailable(f"The try-on {tier} tier needs weights that are not on this machine: {listed}. Choose "
-                               "the 'lite' tier to dress the photo offline now.", fetch_command=fetch)  # fmt: skip
-    return ENGINE_MODES[tier], None, []
+    return ctx.cache("tryon.garments").get_or_compute(image_digest(rgb), compute)
 
 
 def garment_notes(parse: GarmentParse, category: str) -> list[str]:
@@ -96,16 +59,16 @@ def run(ctx, person, garment, category: str, tier: str, seed: int, steps: int, a
         rgb = load_image(person, what="person photo", max_pixels=ctx.settings.max_pixels)
         product = load_image(garment, what="garment photo", max_pixels=ctx.settings.max_pixels)
     with watch("garment"):
-        parse, parts = garment_for(product)
+        parse, parts = garment_for(ctx, product)
     with watch("pose"):
         pose = ctx.preprocess.require_pose(rgb, what="the person photo")
         fit_body(pose, what="the person photo")  # a sideways person fails here, before any other work
         mask = ctx.preprocess.person_mask(rgb)
         region = ctx.preprocess.clothing_region(rgb, category)
-    mode, fallback, notes = engine_mode(ctx, tier)  # before the work: a missing tier's error comes at once
+    choice = choose_tier(ctx, "tryon", tier, "try-on")  # before the work: a missing tier's error comes at once
     with watch("dress"):
         dressed = dress(rgb, pose, mask, parse, parts, category, arms_in_front, region)
-    notes += garment_notes(parse, category) + dressed.notes
+    notes = garment_notes(parse, category) + dressed.notes
     if not arms_in_front:
         notes.append("Arms in front is off: the garment covers the arms where they cross the body.")
     info = {"requested_tier": tier, "category": category, "arms_in_front": arms_in_front,
@@ -115,10 +78,10 @@ def run(ctx, person, garment, category: str, tier: str, seed: int, steps: int, a
             "body_targets": {k: [round(float(v[0]), 1), round(float(v[1]), 1)] for k, v in
                              dressed.warped.targets.items()}}  # fmt: skip
     extras = report.extras(rgb, parse, dressed)
-    if mode is not None:
+    if not choice.lite:
         with watch("crop"):  # not "prepare": the engine reports a phase of that name
             job = diffusion.prepare(ctx.engine, rgb, pose, mask, parse, dressed, category)
-        result = yield from diffusion.run(ctx, job, mode, seed, steps, watch)
+        result = yield from diffusion.run(ctx, job, choice.mode, choice.steps(steps), seed, watch)
         result.provenance.notes += notes
         result.extras = {**extras, **result.extras}
         result.info = {**info, **result.info}
@@ -127,21 +90,19 @@ def run(ctx, person, garment, category: str, tier: str, seed: int, steps: int, a
     yield Preview(dressed.image, 1, 2, "lite try-on composited; measuring")
     with watch("metrics"):
         metrics = report.measure(ctx, rgb, mask, parse, dressed)
-    provenance = Provenance(app="tryon", tier="lite", models=list(diffusion.BODY_MODELS), device="cpu",
-                            fallback_reason=fallback, notes=notes,
-                            timings_ms={k: round(v, 2) for k, v in watch.timings_ms.items()})  # fmt: skip
+    provenance = lite_provenance("tryon", choice, diffusion.BODY_MODELS, watch.timings_ms, notes)
     yield Result(image=dressed.image, provenance=provenance, before=rgb, extras=extras, metrics=metrics, info=info)
 
 
-def live(ctx, frame, person=None, garment=None, category="upper", tier="lite", seed=0, steps=4, arms_in_front=True):
+def live(ctx, frame, person=None, garment=None, category="upper", tier="lite", seed=0, steps=0, arms_in_front=True):
     """One webcam frame through the lite tier (the body tracked across frames). A frame with nobody in it, or a
     person turned sideways, comes back unchanged; a missing or unusable garment raises as in a still run."""
     rgb = load_image(frame if frame is not None else person, what="webcam frame")
-    tracker = tracker_for(ctx)
+    tracker = body_tracker(ctx, "tryon")
     if garment is None:
         raise InputError("Upload a garment photo to try on.")
     parse, parts = tracker.remember(("garment", input_key(garment)),
-                                    lambda: garment_for(load_image(garment, what="garment photo")))  # fmt: skip
+                                    lambda: garment_for(ctx, load_image(garment, what="garment photo")))  # fmt: skip
     pose, mask = tracker.body(rgb)
     if pose is None:
         return rgb
@@ -161,10 +122,31 @@ def examples(settings) -> list[dict]:
              "tier": "lite"} for name in GARMENTS]
 
 
-def bench(**kwargs) -> dict:
-    from .bench import bench_tryon
+def bench_workload(frame):
+    """`studio bench tryon`: the drawn red T-shirt (samples.py) on a person moving 6 px a frame, the garment parsed
+    once as in a session where it stays and the camera runs; the try-on alone and body tracking alone beside it."""
+    from studio.bench.lite import Workload
+    from studio.errors import NoPersonFound
+    from studio.live import BodyTracker
+    from studio.preprocess.body import BodyAnalyzer
 
-    return bench_tryon(**kwargs)
+    from .samples import draw_garment
+
+    body, tracker, garment = BodyAnalyzer(), BodyTracker(skip_similar=False), draw_garment(BENCH_GARMENT)
+    pose = body.pose(frame)
+    if pose is None:
+        raise NoPersonFound("the benchmark frame", "Pass --image with a photo of a person facing the camera.")
+    mask = body.person_mask(frame)
+    parse = parse_garment(garment)
+    parts = split_parts(parse)
+    return Workload(
+        values={"person": frame, "garment": garment, "tier": "lite"}, target_fps=15,
+        motion_px=(-12, -6, 0, 6, 12, 6, 0, -6), info={"garment": f"samples.{BENCH_GARMENT}"},
+        fps_means="the webcam path (APP.live) on a person moving 6 px per frame at 640×480: pose + segmentation, "
+                  "warp and composite on every frame; the garment parsed once",
+        parts={"tryon_only": lambda moved: dress(frame, pose, mask, parse, parts),
+               "body_tracking": lambda moved: tracker.body(moved)},
+    )  # fmt: skip
 
 
 APP = App(
@@ -183,21 +165,16 @@ APP = App(
         ImageParam("garment", "Garment photo", help="A product shot of one garment on a plain white or grey backdrop."),
         ChoiceParam("category", "Category", help="upper = tops, lower = trousers and skirts, dress = dresses.",
                     default="upper", choices=CATEGORIES),
-        ChoiceParam("tier", "Tier", help="auto = the student, its teacher on a named failure, lite without weights; "
-                    "student/teacher need diffusion weights; lite runs offline on the CPU.", default="auto",
-                    choices=TIERS),
-        SeedParam("seed", "Seed", help="Diffusion tiers only (the lite tier is deterministic)."),
-        SliderParam("steps", "Steps", help="The diffusion student's denoising steps (8 suits its Hyper-SD 8-step "
-                    "LoRA); the teacher runs its recipe's own count.", default=8, minimum=1,
-                    maximum=50, step=1, integer=True),
+        *tier_params(),
         ToggleParam("arms_in_front", "Arms in front", default=True,
                     help="Keep arms and hands that cross the body in front of the garment. Turn off when the arms "
                          "are behind the back, so the garment covers where the pose guessed them."),
     ),
     run=run,
+    capabilities=frozenset({"compare", "live", "batch", "bench"}),
+    recipe="tryon",
     examples=examples,
     live=live,
     live_param="person",
-    bench=bench,
-    batch=run_batch,
+    bench_workload=bench_workload,
 )

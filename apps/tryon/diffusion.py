@@ -33,10 +33,13 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from studio.color import ciede2000, nearest_name, rgb_to_lab
 from studio.engine.request import GenerationRequest
 from studio.errors import InputError
-from studio.metrics import ciede2000, region_delta_e, rgb_to_lab, ssim
-from studio.preprocess.body import BodyPose, render_openpose
+from studio.generate import merge_timings, native_resolution, run_on_engine
+from studio.metrics import region_delta_e, ssim
+from studio.preprocess.body import BodyPose
+from studio.preprocess.crops import BoxCrop, box_around, pose_control
 from studio.schema import Preview, Result, Stopwatch
 
 from . import report
@@ -46,9 +49,6 @@ from .lite import Dressed
 #: Context kept around the repaint mask's box, in torso lengths: the model needs the neck, arms and background the
 #: new garment meets to blend into them; more only spends resolution on pixels that are pasted back anyway.
 CONTEXT_PAD = 0.15
-#: Work shapes as (width, height) fractions of the recipe's native side. SDXL was trained on aspect buckets;
-#: 768×1024 fits a standing torso with less padding than a square, 1024×768 suits arms held wide.
-SHAPES = ((0.75, 1.0), (1.0, 1.0), (1.0, 0.75))
 #: Ring added around the agnostic region, in torso lengths: the person's own clothes reach a few pixels past the
 #: segmentation, and a sliver of the old colour at the garment's edge is the most visible try-on artefact.
 REPAINT_GROW = 0.015
@@ -58,17 +58,23 @@ LITE_INIT_STRENGTH = 0.8
 #: IP-Adapter Plus scale on the garment: above the catalog's general 0.6, because the garment's look has no other
 #: channel (the prompt only names its colour); much higher and the model pastes the flat product shot.
 IP_ADAPTER_SCALE = 0.7
-#: Garment colour bar of the quality gate (CIEDE2000 between the product shot's garment and the dressed region):
-#: the issue's bar for the lite tier. Beyond 10 a colour reads as another shade, not the same one in other light.
-GATE_MAX_DELTA_E = 10.0
-#: Pose drift the gate accepts, in torso lengths (mean distance of nose, shoulders, elbows, wrists, hips between
-#: the input's pose and the pose re-detected on the result). Re-detecting on the lite result — whose body pixels are
-#: the photo's own — drifts 0.01–0.04 on the front-facing fixtures: twice the worst is detector noise, more means
-#: the model moved a shoulder or an arm.
-GATE_MAX_POSE_DRIFT = 0.08
-#: Where the detector is unsteady on this photo even for the lite result (crossed arms drift 0.2–0.26), the limit
-#: is the lite result's own drift plus this margin, so the gate judges the model and not the detector.
-GATE_DRIFT_MARGIN = 0.04
+@dataclass(frozen=True)
+class GateLimits:
+    """The quality gate's limits (a test or experiment injects others with `RunContext.gate_limits["tryon"]`)."""
+
+    #: Garment colour bar (CIEDE2000 between the product shot's garment and the dressed region): the issue's bar for
+    #: the lite tier. Beyond 10 a colour reads as another shade, not the same one in other light.
+    max_delta_e: float = 10.0
+    #: Pose drift accepted, in torso lengths (mean distance of nose, shoulders, elbows, wrists, hips between the
+    #: input's pose and the pose re-detected on the result). Re-detecting on the lite result — whose body pixels are
+    #: the photo's own — drifts 0.01–0.04 on the front-facing fixtures: twice the worst is detector noise, more means
+    #: the model moved a shoulder or an arm.
+    max_pose_drift: float = 0.08
+    #: Where the detector is unsteady on this photo even for the lite result (crossed arms drift 0.2–0.26), the limit
+    #: is the lite result's own drift plus this margin, so the gate judges the model and not the detector.
+    drift_margin: float = 0.04
+
+
 #: A pixel of the result is "garment" when it is within this CIEDE2000 of a colour of the garment's palette: folds
 #: and the photo's light shift the fabric's lightness by up to ~10, another garment or skin is further away.
 GARMENT_MATCH_DE = 15.0
@@ -109,8 +115,7 @@ class Job:
     category: str
     repaint: np.ndarray  # bool H×W: the only pixels of the photo the result may change
     alpha: np.ndarray  # float32 H×W paste-back weight: 0 outside `repaint`, ramping to 1 just inside it
-    box: tuple[int, int, int, int]  # x0, y0, x1, y1 of the crop in photo pixels (may reach past the photo)
-    size: tuple[int, int]  # (width, height) the pipeline runs at
+    crop: BoxCrop  # the box of the photo the pipeline works on, and its work size
     image: np.ndarray  # work-size init image (the lite result)
     mask: np.ndarray  # work-size uint8 inpainting mask
     control: np.ndarray  # work-size OpenPose render
@@ -119,21 +124,9 @@ class Job:
     prompt: str
     notes: list[str] = field(default_factory=list)
 
-    def paste(self, crop: np.ndarray) -> np.ndarray:
-        """The photo with `crop` (the pipeline's image, or a preview of any size) put back under the repaint mask."""
-        x0, y0, x1, y1 = self.box
-        h, w = self.rgb.shape[:2]
-        bw, bh = x1 - x0, y1 - y0
-        grow = bw * bh > crop.shape[0] * crop.shape[1]
-        big = cv2.resize(crop, (bw, bh), interpolation=cv2.INTER_CUBIC if grow else cv2.INTER_AREA)
-        gx0, gy0, gx1, gy1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
-        part = big[gy0 - y0 : gy1 - y0, gx0 - x0 : gx1 - x0].astype(np.float32)
-        a = self.alpha[gy0:gy1, gx0:gx1, None]
-        base = self.rgb[gy0:gy1, gx0:gx1]
-        blend = np.clip(base + (part - base) * a + 0.5, 0, 255).astype(np.uint8)
-        out = self.rgb.copy()
-        out[gy0:gy1, gx0:gx1] = np.where(a > 0, blend, base)  # outside the mask: the input's bytes, not a round trip
-        return out
+    def paste(self, image: np.ndarray) -> np.ndarray:
+        """The photo with `image` (the pipeline's crop, or a preview of any size) put back under the repaint mask."""
+        return self.crop.paste(image, self.rgb, self.alpha)
 
     def colour_region(self) -> np.ndarray:
         """Where the garment should show: the lite tier's fully-garment pixels, inside the repaint mask."""
@@ -141,26 +134,18 @@ class Job:
 
 
 # ------------------------------------------------------------------------------------------------ preparation
-def native_resolution(engine) -> int:
-    """The side the recipe's base model was trained at (SDXL inpainting: 1024), from the engine's catalog."""
-    catalog = engine.catalog
-    return int(catalog.get(catalog.app("tryon").teacher).resolution or 1024)
-
-
 def prepare(engine, rgb: np.ndarray, pose: BodyPose, person_mask: np.ndarray, parse: GarmentParse, dressed: Dressed,
             category: str) -> Job:  # fmt: skip
-    h, w = rgb.shape[:2]
     torso = dressed.fit.torso
     repaint = repaint_mask(dressed)
     if not repaint.any():
         raise InputError("Nothing is left to repaint: the arms, hands and head cover the whole clothing area. Turn "
                          "'Arms in front' off, or use a photo where the torso shows.")  # fmt: skip
-    box, size = crop_box(repaint, torso, (h, w), native_resolution(engine))
-    x0, y0, x1, y1 = box
-    scale = (x1 - x0) / size[0]  # photo pixels per work pixel
-    feather = max(1.0, 1.5 * scale)  # the generated edge is only as sharp as the work resolution
+    box = box_around(repaint, CONTEXT_PAD * torso, native_resolution(engine, "tryon"))
+    (x0, y0, x1, y1), size = box.box, box.size
+    feather = max(1.0, 1.5 * box.scale)  # the generated edge is only as sharp as the work resolution
     alpha = np.clip(cv2.distanceTransform(repaint.astype(np.uint8), cv2.DIST_L2, 3) / feather, 0, 1)
-    mask = crop(repaint.astype(np.uint8) * 255, box, size, border=cv2.BORDER_CONSTANT) > 127
+    mask = box.cut(repaint.astype(np.uint8) * 255, border=cv2.BORDER_CONSTANT) > 127
     # The UNet sees the mask at 1/8 resolution: grow it by one latent cell so every pixel pasted back was generated.
     mask = cv2.dilate(mask.astype(np.uint8) * 255, np.ones((17, 17), np.uint8))
     palette, shares = garment_palette(parse)
@@ -170,8 +155,8 @@ def prepare(engine, rgb: np.ndarray, pose: BodyPose, person_mask: np.ndarray, pa
              (f"Started from the lite try-on at strength {LITE_INIT_STRENGTH:g}: the warped garment sets colour and "
               "placement, the diffusion redraws folds, seams and shading.")]  # fmt: skip
     return Job(rgb=rgb, person_mask=person_mask, parse=parse, dressed=dressed, category=category, repaint=repaint,
-               alpha=alpha.astype(np.float32), box=box, size=size,
-               image=crop(dressed.image, box, size), mask=mask, control=pose_control(pose, box, size),
+               alpha=alpha.astype(np.float32), crop=box, image=box.cut(dressed.image), mask=mask,
+               control=pose_control(pose, box),
                reference=garment_reference(parse), palette=palette,
                prompt=prompt_for(palette, shares, category), notes=notes)  # fmt: skip
 
@@ -187,48 +172,6 @@ def repaint_mask(dressed: Dressed) -> np.ndarray:
     area = ((dressed.region > 0) | under).astype(np.uint8)
     grown = cv2.dilate(area, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * ring + 1,) * 2)) > 0
     return grown & ~keep  # the ring never eats into the face, the hair, the hands or arms kept in front
-
-
-def crop_box(repaint: np.ndarray, torso: float, shape: tuple[int, int], resolution: int):
-    """(box, (width, height)): the mask's bounding box with context, widened to the closest work shape's aspect and
-    moved inside the photo where it fits (the part past the photo's edge is padding, never pasted back)."""
-    h, w = shape
-    ys, xs = np.nonzero(repaint)
-    pad = CONTEXT_PAD * torso
-    x0, x1, y0, y1 = xs.min() - pad, xs.max() + 1 + pad, ys.min() - pad, ys.max() + 1 + pad
-    bw, bh = x1 - x0, y1 - y0
-    fw, fh = min(SHAPES, key=lambda s: abs(np.log(s[0] / s[1] * bh / bw)))
-    size = (max(8, round(fw * resolution / 8) * 8), max(8, round(fh * resolution / 8) * 8))
-    aspect = size[0] / size[1]
-    bw, bh = max(bw, bh * aspect), max(bh, bw / aspect)
-    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
-    x0 = min(max(cx - bw / 2, 0), w - bw) if bw <= w else cx - bw / 2
-    y0 = min(max(cy - bh / 2, 0), h - bh) if bh <= h else cy - bh / 2
-    x0, y0 = round(x0), round(y0)
-    return (x0, y0, x0 + round(bw), y0 + round(bh)), size
-
-
-def crop(image: np.ndarray, box, size, border: int = cv2.BORDER_REPLICATE) -> np.ndarray:
-    """`box` of `image` resized to `size`; where the box passes the photo's edge the edge is extended."""
-    x0, y0, x1, y1 = box
-    h, w = image.shape[:2]
-    part = image[max(0, y0) : min(h, y1), max(0, x0) : min(w, x1)]
-    pads = (max(0, -y0), max(0, y1 - h), max(0, -x0), max(0, x1 - w))
-    if any(pads):
-        part = cv2.copyMakeBorder(part, *pads, border, value=0)
-    shrink = (x1 - x0) * (y1 - y0) > size[0] * size[1]
-    return cv2.resize(part, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
-
-
-def pose_control(pose: BodyPose, box, size) -> np.ndarray:
-    """The OpenPose render of `pose` in crop coordinates (strokes sized for the work canvas, as ControlNet saw)."""
-    x0, y0, x1, y1 = box
-    sx, sy = size[0] / (x1 - x0), size[1] / (y1 - y0)
-    kp = pose.keypoints.copy()
-    kp[:, 0] = (kp[:, 0] - x0) * sx
-    kp[:, 1] = (kp[:, 1] - y0) * sy
-    kp[:, 2] *= sx
-    return render_openpose(BodyPose(kp, (size[1], size[0])))
 
 
 def garment_reference(parse: GarmentParse) -> np.ndarray:
@@ -260,9 +203,9 @@ def garment_palette(parse: GarmentParse) -> tuple[np.ndarray, np.ndarray]:
 
 
 def colour_name(lab: np.ndarray) -> str:
-    names = list(COLOUR_NAMES)
-    anchors = rgb_to_lab(np.array([list(COLOUR_NAMES.values())], np.uint8))[0]
-    return names[int(np.argmin(ciede2000(anchors, np.broadcast_to(lab, anchors.shape))))]
+    """The colour word (COLOUR_NAMES) nearest to a Lab colour of the garment palette (exact path, like the palette)."""
+    anchors = rgb_to_lab(np.array(list(COLOUR_NAMES.values()), np.uint8))
+    return nearest_name(lab, dict(zip(COLOUR_NAMES, anchors)))
 
 
 def prompt_for(palette: np.ndarray, shares: np.ndarray, category: str) -> str:
@@ -327,25 +270,26 @@ def measure(ctx, job: Job, out: np.ndarray) -> dict[str, float]:
 
 class QualityGate:
     """The engine's `quality_gate` for `auto`: pastes the student's crop back into the photo and checks the garment's
-    colour (GATE_MAX_DELTA_E) and the pose (GATE_MAX_POSE_DRIFT, or the lite result's drift + GATE_DRIFT_MARGIN).
-    Returns None to pass or a sentence saying why it failed; what it measured is kept in `record`."""
+    colour and the pose against `GateLimits`. Returns None to pass or a sentence saying why it failed; what it
+    measured is kept in `record`."""
 
-    def __init__(self, ctx, job: Job):
-        self.ctx, self.job = ctx, job
+    def __init__(self, ctx, job: Job, limits: GateLimits = GateLimits()):
+        self.ctx, self.job, self.limits = ctx, job, limits
         self.record: dict = {}
 
     def __call__(self, image: np.ndarray) -> str | None:
         start = time.perf_counter()
         job, torso = self.job, self.job.dressed.fit.torso
         full = job.paste(image)
-        reasons, record = [], {"max_delta_e": GATE_MAX_DELTA_E}
+        limits = self.limits
+        reasons, record = [], {"max_delta_e": limits.max_delta_e}
         region = job.colour_region()
         if region.sum() >= 20:
             de = region_delta_e(full, region, job.parse.rgb, job.parse.mean_rgb_mask())
             record["delta_e_garment"] = round(de, 2)
-            if de > GATE_MAX_DELTA_E:
+            if de > limits.max_delta_e:
                 reasons.append(f"the garment's colour is off by ΔE2000 {de:.1f} (the gate allows "
-                               f"{GATE_MAX_DELTA_E:g})")  # fmt: skip
+                               f"{limits.max_delta_e:g})")  # fmt: skip
         lite = report.pose_drift(self.ctx, job.rgb, job.dressed.image, torso)
         drift = report.pose_drift(self.ctx, job.rgb, full, torso)
         record.update(pose=drift, lite_pose=lite)
@@ -354,7 +298,7 @@ class QualityGate:
         elif not drift["pose_redetected"]:
             reasons.append("the pose model no longer finds the body on the result")
         elif "pose_drift" in drift:
-            limit = max(GATE_MAX_POSE_DRIFT, lite.get("pose_drift", 0.0) + GATE_DRIFT_MARGIN)
+            limit = max(limits.max_pose_drift, lite.get("pose_drift", 0.0) + limits.drift_margin)
             record["max_pose_drift"] = round(limit, 4)
             if drift["pose_drift"] > limit:
                 reasons.append(f"the body moved: pose drift {drift['pose_drift']:.3f} torso lengths (the gate allows "
@@ -366,26 +310,21 @@ class QualityGate:
 
 
 # ------------------------------------------------------------------------------------------------ running
-def run(ctx, job: Job, mode: str, seed: int, steps: int, watch: Stopwatch) -> Generator[Preview, None, Result]:
+def run(ctx, job: Job, mode: str, steps: int | None, seed: int,
+        watch: Stopwatch) -> Generator[Preview, None, Result]:  # fmt: skip
     """Yield the lite preview and the engine's step previews (pasted into the photo); return the Result.
 
-    `mode` is the engine's (auto | fast | quality). The Steps value is the student's: a teacher asked for by name
-    runs its recipe's own step count, as a fallback teacher does (a student's few steps mean nothing to it).
+    `mode` is the engine's (auto | fast | quality); `steps` None runs the tier's own count.
     """
-    gate = QualityGate(ctx, job) if mode == "auto" else None
+    gate = QualityGate(ctx, job, ctx.limits("tryon", GateLimits())) if mode == "auto" else None
     request = GenerationRequest(
         app="tryon", mode=mode, prompt=job.prompt, negative_prompt=NEGATIVE_PROMPT, image=job.image,
         mask_image=job.mask, control_image=job.control, ip_adapter_image=job.reference,
-        ip_adapter_scale=IP_ADAPTER_SCALE, strength=LITE_INIT_STRENGTH, steps=None if mode == "quality" else steps,
-        seed=seed, quality_gate=gate, cancel=ctx.cancel,
+        ip_adapter_scale=IP_ADAPTER_SCALE, strength=LITE_INIT_STRENGTH, steps=steps, seed=seed, quality_gate=gate,
+        cancel=ctx.cancel,
     )  # fmt: skip
     yield Preview(job.dressed.image, 1, 1, "lite try-on (the diffusion starts from it)")
-    result = None
-    for item in ctx.engine.generate(request):
-        if isinstance(item, Preview):
-            yield Preview(job.paste(item.image), item.step, item.total, item.label)
-        else:
-            result = item
+    result = yield from run_on_engine(ctx, request, job.paste)
     with watch("paste"):
         image = job.paste(result.image)
     with watch("metrics"):
@@ -395,18 +334,15 @@ def run(ctx, job: Job, mode: str, seed: int, steps: int, watch: Stopwatch) -> Ge
     app_ms = dict(watch.timings_ms)
     if gate is not None and gate.record:
         app_ms["quality_gate"] = gate.record["ms"]
-    prov.timings_ms = {**{k: round(v, 2) for k, v in app_ms.items()}, **prov.timings_ms}
+    merge_timings(prov, app_ms)
     prov.notes = prov.notes + job.notes
-    if mode == "quality":
-        prov.notes.append("The teacher ran its recipe's step count; the Steps setting is the student's.")
     mask_rgb = np.repeat(job.repaint[..., None] * np.uint8(255), 3, axis=2)
     extras = {"lite try-on": job.dressed.image, "repaint mask": mask_rgb, "pose control (crop)": job.control,
               "garment reference": job.reference}  # fmt: skip
     extras.update({name: job.paste(img) for name, img in result.extras.items()})  # the rejected student, in place
-    x0, y0, x1, y1 = job.box
     info = {"diffusion": {
-        "prompt": job.prompt, "negative_prompt": NEGATIVE_PROMPT, "crop_box": [x0, y0, x1, y1],
-        "work_size": list(job.size), "init": "lite", "strength": LITE_INIT_STRENGTH,
+        "prompt": job.prompt, "negative_prompt": NEGATIVE_PROMPT, "crop_box": list(job.crop.box),
+        "work_size": list(job.crop.size), "init": "lite", "strength": LITE_INIT_STRENGTH,
         "ip_adapter_scale": IP_ADAPTER_SCALE, "repaint_pixels": int(job.repaint.sum()),
         "palette_lab": np.round(job.palette, 1).tolist(),
         "coverage_from": f"garment colours in the repainted area (ΔE2000 ≤ {GARMENT_MATCH_DE:g})",

@@ -19,6 +19,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from studio import tiles
 from studio.metrics import region_delta_e, ssim
 
 from .garment import GarmentParse, landmarks_overlay
@@ -81,12 +82,6 @@ def pose_drift(ctx, person: np.ndarray, out: np.ndarray, torso: float) -> dict[s
     return metrics
 
 
-def overlay_mask(rgb: np.ndarray, mask: np.ndarray, colour=(255, 60, 60), strength: float = 0.55) -> np.ndarray:
-    m = (mask > 0)[..., None]
-    tint = np.array(colour, np.float32)
-    return np.where(m, rgb * (1 - strength) + tint * strength, rgb).astype(np.uint8)
-
-
 def extras(person: np.ndarray, parse: GarmentParse, dressed: Dressed) -> dict[str, np.ndarray]:
     mask_img = np.repeat((parse.alpha * 255).astype(np.uint8)[..., None], 3, axis=2)
     warped = dressed.warped
@@ -95,24 +90,13 @@ def extras(person: np.ndarray, parse: GarmentParse, dressed: Dressed) -> dict[st
     canvas = (canvas * (1 - a) + warped.torso_rgb * a).astype(np.uint8)
     for rgb, al in warped.sleeves.values():
         canvas = (canvas * (1 - al[..., None]) + rgb * al[..., None]).astype(np.uint8)
-    agnostic = overlay_mask(person, dressed.agnostic())
-    agnostic = overlay_mask(agnostic, dressed.occluders, (60, 160, 255), 0.45)
+    # The region the garment replaces in red, then what stays in front of it (arms, hands, head) in blue.
+    agnostic = tiles.overlay(person, [(dressed.agnostic() > 0, (255, 60, 60))], alpha=0.55)
+    agnostic = tiles.overlay(agnostic, [(dressed.occluders > 0, (60, 160, 255))], alpha=0.45)
     return {"garment mask": mask_img, "garment landmarks": landmarks_overlay(parse),
             "agnostic region": agnostic, "warped garment": canvas}  # fmt: skip
 
 
 def contact_sheet(grid: list[tuple[np.ndarray, list[np.ndarray | None]]], height: int = 320) -> np.ndarray:
     """Rows of [person, result per garment]; a failed pair is a grey tile. Tiles are `height` px tall."""
-    def tile(img, width=None):
-        if img is None:
-            return np.full((height, width or height * 3 // 4, 3), 200, np.uint8)
-        return cv2.resize(img, (max(1, round(img.shape[1] * height / img.shape[0])), height),
-                          interpolation=cv2.INTER_AREA)  # fmt: skip
-
-    rows = []
-    for person, results in grid:
-        first = tile(person)
-        rows.append(np.concatenate([first] + [tile(r) for r in results], axis=1))
-    width = max(r.shape[1] for r in rows)
-    rows = [np.pad(r, ((0, 0), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
-    return np.concatenate(rows, axis=0)
+    return tiles.grid([[person, *results] for person, results in grid], height)

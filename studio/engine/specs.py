@@ -44,8 +44,23 @@ SCHEDULERS = (
 
 #: Pipeline kinds a request may ask for. ControlNet kinds need a ControlNet adapter; inpaint kinds a mask.
 PIPELINE_KINDS = ("txt2img", "img2img", "inpaint", "controlnet", "controlnet-img2img", "controlnet-inpaint")
+#: Kinds that start from an init image (a strength applies).
+IMAGE_KINDS = ("img2img", "inpaint", "controlnet-img2img", "controlnet-inpaint")
+
+#: Settings an entry cites a source for (`ModelSpec.sources`).
+SETTINGS = ("scheduler", "steps", "step_range", "guidance", "guidance_embedding", "eta", "timesteps",
+            "inpaint_strength", "inpaint_steps", "scale", "control_render")  # fmt: skip
+
+#: Skeleton drawings pose ControlNets were trained on (kept equal to studio.preprocess.pose.OPENPOSE_STYLES;
+#: tests/test_recipes.py checks it).
+CONTROL_RENDERS = ("openpose", "xinsir")
 
 _ID = re.compile(r"^[a-z0-9]+(-[a-z0-9]+)*$")
+
+
+def cite(**sources: str) -> tuple[tuple[str, str], ...]:
+    """`sources=` for a ModelSpec: `cite(steps="card: '…'", guidance="doc §1.3: '…'")`."""
+    return tuple(sorted(sources.items()))
 
 
 class CatalogError(ValueError):
@@ -123,16 +138,97 @@ class ModelSpec:
     eta: float | None = None  # passed to scheduler.step (TCD's gamma); pipelines default it to 0.0
     timesteps: tuple[int, ...] | None = None  # fixed timesteps (DMD2, Hyper 1-step UNet)
     resolution: int | None = None  # native square resolution
-    inpaint_strength: float = 1.0  # strength for inpaint kinds when the request gives none (TCD: 0.99)
+    # Strength for inpaint kinds when the request gives none. A student and its base both have one; the engine uses
+    # the lower (TCD: 0.99; SDXL inpainting: 0.99, its card says strength 1 degrades quality).
+    inpaint_strength: float = 1.0
+    inpaint_steps: int | None = None  # default steps for inpaint kinds when its card gives another count (TCD: 8)
+    # Students: the step counts its card says work, (low, high). None = step-locked: distilled for exactly `steps`
+    # on a fixed grid (Lightning, Hyper N-step, PCM: "always use the correct checkpoint for the corresponding
+    # inference steps"); the engine then keeps that grid in image-to-image and skips its first steps.
+    step_range: tuple[int, int] | None = None
+    guidance_embedding: bool = False  # the UNet takes guidance as an embedding (time_cond_proj_dim), not as CFG
     scale: float = 1.0  # LoRA weight, IP-Adapter scale or ControlNet conditioning scale
     image_encoder: str | None = None  # ip_adapter: folder of its CLIP image encoder, relative to the repo root
     union: bool = False  # controlnet: a ControlNetUnionModel (xinsir union)
+    control_render: str | None = None  # pose controlnet: the skeleton drawing its labels used (pose.OPENPOSE_STYLES)
     pickle: bool = False  # weights are a torch pickle (.bin): loaded with weights_only=True and a warning
     notes: str = ""
-    source: str = ""  # where the recipe facts come from
+    source: str = ""  # where the entry as a whole comes from (repo, files)
+    # Where each setting comes from, (setting, source) pairs: the card or doc and the line quoted, or why it is a
+    # choice of ours. `validate_spec` requires one for every setting the entry uses (see `cited_settings`).
+    sources: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self):
         validate_spec(self)
+
+    @property
+    def step_locked(self) -> bool:
+        """A student distilled for exactly `steps` (fixed timesteps included); other counts leave its grid."""
+        return self.role == "student" and self.step_range is None
+
+    @property
+    def step_options(self) -> tuple[int, ...]:
+        """The step counts a Steps control should offer for this model: its trained count when step-locked, its
+        card's range when step-flexible, 1–100 for a teacher."""
+        if self.role != "student":
+            return tuple(range(1, 101))
+        if self.step_range is None:
+            return (int(self.steps),)
+        low, high = self.step_range
+        return tuple(range(low, high + 1))
+
+    def source_of(self, setting: str) -> str:
+        return dict(self.sources).get(setting, "")
+
+    def cited_settings(self) -> tuple[str, ...]:
+        """The settings this entry uses, each of which must carry a source."""
+        names: list[str] = []
+        if self.role in ("teacher", "student"):
+            names += ["steps", "guidance"]
+            if self.scheduler is not None:
+                names.append("scheduler")
+            if self.role == "student":
+                names.append("step_range")  # flexible range, or why the student is step-locked
+        for name, used in (("eta", self.eta is not None), ("timesteps", self.timesteps is not None),
+                           ("inpaint_strength", self.inpaint_strength != 1.0),
+                           ("inpaint_steps", self.inpaint_steps is not None),
+                           ("guidance_embedding", self.guidance_embedding),
+                           ("scale", self.kind in ("controlnet", "ip_adapter")),
+                           ("control_render", self.control_render is not None)):  # fmt: skip
+            if used:
+                names.append(name)
+        return tuple(names)
+
+    def settings(self) -> dict[str, str]:
+        """The settings this entry brings to a call, formatted for people (`studio fetch --dry-run`)."""
+        out: dict[str, str] = {}
+        if self.scheduler is not None:
+            out["scheduler"] = self.scheduler.describe()
+        if self.steps is not None:
+            if self.role == "student" and self.step_range is None:
+                out["steps"] = f"{self.steps} (step-locked: trained for {self.steps} only)"
+            elif self.step_range is not None:
+                out["steps"] = f"{self.steps} (works {self.step_range[0]}–{self.step_range[1]})"
+            else:
+                out["steps"] = str(self.steps)
+        if self.guidance is not None:
+            embedded = " as an embedding" if self.guidance_embedding else ""
+            out["guidance"] = f"{self.guidance:g}{embedded} (CFG {'on' if self.cfg else 'off'})"
+        if self.eta is not None:
+            out["eta"] = f"{self.eta:g}"
+        if self.timesteps is not None:
+            out["timesteps"] = str(list(self.timesteps))
+        if self.inpaint_strength != 1.0:
+            out["inpaint strength"] = f"{self.inpaint_strength:g}"
+        if self.inpaint_steps is not None:
+            out["inpaint steps"] = str(self.inpaint_steps)
+        if self.kind in ("controlnet", "ip_adapter"):
+            out["scale"] = f"{self.scale:g}"
+        if self.control_render is not None:
+            out["skeleton drawing"] = self.control_render
+        if self.resolution is not None:
+            out["resolution"] = str(self.resolution)
+        return out
 
     @property
     def weights(self) -> FileSpec:
@@ -209,6 +305,49 @@ def validate_spec(spec: ModelSpec) -> None:
             raise _fail(sid, f"a {spec.kind} entry must list {folder}config.json.")
     if spec.pickle and not any(f.path.endswith(".bin") for f in spec.files):
         raise _fail(sid, "pickle=True but no .bin file is listed.")
+    if spec.step_range is not None:
+        low, high = spec.step_range
+        if not (1 <= low <= (spec.steps or low) <= high):
+            raise _fail(sid, f"step_range {spec.step_range} must contain the default steps={spec.steps}.")
+        if spec.timesteps is not None:
+            raise _fail(sid, "fixed timesteps make a student step-locked: leave step_range unset.")
+    if not 0.0 < spec.inpaint_strength <= 1.0:
+        raise _fail(sid, f"inpaint_strength must be in (0, 1]; got {spec.inpaint_strength}.")
+    if spec.control_render is not None and spec.control_render not in CONTROL_RENDERS:
+        raise _fail(sid, f"unknown control_render '{spec.control_render}'; known: {', '.join(CONTROL_RENDERS)}.")
+    cited = dict(spec.sources)
+    unknown = sorted(set(cited) - set(SETTINGS))
+    if unknown:
+        raise _fail(sid, f"sources for unknown settings {unknown}; settings: {', '.join(SETTINGS)}.")
+    missing = [name for name in spec.cited_settings() if not cited.get(name, "").strip()]
+    if missing:
+        raise _fail(sid, f"no source for {', '.join(missing)}: cite the card or doc line each setting comes from "
+                         "(sources=...), or say why it is our choice.")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SettingCheck:
+    """Whether a card (or doc) verifies one setting of a student for one pipeline kind of an app.
+
+    A card's recipe is usually written for text-to-image on its own base; inpainting, ControlNet img2img or another
+    base is a different situation, and an app recipe says which settings carry over on a card's word and which are
+    our extrapolation (`verified=False`), so the next reader knows what to measure once real weights are here.
+    """
+
+    student: str  # catalog id
+    kind: str  # pipeline kind, one of PIPELINE_KINDS
+    setting: str  # one of CHECKED_SETTINGS
+    verified: bool
+    note: str  # the card or doc line that verifies it, or what is known and why it is not verified
+
+
+#: What every app recipe documents for its default student on its pipeline kind ("strength" for image kinds only).
+CHECKED_SETTINGS = ("scheduler", "steps", "guidance", "strength", "base", "adapters")
+
+
+def check(student: str, kind: str, verified: bool, **notes: str) -> tuple[SettingCheck, ...]:
+    """SettingChecks sharing a student, kind and verdict: `check("lcm-lora-sd15", "inpaint", True, steps="…")`."""
+    return tuple(SettingCheck(student, kind, name, verified, note) for name, note in notes.items())
 
 
 @dataclass(frozen=True)
@@ -225,6 +364,11 @@ class AppModels:
     preview: str | None = None  # TAESD entry for step previews
     gpu_extras: tuple[str, ...] = ()  # fetched too, used on GPU only (the SDXL fp16 VAE fix)
     notes: str = ""
+    checks: tuple[SettingCheck, ...] = ()  # what a card verifies of the default student on this app's kind
+
+    def checks_for(self, student: str | None = None, kind: str | None = None) -> tuple[SettingCheck, ...]:
+        student, kind = student or self.student, kind or self.pipeline
+        return tuple(c for c in self.checks if c.student == student and c.kind == kind)
 
     def default_ids(self) -> tuple[str, ...]:
         ids = (self.student, self.teacher, *self.adapters)
@@ -294,5 +438,17 @@ def validate_catalog(specs: list[ModelSpec], apps: list[AppModels]) -> Catalog:
                 )
         if teacher.inpaint and "inpaint" not in recipe.pipeline:
             raise CatalogError(f"{where}: the inpainting teacher only runs inpaint pipeline kinds.")
+        for c in recipe.checks:
+            if c.student not in by_id or c.kind not in PIPELINE_KINDS or c.setting not in CHECKED_SETTINGS:
+                raise CatalogError(f"{where}: check {c.student}/{c.kind}/{c.setting} names an unknown id, kind or "
+                                   f"setting (settings: {', '.join(CHECKED_SETTINGS)}).")  # fmt: skip
+            if not c.note.strip():
+                raise CatalogError(f"{where}: check {c.student}/{c.kind}/{c.setting} has no note.")
+        needed = [n for n in CHECKED_SETTINGS if n != "strength" or recipe.pipeline in IMAGE_KINDS]
+        have = {c.setting for c in recipe.checks_for()}
+        missing = [n for n in needed if n not in have]
+        if missing:
+            raise CatalogError(f"{where}: say whether a card verifies {', '.join(missing)} of '{recipe.student}' "
+                               f"for '{recipe.pipeline}' (checks=...).")  # fmt: skip
         recipes[recipe.app] = recipe
     return Catalog(by_id, recipes)

@@ -18,7 +18,7 @@ from ..imaging import image_digest
 
 if TYPE_CHECKING:
     from ..settings import Settings
-    from .body import BodyPose
+    from .pose import BodyPose
     from .face import Face
     from .identity import IdentityEmbedding
 
@@ -47,7 +47,7 @@ class Preprocessing:
     def body_analyzer(self):
         with self._lock:
             if self._body_analyzer is None:
-                from .body import BodyAnalyzer
+                from .pose import BodyAnalyzer
 
                 self._body_analyzer = BodyAnalyzer()
             return self._body_analyzer
@@ -113,7 +113,7 @@ class Preprocessing:
         key = ("clothing", image_digest(rgb), category)
 
         def compute():
-            from .body import clothing_region
+            from .clothing import clothing_region
 
             return clothing_region(self.require_pose(rgb), self.person_mask(rgb), category)
 

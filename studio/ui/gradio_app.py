@@ -15,8 +15,10 @@ import traceback
 
 import gradio as gr
 
+from ..context import RunContext
 from ..errors import StudioError
-from ..schema import App, ChoiceParam, ImageParam, Preview, Result, RunContext, SeedParam, SliderParam, ToggleParam
+from ..schema import App, ChoiceParam, ImageParam, Preview, Result, SeedParam, SliderParam, ToggleParam
+from .session import Call
 
 CSS = """
 .studio-badge {font-family: ui-monospace, monospace; font-size: 0.9em; padding: 4px 10px; border-radius: 12px;
@@ -113,19 +115,19 @@ def _app_layout(app: App, ctx: RunContext) -> None:
 
     def handler(*values):
         with _friendly_errors():
-            for item in app.stream(ctx, **dict(zip(names, values))):
-                if isinstance(item, Preview):
-                    label = _badge(f"{item.label} · {item.step}/{item.total}")
-                    yield item.image, gr.skip(), label, gr.skip(), gr.skip()
-                elif isinstance(item, Result):
+            for update in Call(app, ctx, dict(zip(names, values))).updates():
+                item = update.result
+                if item is None:
+                    yield update.image, gr.skip(), _badge(update.badge), gr.skip(), gr.skip()
+                else:
                     pair = (item.before, item.image) if item.before is not None and item.image is not None else None
-                    yield item.image, pair, _badge(item.provenance.badge()), _gallery(item), item.summary()
+                    yield item.image, pair, _badge(update.badge), _gallery(item), item.summary()
 
     run_button.click(_named(handler, list(app.params)), inputs, [output, slider, badge, extras, summary], api_name=api_name(app),
                      concurrency_limit=2)  # fmt: skip
-    if app.live is not None:
+    if app.offers("live"):
         _live_section(app, ctx, inputs, names)
-    if {"tier", "seed"} <= set(names):
+    if app.offers("compare"):
         _compare_section(app, ctx, inputs, names)
 
 
@@ -147,7 +149,7 @@ def _compare_section(app: App, ctx: RunContext, inputs: list, names: list[str]) 
         seed = params.pop("seed")
         params.pop("tier")
         with _friendly_errors():
-            for item in compare_stream(app, ctx, params, seed=int(seed or 0)):
+            for item in compare_stream(app, ctx.for_call(), params, seed=int(seed or 0)):
                 if isinstance(item, Comparison):
                     s, t = item.results["student"], item.results["teacher"]
                     yield gr.skip(), (s.image, t.image), _badge(f"speed-up ×{item.speedup}"), item.markdown()

@@ -30,10 +30,20 @@ def sample_frame() -> np.ndarray:
     return frame
 
 
+def close_up_frame() -> np.ndarray:
+    """The astronaut's face filling a 640×480 frame (about 290 px forehead to chin), like a laptop-webcam selfie:
+    the most pixels a face app has to render. Upscaled from scikit-image's public-domain portrait."""
+    import cv2
+    from skimage import data
+
+    crop = data.astronaut()[36:213, 106:342]  # centred on the face, 4:3
+    return cv2.resize(crop, (FRAME_SIZE[1], FRAME_SIZE[0]), interpolation=cv2.INTER_CUBIC)
+
+
 def require_lite(app_id: str, tier: str) -> None:
     """Live-rate benchmarks measure the lite tier; the diffusion tiers are measured by the engine benchmarks."""
     if tier in ("student", "teacher"):
-        from .errors import InputError
+        from ..errors import InputError
 
         raise InputError(
             f"This benchmark measures the {app_id} lite tier. For the {tier} tier run `studio bench {app_id} --tiny` "
@@ -47,7 +57,7 @@ def bench_frame(image=None) -> np.ndarray:
         return sample_frame()
     import cv2
 
-    from .imaging import fit_within, load_image
+    from ..imaging import fit_within, load_image
 
     rgb = fit_within(load_image(image, what="benchmark photo"), FRAME_SIZE[1])
     return cv2.resize(rgb, (FRAME_SIZE[1], FRAME_SIZE[0])) if rgb.shape[:2] != FRAME_SIZE else rgb
@@ -105,14 +115,14 @@ def machine_info() -> dict:
 
 
 def bench_preprocess(image=None, frames: int = 100, out_json: Path | None = None, plot: Path | None = None) -> dict:
-    from .preprocess.body import BodyAnalyzer
-    from .preprocess.face import FaceAnalyzer
+    from ..preprocess.body import BodyAnalyzer
+    from ..preprocess.face import FaceAnalyzer
 
     rgb = bench_frame(image)
     faces = FaceAnalyzer()
     body = BodyAnalyzer()
     if not faces.analyze(rgb):
-        from .errors import NoFaceFound
+        from ..errors import NoFaceFound
 
         raise NoFaceFound("the benchmark frame", "Pass --image with a photo that shows a face.")
 

@@ -1,0 +1,88 @@
+"""`studio bench <app> --tier lite`: how fast an app's lite tier runs, from the workload the app declares.
+
+Every app with a webcam path is measured the same way: the headline `fps` is the whole webcam path (`app.live`)
+on a subject that moves every frame (so tracking, masks and rendering run on every frame), beside the same path
+on a still scene (what frame skipping buys) and a one-off photo run with every metric. The app adds what is its
+own: other live streams (a close-up) and a breakdown of its parts (tracking alone, painting alone).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from . import FRAME_SIZE, bench_frame, finish_report, machine_info, moving_frames, require_lite, time_calls
+
+
+@dataclass
+class Workload:
+    """What an app's lite benchmark runs (returned by `App.bench_workload(frame)`)."""
+
+    #: The app's parameters for the frame (the live input may be the frame itself; it is replaced per frame).
+    values: dict
+    #: Frames per second the live path should reach (the target line in the plot).
+    target_fps: float
+    #: What the headline fps means, in words, for the report.
+    fps_means: str
+    #: Sideways offsets (px) of the moving sequence: the subject moves this much between frames.
+    motion_px: tuple[int, ...] = (-16, -8, 0, 8, 16, 8, 0, -8)
+    #: Other live streams, name → frame (e.g. "close_up": the face filling the frame); each gets `fps_<name>`.
+    streams: dict[str, np.ndarray] = field(default_factory=dict)
+    #: The app's parts timed alone, name → fn(moving frame).
+    parts: dict[str, Callable[[np.ndarray], object]] = field(default_factory=dict)
+    #: What the frame shows, for the report (e.g. {"look": "classic_red"}).
+    info: dict = field(default_factory=dict)
+
+
+def bench_lite(app, tier: str = "lite", frames: int = 100, out_json=None, plot=None, image=None) -> dict:
+    from ..context import make_context
+    from ..live import FrameTracker
+
+    require_lite(app.id, tier)
+    rgb = bench_frame(image)
+    workload = app.bench_workload(rgb)
+    values = app.validate({**workload.values, app.live_param: rgb})
+    live_values = {k: v for k, v in values.items() if k != app.live_param}
+    moving = moving_frames(rgb, workload.motion_px)
+    live_ctx, still_ctx, photo_ctx = (make_context("cpu") for _ in range(3))
+    counter = itertools.count()
+
+    def photo_run():
+        fresh = rgb.copy()  # one changed pixel gives a new digest, so the analysis re-runs as for a new photo
+        fresh[0, 0, 0] = next(counter) % 256
+        app(photo_ctx, **{**workload.values, app.live_param: fresh, "tier": "lite"})
+
+    results = {"live_frame": time_calls(lambda: app.live(live_ctx, next(moving), **live_values), frames)}
+    stream_ctxs = {}
+    for name, frame in workload.streams.items():
+        stream, stream_ctxs[name] = moving_frames(frame, workload.motion_px), make_context("cpu")
+        results[f"live_frame_{name}"] = time_calls(
+            lambda s=stream, c=stream_ctxs[name]: app.live(c, next(s), **live_values), frames)  # fmt: skip
+    for name, part in workload.parts.items():
+        results[name] = time_calls(lambda p=part: p(next(moving)), frames)
+    results["live_frame_still_scene"] = time_calls(lambda: app.live(still_ctx, rgb, **live_values), frames)
+    results["photo_run_with_metrics"] = time_calls(photo_run, max(5, frames // 10), warmup=2)
+
+    trackers = [obj for c in (live_ctx, *stream_ctxs.values()) for obj in c._shared.objects.values()
+                if isinstance(obj, FrameTracker)]  # fmt: skip
+    target_ms = round(1000.0 / workload.target_fps, 2)
+    report = {
+        "benchmark": app.id,
+        "tier": "lite",
+        "requested_tier": tier,
+        "fps": results["live_frame"]["fps"],
+        "fps_means": workload.fps_means,
+        **{f"fps_{name}": results[f"live_frame_{name}"]["fps"] for name in workload.streams},
+        "live_frames_analysed": sum(t.analysed for t in trackers),
+        "live_frames_skipped": sum(t.skipped for t in trackers),
+        "frame": {"width": FRAME_SIZE[1], "height": FRAME_SIZE[0], "source": image or "skimage astronaut",
+                  **workload.info},  # fmt: skip
+        "machine": machine_info(),
+        "targets_ms": {"live_frame": target_ms, **{f"live_frame_{name}": target_ms for name in workload.streams}},
+    }
+    if tier == "auto":
+        report["note"] = "auto: no diffusion weights are installed, so the lite tier was measured."
+    return finish_report(report, results, out_json, plot, f"{app.title} lite tier, 640×480 frame (CPU)")
