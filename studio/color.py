@@ -22,8 +22,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import cv2
 import numpy as np
+
+# OpenCV (~0.2 s) and scikit-image (~0.5 s) are imported where they are used: the metrics import this module,
+# and importing the metrics should not cost either.
 
 
 def bool_mask(mask, shape) -> np.ndarray | None:
@@ -42,9 +44,11 @@ def rgb_to_lab(rgb: np.ndarray, fast: bool = False) -> np.ndarray:
     OpenCV's float32 conversion, same convention, within 0.5 ΔE2000 of the exact one."""
     rgb = np.asarray(rgb, np.uint8)
     if not fast:
-        from skimage.color import rgb2lab  # (imported here: scikit-image costs ~0.5 s to import)
+        from skimage.color import rgb2lab
 
         return rgb2lab(rgb)
+    import cv2
+
     # OpenCV converts images (H×W×3); any other shape (a pixel list, one colour) goes through as a one-row one.
     image = rgb if rgb.ndim == 3 else rgb.reshape(1, -1, 3)
     # Scaling by a float32 reciprocal in one pass is the quickest way to OpenCV's 0–1 float input.
@@ -55,6 +59,8 @@ def rgb_to_lab(rgb: np.ndarray, fast: bool = False) -> np.ndarray:
 def lab_to_rgb(lab: np.ndarray) -> np.ndarray:
     """CIELAB (…×3, this module's convention) → sRGB uint8, rounded; out-of-gamut colours are clipped.
     OpenCV's float32 conversion (the inverse of the fast path)."""
+    import cv2
+
     lab = np.asarray(lab, np.float32)
     image = lab if lab.ndim == 3 else lab.reshape(1, -1, 3)
     rgb = cv2.cvtColor(image, cv2.COLOR_Lab2RGB)

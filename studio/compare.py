@@ -126,7 +126,12 @@ def _comparable(a: Result, b: Result) -> bool:
 
 
 def _identity(ctx: RunContext, result: Result) -> dict:
-    """Identity similarity of the output's main face to the input's, labelled with the embedder used."""
+    """How well the output's main face keeps the input's identity, labelled with the embedder that measured it.
+
+    Always the cosine similarity; with an embedder that has a calibrated verdict (dlib: the same person
+    below a Euclidean distance of 0.6) also that distance, the threshold and the verdict, so a reader sees
+    the real dlib distance rather than a number in an unknown scale.
+    """
     if result.before is None or result.image is None:
         return {}
     try:
@@ -138,9 +143,17 @@ def _identity(ctx: RunContext, result: Result) -> dict:
         return {}
     if not after_faces:
         return {"identity similarity": None, "identity note": "no face found in the output"}
-    a = ctx.preprocess.identity(result.before, before_faces[0])
-    b = ctx.preprocess.identity(result.image, after_faces[0])
-    return {"identity similarity": round(a.similarity(b), 4), "identity embedder": a.embedder}
+    try:
+        a = ctx.preprocess.identity(result.before, before_faces[0])
+        b = ctx.preprocess.identity(result.image, after_faces[0])
+    except StudioError as exc:  # e.g. an embedder's model files went missing: the rest of the table still stands
+        return {"identity similarity": None, "identity note": str(exc)}
+    row = {"identity embedder": a.embedder, "identity similarity": round(a.similarity(b), 4)}
+    if a.same_person_below is not None:
+        row["identity distance"] = round(a.distance(b), 4)
+        row["identity same person"] = bool(a.same_person(b))
+        row["identity threshold"] = a.same_person_below
+    return row
 
 
 def compare_folder(app: App, ctx: RunContext, inputs_dir, out_dir, values: dict, seed: int = 0,

@@ -37,8 +37,8 @@ def _label(cell: np.ndarray, text: str) -> None:
     cv2.putText(cell, text, (4, _LABEL_BASELINE), _FONT, _FONT_SCALE, _TEXT_RGB, 1, cv2.LINE_AA)
 
 
-def grid(rows: Sequence[Sequence[np.ndarray | None]], height: int = 256,
-         labels: Sequence[Sequence[str]] | None = None, gap: int = 0, background: int = 255) -> np.ndarray:  # fmt: skip
+def grid(rows: Sequence[Sequence[np.ndarray | None]], height: int = 256, labels: Sequence[Sequence[str]] | None = None,
+         gap: int = 0, background: int = 255) -> np.ndarray:  # fmt: skip
     """A contact sheet: each row's images side by side, every image scaled to `height` pixels tall.
 
     A `None` cell is a grey placeholder (a failed pair in a batch). Cells are `gap` pixels apart (columns and

@@ -1,4 +1,5 @@
-"""Body preprocessing on real photos: MediaPipe pose, person mask, OpenPose render, clothing regions."""
+"""Body preprocessing on real photos: MediaPipe pose (stills and video), person mask, OpenPose render, clothing
+regions."""
 
 from __future__ import annotations
 
@@ -12,15 +13,8 @@ from conftest import fixture
 
 from studio.errors import InputError, NoPersonFound
 from studio.imaging import load_image
-from studio.preprocess.body import (
-    CLOTHING_CATEGORIES,
-    OPENPOSE18,
-    POSE_LANDMARKS,
-    BodyAnalyzer,
-    BodyPose,
-    clothing_region,
-    render_openpose,
-)
+from studio.preprocess.clothing import CLOTHING_CATEGORIES, clothing_region
+from studio.preprocess.pose import OPENPOSE18, POSE_LANDMARKS, BodyAnalyzer, BodyPose, render_openpose
 
 FRONT = [
     "people/person_man_arms_crossed_fullbody_01.jpg",
@@ -170,6 +164,35 @@ def test_analyzer_is_safe_across_threads(analyses):
     for i in range(2):
         assert np.allclose(results[i], expected[i], atol=1e-3)
     analyzer.close()
+
+
+def test_video_mode_tracks_one_graph_across_frames_with_its_own_mask(analyses):
+    """A webcam stream: one tracking graph reused frame to frame, pose and mask from one pass each."""
+    a = analyses[FRONT[1]]
+    still = BodyAnalyzer()
+    pose, mask = still.pose_and_mask(a.rgb)
+    assert np.allclose(pose.keypoints, a.pose.keypoints, atol=1e-3) and np.allclose(mask, a.mask, atol=1e-4)
+    assert still.pose_and_mask(load_image(fixture(NO_PERSON))) == (None, None)
+    still.close()
+
+    video = BodyAnalyzer(video=True)
+    h, w = a.rgb.shape[:2]
+    graphs = set()
+    for dx in (0, 4, 8, 12):  # the person drifts right a few pixels per frame
+        frame = np.ascontiguousarray(np.roll(a.rgb, dx, axis=1))
+        pose, mask = video.pose_and_mask(frame)
+        graphs.add(id(video._pose_graph))
+        assert pose is not None and pose.image_size == (h, w)
+        assert mask.shape == (h, w) and mask.dtype == np.float32 and 0.0 <= mask.min() and mask.max() <= 1.0
+        # Tracked, not lost: the shoulders follow the shift, and the mask covers the torso like the still one does.
+        shoulder = a.pose.point("left_shoulder") + (dx, 0)
+        assert np.hypot(*(pose.point("left_shoulder") - shoulder)) < 0.1 * w
+        centre = ((pose.point("left_shoulder") + pose.point("right_hip")) / 2).round().astype(int)
+        assert mask[centre[1], centre[0]] > 0.5
+    assert len(graphs) == 1, "video mode must reuse one tracking graph, not rebuild it per frame"
+    assert video.pose(a.rgb) is not None  # the plain pose call works on the same stream
+    video.close()
+    assert video._pose_graph is None
 
 
 # ------------------------------------------------------------------------------------------ person mask

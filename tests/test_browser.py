@@ -15,6 +15,10 @@ from conftest import fixture
 
 pytestmark = pytest.mark.browser
 
+#: Every wait for UI state (and Playwright's default for clicks, uploads, navigation). A correct run on a busy
+#: 2-core machine may take minutes; only a page that never gets there should fail, so the wait is generous.
+UI_WAIT_MS = 10 * 60 * 1000
+
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-quic",
                  "--no-first-run", "--disable-component-update", "--disable-sync"]  # fmt: skip
 
@@ -46,8 +50,15 @@ def browser():
         browser.close()
 
 
+def _new_page(browser, height: int = 1100):
+    page = browser.new_page(viewport={"width": 1400, "height": height})
+    page.set_default_timeout(UI_WAIT_MS)
+    page.set_default_navigation_timeout(UI_WAIT_MS)
+    return page
+
+
 def _open_tab(browser, url: str, tab: str):
-    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    page = _new_page(browser)
     page.goto(url, wait_until="load")
     page.get_by_role("tab", name=tab).click()
     return page, page.get_by_role("tabpanel").filter(has=page.get_by_role("button", name="Run")).last
@@ -58,12 +69,12 @@ def test_preprocess_page_shows_overlay_and_badge(browser, studio_url, tmp_path):
     panel.locator("input[type=file]").first.set_input_files(str(fixture("faces/face_woman_nomakeup_freckles_01.png")))
     panel.get_by_role("button", name="Run").click()
     badge = panel.locator("[data-testid=studio-badge]").filter(has_text="ms")
-    badge.first.wait_for(timeout=90_000)
+    badge.first.wait_for(timeout=UI_WAIT_MS)
     assert "lite" in badge.first.inner_text()
     # The uploaded photo and the result overlay are both served back as images.
     assert panel.locator("img[src*='gradio_api/file']").count() >= 2
     # The details gallery holds the per-region masks.
-    panel.get_by_text("mask: lips").first.wait_for(timeout=30_000)
+    panel.get_by_text("mask: lips").first.wait_for(timeout=UI_WAIT_MS)
     shot = os.environ.get("STUDIO_SCREENSHOT") or str(tmp_path / "studio.png")
     page.screenshot(path=shot, full_page=True)
     page.close()
@@ -75,7 +86,7 @@ def test_bad_file_shows_a_clear_error(browser, studio_url, tmp_path):
     page, panel = _open_tab(browser, studio_url, "Preprocess inspector")
     panel.locator("input[type=file]").first.set_input_files(str(bad))
     panel.get_by_role("button", name="Run").click()
-    page.get_by_text("not an image this studio can read").first.wait_for(timeout=60_000)
+    page.get_by_text("not an image this studio can read").first.wait_for(timeout=UI_WAIT_MS)
     page.close()
 
 
@@ -85,14 +96,14 @@ def test_compare_panel_shows_student_then_teacher(browser, tiny_settings):
     from test_compare import TEST_APP
 
     from studio.preprocess import Preprocessing
-    from studio.schema import RunContext
+    from studio.context import RunContext
     from studio.serve import launch
     from studio.ui.gradio_app import build_page
 
     page_blocks = build_page(TEST_APP, RunContext(settings=tiny_settings, preprocess=Preprocessing(tiny_settings)))
     _, url, _ = launch(page_blocks, port=None, block=False)
     try:
-        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page = _new_page(browser, height=1000)
         page.goto(url, wait_until="load")
         page.get_by_text("Compare student vs teacher").click()
         # Record every status text the panel shows, in order, so a fast teacher cannot hide the student.
@@ -101,12 +112,12 @@ def test_compare_panel_shows_student_then_teacher(browser, tiny_settings):
                 const t = b.textContent; if (window.__seen[window.__seen.length - 1] !== t) window.__seen.push(t); }))
             .observe(document.body, {subtree: true, childList: true, characterData: true}); }""")
         page.get_by_role("button", name="Compare (runs both diffusion tiers)").click()
-        page.get_by_text("speed-up ×").first.wait_for(timeout=240_000)
+        page.get_by_text("speed-up ×").first.wait_for(timeout=UI_WAIT_MS)
         seen = page.evaluate("window.__seen")
         student = next(i for i, t in enumerate(seen) if t.startswith("student ready"))
         teacher = next(i for i, t in enumerate(seen) if t.startswith("teacher ready"))
         assert student < teacher
-        page.get_by_text("SSIM vs teacher").first.wait_for(timeout=10_000)
+        page.get_by_text("SSIM vs teacher").first.wait_for(timeout=UI_WAIT_MS)
         page.close()
     finally:
         page_blocks.close()
@@ -127,7 +138,7 @@ def test_app_page_runs_two_uploads(browser, studio_url, tab, photos):
         uploads.nth(i).set_input_files(str(fixture(photo)))
     panel.get_by_role("button", name="Run").click()
     badge = panel.locator("[data-testid=studio-badge]").filter(has_text="ms")
-    badge.first.wait_for(timeout=120_000)
+    badge.first.wait_for(timeout=UI_WAIT_MS)
     assert "lite" in badge.first.inner_text()
     assert panel.locator("img[src*='gradio_api/file']").count() >= 3  # two uploads and the result
     page.close()

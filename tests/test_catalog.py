@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from studio.engine.resolver import Resolver
-from studio.engine.specs import (SCHEDULERS, CatalogError, FileSpec, Licence, ModelSpec, scheduler,
+from studio.engine.specs import (SCHEDULERS, CatalogError, FileSpec, Licence, ModelSpec, cite, scheduler,
                                  validate_catalog)  # fmt: skip
 from studio.errors import ModelUnavailable
 from studio.models import load_catalog
@@ -64,7 +64,8 @@ def test_catalog_facts_from_the_doc():
 def _spec(**overrides) -> ModelSpec:
     base = dict(id="x-lora", title="X", kind="lora", role="student", family="sd15", repo="o/r",
                 files=(FileSpec("w.safetensors", 1.0),), licence=Licence("mit", "commercial"), base="sd15",
-                scheduler=scheduler("LCMScheduler"), steps=4, guidance=1.0)  # fmt: skip
+                scheduler=scheduler("LCMScheduler"), steps=4, guidance=1.0, step_range=(2, 8),
+                sources=cite(scheduler="test", steps="test", guidance="test", step_range="test"))  # fmt: skip
     base.update(overrides)
     return ModelSpec(**base)
 
@@ -76,8 +77,12 @@ def test_validation_names_the_entry_and_the_problem():
         _spec(files=())
     with pytest.raises(CatalogError, match=r"'x-lora': bad file name ''"):
         _spec(files=(FileSpec(""),))
+    with pytest.raises(CatalogError, match=r"'x-lora': no source for guidance"):
+        _spec(sources=cite(scheduler="test", steps="test", step_range="test"))
+    with pytest.raises(CatalogError, match=r"'x-lora': step_range \(5, 8\) must contain the default steps=4"):
+        _spec(step_range=(5, 8))
     with pytest.raises(CatalogError, match=r"'x-ip'.*image encoder file models/image_encoder/model.safetensors"):
-        _spec(id="x-ip", kind="ip_adapter", role="adapter", scheduler=None, steps=None, guidance=None,
+        _spec(id="x-ip", kind="ip_adapter", role="adapter", scheduler=None, steps=None, guidance=None, step_range=None,
               image_encoder="models/image_encoder", files=(FileSpec("models/a.safetensors"),
                                                            FileSpec("models/image_encoder/config.json")))  # fmt: skip
     with pytest.raises(CatalogError, match=r"'X_Bad'.*kebab-case"):

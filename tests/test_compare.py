@@ -8,7 +8,8 @@ import pytest
 from studio.compare import Comparison, compare, compare_stream
 from studio.engine.request import GenerationRequest
 from studio.errors import InputError
-from studio.schema import App, ChoiceParam, Preview, Provenance, Result, RunContext, SeedParam
+from studio.context import RunContext
+from studio.schema import App, ChoiceParam, Preview, Provenance, Result, SeedParam
 
 MODES = {"student": "fast", "teacher": "quality"}
 
@@ -35,6 +36,8 @@ TEST_APP = App(
     params=(ChoiceParam("tier", "Tier", default="student", choices=("student", "teacher", "lite")),
             SeedParam("seed", "Seed")),  # fmt: skip
     run=_run,
+    capabilities=frozenset({"compare"}),
+    recipe="head",
 )
 
 
@@ -100,7 +103,7 @@ def test_compare_endpoint_streams_student_then_teacher(ctx):
     try:
         client = Client(url, verbose=False)
         job = client.submit("student", 2, api_name="/txt2img_test_compare")
-        job.result(timeout=300)
+        job.result(timeout=30 * 60)  # a hang guard only (a stuck queue), never a speed limit
         outputs = job.outputs()
         badges = [out[2] for out in outputs]
         first_student = next(i for i, b in enumerate(badges) if "student ready" in b)

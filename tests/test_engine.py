@@ -25,12 +25,14 @@ IMAGE = RNG.integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8)
 MASK = np.zeros((SIZE, SIZE), np.uint8)
 MASK[16:48, 12:52] = 255
 
-# (case, app, pipeline kind, student override, expected timesteps). Students: the four app defaults plus the
-# TCD alternatives. Timesteps: catalog doc G6 (trailing Euler/DDIM vs the LCM/TCD 50-step grid).
+# (case, app, pipeline kind, student override, expected timesteps). Students: the LoRA app defaults, the Lightning
+# LoRA (the avatar default is its full UNet, below) and the TCD alternatives. Timesteps: catalog doc G6 (trailing
+# Euler/DDIM vs the LCM/TCD 50-step grid). SDXL inpainting defaults to strength 0.99 (its card): the step-locked
+# Hyper-SDXL student keeps its 8-step grid and skips the first step; SD1.5 inpainting runs at 1.0.
 CASES = [
-    ("lightning-lora", "avatar", "txt2img", None, [999, 749, 499, 249]),
+    ("lightning-lora", "avatar", "txt2img", "lightning-sdxl-4step-lora", [999, 749, 499, 249]),
     ("hyper-sd15-cfg", "head", "txt2img", None, [999, 874, 749, 624, 499, 374, 249, 124]),
-    ("hyper-sdxl-cfg-inpaint", "tryon", "inpaint", None, [999, 874, 749, 624, 499, 374, 249, 124]),
+    ("hyper-sdxl-cfg-inpaint", "tryon", "inpaint", None, [874, 749, 624, 499, 374, 249, 124]),
     ("lcm-lora-inpaint", "makeup", "inpaint", None, [999, 759, 499, 259]),
     ("tcd-sd15", "head", "txt2img", "tcd-sd15", [999, 759, 499, 259]),
     ("tcd-sdxl", "avatar", "txt2img", "tcd-sdxl", [999, 759, 499, 259]),
@@ -57,7 +59,8 @@ def collect(engine, request) -> tuple[list[Preview], Result]:
     return items[:-1], items[-1]
 
 
-def reference_image(settings, student_id, teacher_id, kind, request, with_lora: bool) -> np.ndarray:
+def reference_image(settings, student_id, teacher_id, kind, request, with_lora: bool,
+                    strength: float = 1.0) -> np.ndarray:  # fmt: skip
     """The same call through plain diffusers: base pipeline from the tiny hub, the catalog scheduler, ± the LoRA."""
     import diffusers
 
@@ -80,7 +83,7 @@ def reference_image(settings, student_id, teacher_id, kind, request, with_lora: 
     if kind == "inpaint":
         from PIL import Image
 
-        kwargs.update(image=Image.fromarray(IMAGE), mask_image=Image.fromarray(MASK), strength=1.0, width=SIZE,
+        kwargs.update(image=Image.fromarray(IMAGE), mask_image=Image.fromarray(MASK), strength=strength, width=SIZE,
                       height=SIZE)  # fmt: skip
     else:
         kwargs.update(width=SIZE, height=SIZE)
@@ -122,8 +125,9 @@ def test_student_follows_its_catalog_recipe(engine, tiny_settings, case, app, ki
     assert again.image.shape == (SIZE, SIZE, 3) and again.image.dtype == np.uint8
 
     # The LoRA is really applied: plain diffusers with the LoRA gives the engine's image; without it, another one.
-    with_lora = reference_image(tiny_settings, spec.id, recipe.teacher, kind, request, with_lora=True)
-    without = reference_image(tiny_settings, spec.id, recipe.teacher, kind, request, with_lora=False)
+    strength = info.get("strength", 1.0)  # inpaint: the lower of the student's and its base's (SDXL: 0.99)
+    with_lora = reference_image(tiny_settings, spec.id, recipe.teacher, kind, request, True, strength)
+    without = reference_image(tiny_settings, spec.id, recipe.teacher, kind, request, False, strength)
     assert np.abs(with_lora.astype(int) - result.image.astype(int)).max() <= 1
     assert np.abs(without.astype(int) - result.image.astype(int)).mean() > 2.0
 

@@ -38,7 +38,8 @@ def test_dry_run_lists_every_file_with_size_and_licence_offline(offline_empty, c
 def test_dry_run_marks_cached_files(tiny_env, capsys):
     assert main(["fetch", "lcm-lora-sd15", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    file_lines = [line for line in out.splitlines() if line.startswith("  ") and "repo " not in line]
+    file_lines = [line for line in out.splitlines() if line.startswith("  ") and not line.startswith("   ")
+                  and not line.strip().startswith(("repo ", "settings:"))]  # fmt: skip
     assert file_lines and all(line.endswith("cached") for line in file_lines)
     assert "to download 0.0 MB in 0 file(s)" in out
     assert "stable-diffusion-v1-5/stable-diffusion-v1-5" in out  # a LoRA student brings the base it runs on
@@ -66,3 +67,21 @@ def test_offline_download_refuses_with_a_teaching_error(offline_empty, capsys):
 def test_complete_targets_need_no_network(tiny_env, capsys):
     assert main(["fetch", "makeup"]) == 0
     assert "Everything 'makeup' needs is already on this machine." in capsys.readouterr().out
+
+
+def test_dry_run_shows_each_models_settings_with_their_sources(offline_empty, capsys):
+    assert main(["fetch", "tryon", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    catalog = load_catalog()
+    recipe = catalog.app("tryon")
+    student = catalog.get(recipe.student)
+    lines = out.splitlines()
+    block = lines[lines.index(f"{student.id} — {student.title}"):]
+    settings = next(line for line in block if line.startswith("  settings: "))
+    assert "steps 8 (step-locked: trained for 8 only)" in settings and "guidance 5 (CFG on)" in settings
+    assert f"    guidance: {student.source_of('guidance')}" in out
+    assert "settings: steps 30; guidance 8 (CFG on); inpaint strength 0.99" in out  # SDXL inpainting, card values
+    assert "skeleton drawing xinsir" in out and "thick line" in out  # the xinsir ControlNet's pose drawing
+    # What the cards verify of the recipe on its pipeline kind, and what they do not.
+    assert f"{recipe.student} on 'controlnet-inpaint' (the tryon recipe):" in out
+    assert "  verified by a card:" in out and "  not verified (measure with real weights):" in out

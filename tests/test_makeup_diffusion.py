@@ -26,7 +26,7 @@ from studio.apps.makeup.report import makeup_area
 from studio.engine.engine import Engine
 from studio.errors import ModelUnavailable
 from studio.context import RunContext
-from studio.preprocess.face_control import control_image, crop_face
+from studio.preprocess.face_control import CONTROL_COLORS, IRIS_COLORS, control_image, crop_face
 from studio.schema import Preview, Result
 from studio.settings import Settings
 
@@ -96,12 +96,12 @@ def test_control_image_is_the_mediapipe_face_render_of_our_mesh(preprocessing, l
                         (105, "right_brow")):  # fmt: skip
         x, y = lm[index]
         patch = control[y - 1 : y + 2, x - 1 : x + 2].reshape(-1, 3)
-        assert any(tuple(c) == diffusion.CONTROL_COLORS[part] for c in patch), part
-    for index, color in diffusion.IRIS_COLORS.items():
+        assert any(tuple(c) == CONTROL_COLORS[part] for c in patch), part
+    for index, color in IRIS_COLORS.items():
         x, y = lm[index]
         assert tuple(control[y, x]) == color
     colours = {tuple(c) for c in control.reshape(-1, 3)}
-    assert colours == {(0, 0, 0), *diffusion.CONTROL_COLORS.values(), *diffusion.IRIS_COLORS.values()}
+    assert colours == {(0, 0, 0), *CONTROL_COLORS.values(), *IRIS_COLORS.values()}
     assert np.count_nonzero(control.any(-1)) < 0.05 * 512 * 512, "thin lines on black"
     assert control_image(crop.landmarks / 8, 64).any(-1).sum() > 100, "drawn at any size (1 px lines)"
 
@@ -214,7 +214,8 @@ def test_a_failing_quality_gate_falls_back_to_the_teacher(app, ctx):
 
 
 def test_a_passing_quality_gate_keeps_the_student(app, ctx):
-    ctx = replace(ctx, gate_limits={"makeup": diffusion.GateLimits(max_drift=float("inf"), delta_e={})})
+    lenient = diffusion.GateLimits(max_drift=float("inf"), max_identity_distance=float("inf"), delta_e={})
+    ctx = replace(ctx, gate_limits={"makeup": lenient})
     result = app(ctx, source=fixture(FRECKLES), reference=fixture(DEEP_RED), tier="auto", **LIPS_ONLY)
     assert result.provenance.tier == "student" and result.provenance.fallback_reason is None
     gate = result.info["diffusion"]["faces"][0]["quality_gate"]
@@ -257,7 +258,7 @@ def test_an_explicit_tier_without_weights_is_an_error_with_the_fetch_command(app
     with pytest.raises(ModelUnavailable) as info:
         app(ctx, source=fixture(FRECKLES), preset="coral", tier=tier)
     assert info.value.fetch_command == "studio fetch makeup"
-    assert "sd15-inpainting" in str(info.value) and "tier 'lite'" in str(info.value)
+    assert "sd15-inpainting" in str(info.value) and "'lite' tier" in str(info.value)
 
 
 def test_auto_with_only_the_teacher_runs_the_teacher_and_says_why(app, preprocessing, tmp_path, tiny_hub):

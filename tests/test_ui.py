@@ -6,7 +6,7 @@ import pytest
 from gradio_client import Client, handle_file
 
 from bad_inputs import BAD_INPUT_NAMES, make_inputs
-from conftest import fixture
+from conftest import HANG_GUARD_S, fixture
 
 
 @pytest.fixture(scope="module")
@@ -29,15 +29,17 @@ def test_api_lists_the_inspector_endpoint(studio_client):
 def test_inspector_round_trip_on_a_real_photo(studio_client):
     job = studio_client.submit(handle_file(str(fixture("faces/faces_multi_two_women_outdoor_01.jpg"))), 4, "upper",
                                True, api_name="/preprocess")  # fmt: skip
-    outputs = job.result(timeout=120)
-    image, before_after, badge, gallery, summary = job.outputs()[-1]
+    final = job.result(timeout=HANG_GUARD_S)  # a hang guard: a stuck queue would otherwise block forever
+    streamed = job.outputs()
+    image, before_after, badge, gallery, summary = final
     assert image and "lite" in badge
     assert len(before_after) == 2  # (photo, overlay) for the before/after slider
     captions = [item["caption"] for item in gallery]
     assert "landmarks" in captions and "mask: lips" in captions and "control: canny" in captions
     assert len(summary["info"]["faces"]) == 2
-    assert summary["provenance"]["timings_ms"]["faces"] >= 0
-    assert outputs  # the first yield (a preview) is what result() returns for a generator endpoint
+    assert summary["provenance"]["timings_ms"]["faces"] > 0  # measured, not a placeholder
+    # Previews stream to the client before the result, and result() is the final yield (the Result).
+    assert len(streamed) >= 2 and streamed[-1] == final
 
 
 @pytest.fixture(scope="module")
@@ -50,8 +52,7 @@ def test_bad_and_awkward_uploads(studio_client, bad_inputs, name):
     path, expected = bad_inputs[name]
     if expected is None:
         job = studio_client.submit(handle_file(str(path)), 4, "upper", False, api_name="/preprocess")
-        job.result(timeout=120)
-        *_, summary = job.outputs()[-1]
+        *_, summary = job.result(timeout=HANG_GUARD_S)  # a hang guard, not a speed limit
         assert abs(summary["info"]["faces"][0]["roll_deg"]) < 20
     else:
         with pytest.raises(Exception) as info:
@@ -65,13 +66,14 @@ def test_photo_without_face_or_person_is_explained(studio_client):
                               False, api_name="/preprocess")  # fmt: skip
 
 
-def test_endpoints_take_the_apps_parameter_names_and_defaults(studio_client):
+def test_endpoints_take_the_apps_parameter_names_and_defaults(studio_client, settings):
     """API users call with keywords named after the app's parameters and may leave optional ones out."""
+    from studio.examples import sample_image
+
     info = studio_client.view_api(return_format="dict", print_info=False)["named_endpoints"]
     names = [p["parameter_name"] for p in info["/makeup"]["parameters"]]
     assert names[:3] == ["source", "reference", "preset"] and "tier" in names
-    job = studio_client.submit(source=handle_file(str(fixture("faces/face_man_east_asian_young_01.jpg"))),
-                               preset="berry", api_name="/makeup")  # fmt: skip
-    job.result(timeout=120)
-    *_, summary = job.outputs()[-1]
+    face = sample_image("astronaut", settings.cache_dir)  # ships with scikit-image: runs without the fixtures
+    job = studio_client.submit(source=handle_file(str(face)), preset="berry", api_name="/makeup")
+    *_, summary = job.result(timeout=HANG_GUARD_S)  # a hang guard, not a speed limit
     assert summary["provenance"]["app"] == "makeup"

@@ -18,18 +18,11 @@ from studio.schema import App, ChoiceParam, ImageParam, Preview, Result, SliderP
 from studio.tiers import choose_tier, lite_provenance, tier_params
 
 from . import diffusion, report
-from .lite import apply_look, extract_look, is_grayscale
+from .lite import apply_look
+from .look import extract_look, is_grayscale
 from .presets import PRESETS, preset_look
+from .regions import REGION_TABLE
 
-#: Regions in the order a makeup artist lists them: (id, label, default strength, what the strength does).
-REGIONS = (
-    ("lips", "Lipstick", 1.0, "1 = the reference's lip colour, keeping the lips' own texture and highlights"),
-    ("eyeshadow", "Eyeshadow", 0.8, "lid-to-crease gradient from the reference's eyelids"),
-    ("eyeliner", "Eyeliner", 0.7, "darkens the upper lash line towards the reference's liner colour"),
-    ("blush", "Blush", 0.7, "the colour the reference's blush adds to its cheeks"),
-    ("foundation", "Foundation", 0.3, "evens the skin and shifts its tone (a limited way) towards the reference's"),
-    ("brows", "Brows", 0.5, "tints the brows towards the reference's brow colour"),
-)
 LITE_MODELS = ["mediapipe/face_mesh(refined, 478)"]
 BENCH_PRESET = "classic_red"
 
@@ -60,7 +53,7 @@ def resolve_look(ctx, reference, preset: str):
 
 def strengths(values: dict) -> dict[str, float]:
     """Region → strength, 0 for regions switched off."""
-    return {region: float(values[f"{region}_strength"]) if values[region] else 0.0 for region, *_ in REGIONS}
+    return {region: float(values[f"{region}_strength"]) if values[region] else 0.0 for region in REGION_TABLE}
 
 
 def run(ctx, source, reference, preset: str, tier: str, seed: int, steps: int, **regions):
@@ -144,10 +137,10 @@ def bench_workload(frame):
 
 
 def _region_params():
-    for region, label, default, help_text in REGIONS:
-        yield ToggleParam(region, label, help=f"Switch {label.lower()} on or off.", default=True)
-        yield SliderParam(f"{region}_strength", f"{label} strength", help=help_text[0].upper() + help_text[1:] + ".",
-                          default=default)  # fmt: skip
+    for r in REGION_TABLE.values():  # in the order a makeup artist lists them
+        yield ToggleParam(r.id, r.label, help=f"Switch {r.label.lower()} on or off.", default=True)
+        yield SliderParam(f"{r.id}_strength", f"{r.label} strength", help=r.help[0].upper() + r.help[1:] + ".",
+                          default=r.default)  # fmt: skip
 
 
 APP = App(

@@ -42,7 +42,7 @@ from studio.schema import Preview, Provenance, Result
 from . import report
 from .lite import _inward, apply_look
 from .look import Look, is_grayscale
-from .regions import FEATHER_REACH, SIGMA
+from .regions import FEATHER_REACH, INWARD_FEATHER, SIGMA
 
 APP_ID = "makeup"
 #: How much of the lite first pass is re-noised: high enough that the model re-renders pigment, gloss and skin
@@ -50,9 +50,6 @@ APP_ID = "makeup"
 #: 0.7 is the middle of the img2img range SDEdit-style edits use; a starting value to tune once real weights are
 #: measured (with LCM it runs 4 of 6 scheduled steps, the engine stretching the schedule for the student).
 DENOISE_STRENGTH = 0.7
-#: Blush and foundation cover large areas that end on bare skin, hair or the jaw line: their paste-back fades in
-#: from the region's edge over this fraction of the face height (the lite tier's foundation fade), never out.
-INWARD_FEATHER = 0.03
 
 # Quality gate. Identity drift: the issue's bar for the lite tier, which only recolours, is 2 % of the eye
 # distance; the diffusion tiers re-render the very edges the mesh locks on (lip line, lash line, brows), so
@@ -70,6 +67,8 @@ class GateLimits:
     """The quality gate's limits (a test or experiment injects others with `RunContext.gate_limits["makeup"]`)."""
 
     max_drift: float = 0.04
+    #: Identity embedder distance between the face before and after (dlib's "same person" bar is below 0.6).
+    max_identity_distance: float = 0.6
     #: region → (absolute ΔE2000, margin over the lite tier's own error)
     delta_e: dict = field(default_factory=lambda: {"lips": (10.0, 4.0), "eyeshadow": (8.0, 6.0),
                                                    "cheeks": (8.0, 6.0)})  # fmt: skip
@@ -248,6 +247,10 @@ class QualityGate:
         elif drift > self.limits.max_drift:
             failures.append(f"identity drift {drift:.3f} > {self.limits.max_drift} (landmark NME on the re-detected "
                             "face)")  # fmt: skip
+        distance = student.get("identity_distance")
+        if distance is not None and distance >= self.limits.max_identity_distance:
+            failures.append(f"identity distance {distance:.3f} ≥ {self.limits.max_identity_distance} (no longer the "
+                            "same person to the identity embedder)")  # fmt: skip
         for region, (absolute, margin) in self.limits.delta_e.items():
             key = f"delta_e_{region}"
             if key not in student:
@@ -303,6 +306,7 @@ def transfer(ctx, rgb: np.ndarray, faces: list[Face], look: Look, amounts: dict[
     extras: dict[str, np.ndarray] = {}
     gate_ms = 0.0
     for i, face in enumerate(faces):
+        ctx.check_cancelled()  # between faces: a cancelled call starts no further diffusion
         label = f"face {i + 1} of {len(faces)}"
         with watch("preprocess"):
             crop = face.aligned_crop(rgb, size)

@@ -21,8 +21,7 @@ import numpy as np
 from studio.color import lab_to_rgb, rgb_to_lab
 from studio.preprocess.face import Face, face_height
 
-# extract_look is re-exported for callers that import the whole lite tier from here (app.py).
-from .look import Look, extract_look, is_grayscale, lip_likeness, skin_tone  # noqa: F401
+from .look import Look, is_grayscale, lip_likeness, skin_tone
 from .regions import (FEATHER_REACH, INWARD_FEATHER, REGIONS, SHADOW_BANDS, SIGMA, cheek_zone, grown_box, lid_bands,
                       mask_names, under_eye, visible_sides)  # fmt: skip
 

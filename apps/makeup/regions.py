@@ -34,17 +34,17 @@ class Region:
 #: Every region, in the order a makeup artist lists them (the app's controls follow it).
 REGION_TABLE: dict[str, Region] = {r.id: r for r in (
     Region("lips", "Lipstick", 1.0, "1 = the reference's lip colour, keeping the lips' own texture and highlights",
-           "lips", False, 0.006, (230, 30, 60)),
+           mask="lips", paired=False, sigma=0.006, overlay=(230, 30, 60)),
     Region("eyeshadow", "Eyeshadow", 0.8, "lid-to-crease gradient from the reference's eyelids",
-           "eyeshadow", True, 0.0125, (170, 90, 230)),
+           mask="eyeshadow", paired=True, sigma=0.0125, overlay=(170, 90, 230)),
     Region("eyeliner", "Eyeliner", 0.7, "darkens the upper lash line towards the reference's liner colour",
-           "eyeliner", True, 0.004, (20, 20, 20)),
+           mask="eyeliner", paired=True, sigma=0.004, overlay=(20, 20, 20)),
     Region("blush", "Blush", 0.7, "the colour the reference's blush adds to its cheeks",
-           "cheek", True, None, (255, 120, 150)),
-    Region("foundation", "Foundation", 0.3, "evens the skin and shifts its tone (a limited way) towards the reference's",
-           "skin", False, None, (250, 220, 160)),
+           mask="cheek", paired=True, sigma=None, overlay=(255, 120, 150)),
+    Region("foundation", "Foundation", 0.3, "evens the skin and shifts its tone (a limited way) towards the "
+           "reference's", mask="skin", paired=False, sigma=None, overlay=(250, 220, 160)),
     Region("brows", "Brows", 0.5, "tints the brows towards the reference's brow colour",
-           "brow", True, 0.008, (120, 80, 40)),
+           mask="brow", paired=True, sigma=0.008, overlay=(120, 80, 40)),
 )}  # fmt: skip
 #: The order regions are painted in (and listed in a look's intensities): foundation first, lips last.
 REGIONS = ("foundation", "blush", "eyeshadow", "brows", "eyeliner", "lips")

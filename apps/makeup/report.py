@@ -91,10 +91,11 @@ def measure(ctx, source: np.ndarray, output: np.ndarray, faces: list[Face], look
 
     # Identity drift: every source face matched to the nearest re-detected face on the result.
     redetected = ctx.preprocess.faces(output, max_faces=max(4, len(faces)))
-    drifts = []
+    drifts, matches = [], []
     for f in faces:
         centre = f.landmarks[:, :2].mean(axis=0)
         match = min(redetected, key=lambda g: np.linalg.norm(g.landmarks[:, :2].mean(axis=0) - centre), default=None)
+        matches.append(match)
         norm = drift_normalizer(f)
         if match is not None and norm > 1:
             drifts.append(landmark_nme(match.landmarks, f.landmarks, norm))
@@ -102,6 +103,13 @@ def measure(ctx, source: np.ndarray, output: np.ndarray, faces: list[Face], look
         metrics["identity_drift_nme"] = round(max(drifts), 4)
     else:
         details["identity_drift"] = "no face was re-detected on the result"
+    # Still the same person? The identity embedder's distance between the largest face before and after (dlib's
+    # ResNet descriptor by default: "same person" below 0.6), named with the embedder that measured it.
+    if matches[0] is not None:
+        before = ctx.preprocess.identity(source, faces[0])
+        after = ctx.preprocess.identity(output, matches[0])
+        metrics["identity_distance"] = round(before.distance(after), 4)
+        details["identity_embedder"] = before.embedder
 
     # Outside the makeup: SSIM over the faces' boxes (elsewhere nothing is even looked at), and a pixel count.
     area = makeup_area(faces, regions, source.shape)

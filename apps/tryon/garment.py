@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from studio.errors import InputError
+from studio.color import rgb_to_lab
 from studio.imaging import fit_within
 
 #: Long side at which the mask is computed: GrabCut's cost grows with pixels and 384 px keeps fabric edges.
@@ -97,7 +98,7 @@ class GarmentParse:
 
 
 def _lab(rgb: np.ndarray) -> np.ndarray:
-    return cv2.cvtColor(rgb.astype(np.float32) / 255.0, cv2.COLOR_RGB2LAB)
+    return rgb_to_lab(rgb, fast=True)
 
 
 def _design(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from studio.color import rgb_to_lab
 from studio.errors import InputError
 from studio.preprocess.body import (
     L_ELBOW,
@@ -124,8 +125,7 @@ def skin_model(rgb: np.ndarray, pose: BodyPose, fit: BodyFit) -> tuple[np.ndarra
     patch = rgb[max(0, y0) : y0 + 2 * r, max(0, x0) : x0 + 2 * r]
     if patch.size < 30:
         return None
-    lab = cv2.cvtColor(patch, cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.float32)
-    ab = lab[:, 1:]
+    ab = rgb_to_lab(patch, fast=True).reshape(-1, 3)[:, 1:]
     cov = np.cov(ab.T) + np.eye(2) * 4.0  # a floor: a flat-lit face has almost no chroma spread
     return ab.mean(axis=0), np.linalg.inv(cov)
 
@@ -137,7 +137,7 @@ def skin_mask(rgb: np.ndarray, pose: BodyPose, fit: BodyFit, within: np.ndarray)
     if model is None:
         return out
     ys, xs = np.nonzero(within)
-    ab = cv2.cvtColor(rgb[ys, xs][None], cv2.COLOR_RGB2LAB)[0, :, 1:].astype(np.float32) - model[0]
+    ab = rgb_to_lab(rgb[ys, xs], fast=True)[:, 1:] - model[0]
     d2 = np.einsum("ni,ij,nj->n", ab, model[1], ab)
     out[ys[d2 < 9.0], xs[d2 < 9.0]] = 255
     return cv2.morphologyEx(out, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
@@ -218,7 +218,7 @@ def head_mask(rgb: np.ndarray, pose: BodyPose, fit: BodyFit) -> np.ndarray:
                 round(1.5 * width)), angle, 0, 360, 255, -1)  # fmt: skip
     band[(along > 0.45 * s.torso)] = 0
     ys, xs = np.nonzero(band)
-    lab = cv2.cvtColor(rgb[ys, xs][None], cv2.COLOR_RGB2LAB)[0].astype(np.float32)
+    lab = _weighted_lab(rgb[ys, xs])
     d_hair = np.linalg.norm(lab - hair_s, axis=1)
     d_cloth = np.linalg.norm(lab - cloth_s, axis=1)
     if np.linalg.norm(hair_s - cloth_s) < 25:
@@ -240,7 +240,19 @@ def _patch_lab(rgb: np.ndarray, c: np.ndarray, r: float) -> np.ndarray | None:
     if not (0 <= x < w and 0 <= y < h):
         return None
     patch = rgb[max(0, y - r) : y + r, max(0, x - r) : x + r]
-    return np.median(cv2.cvtColor(patch, cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.float32), axis=0)
+    return np.median(_weighted_lab(patch.reshape(-1, 3)), axis=0)
+
+
+#: Hair against clothes is told apart by lightness more than by chroma: L counts this much more than a and b in
+#: the colour distance (the 255/100 of an 8-bit L channel, which the thresholds above were tuned with).
+HAIR_L_WEIGHT = 2.55
+
+
+def _weighted_lab(pixels: np.ndarray) -> np.ndarray:
+    """(n, 3) Lab of RGB pixels with L scaled by HAIR_L_WEIGHT, for the hair/clothes distances."""
+    lab = rgb_to_lab(pixels, fast=True).reshape(-1, 3)
+    lab[:, 0] *= HAIR_L_WEIGHT
+    return lab
 
 
 # ------------------------------------------------------------------------------------------------ shading

@@ -95,8 +95,3 @@ def extras(person: np.ndarray, parse: GarmentParse, dressed: Dressed) -> dict[st
     agnostic = tiles.overlay(agnostic, [(dressed.occluders > 0, (60, 160, 255))], alpha=0.45)
     return {"garment mask": mask_img, "garment landmarks": landmarks_overlay(parse),
             "agnostic region": agnostic, "warped garment": canvas}  # fmt: skip
-
-
-def contact_sheet(grid: list[tuple[np.ndarray, list[np.ndarray | None]]], height: int = 320) -> np.ndarray:
-    """Rows of [person, result per garment]; a failed pair is a grey tile. Tiles are `height` px tall."""
-    return tiles.grid([[person, *results] for person, results in grid], height)

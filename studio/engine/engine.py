@@ -25,7 +25,16 @@ ip_adapter_scale (float or InstantStyle block dict), quality_gate, cancel, previ
 
 Every `Result.provenance` records tier, model ids with revisions, steps, guidance, seed, device, timings per
 phase (resolve, load, prepare, denoise, previews, decode), peak memory and the fallback reason; `Result.info`
-records the scheduler (class and config), timesteps, CFG on/off, pipeline class, sizes and preview count.
+records the scheduler (class and config), timesteps, CFG on/off, pipeline class, sizes and preview count, and
+`info["settings"]`: the settings the call ran with (steps that ran and the schedule they came from, timesteps,
+guidance, strength, eta, LoRA / ControlNet / IP-Adapter scales) with where each came from (request, or the catalog
+entry's cited card line); a "settings: …" provenance note says the same in one line.
+
+Recipes follow the cards (models/catalog.py cites each setting; request.schedule has the rules): a step-locked
+student keeps its trained grid in image-to-image (its first steps are skipped, never stretched), fixed timesteps are
+set on the scheduler so every pipeline kind runs them, inpainting defaults to the lower inpaint strength of student
+and base (SDXL inpainting: 0.99), and combinations that cannot run as their card means (no step left, a
+guidance-embedding UNet in a pipeline that never passes the embedding) raise InputError before anything loads.
 
 Guarantees: a CPU `torch.Generator` seeded from the request (same seed, same image on any device); one
 long-lived thread per device runs every call on it (from every engine), one at a time, in order; a call never
@@ -49,7 +58,7 @@ from ..devices import is_oom, pick_device
 from ..errors import InputError, ModelUnavailable, StudioError
 from ..schema import Preview, Result
 from ..settings import Settings
-from .request import GenerationRequest, check_request
+from .request import GenerationRequest, Schedule, check_request, schedule
 from .resolver import Resolved, Resolver, fetch_command, unavailable
 from .specs import AppModels, Catalog, ModelSpec
 
@@ -77,8 +86,11 @@ class Plan:
     ip_adapter: Resolved | None = None
     preview: Resolved | None = None
     vae_fix: Resolved | None = None
-    steps: int = 0
+    steps: int = 0  # the step count asked for (request or catalog); `schedule` says how many run
     guidance: float = 0.0
+    schedule: Schedule | None = None
+    controlnet_scale: float | None = None
+    sources: dict[str, str] = field(default_factory=dict)  # setting -> where the value this call uses comes from
     resolve_ms: float = 0.0
     notes: list[str] = field(default_factory=list)
 
@@ -171,6 +183,12 @@ class Engine:
             report[tier] = {"available": not missing, "missing": missing}
         report["fetch"] = fetch_command(app)
         return report
+
+    def step_options(self, app: str, student: str | None = None) -> tuple[int, ...]:
+        """The step counts a Steps control should offer for `app`'s student (or `student`): the trained count of a
+        step-locked student (Lightning, Hyper N-step, PCM, DMD2), the card's range of a step-flexible one."""
+        recipe = self._recipe(app)
+        return self._spec(student or recipe.student, recipe, "student").step_options
 
     @property
     def device(self):
@@ -274,11 +292,65 @@ class Engine:
             plan.preview = located.resolved  # optional: latent->RGB previews when TAESD is not cached
         if spec.family == "sdxl" and self.device.dtype_name == "float16":
             plan.vae_fix = self.resolver.locate(self.catalog.get("sdxl-vae-fp16-fix")).resolved
-        overrides = self._tier_is_requested(request, tier)  # a fallback teacher keeps its own defaults
-        plan.steps = int(request.steps if overrides and request.steps is not None else spec.steps)
-        plan.guidance = float(request.guidance if overrides and request.guidance is not None else spec.guidance)
+        self._settle(plan, request, base_spec)
         plan.resolve_ms = (time.perf_counter() - start) * 1000.0
         return plan
+
+    def _settle(self, plan: Plan, request: GenerationRequest, base_spec: ModelSpec) -> None:
+        """Steps, guidance, strength and scales for the plan's tier, each with where it comes from."""
+        spec, kind, tier = plan.spec, plan.kind, plan.tier
+        overrides = self._tier_is_requested(request, tier)  # a fallback teacher keeps its own defaults
+        src = plan.sources
+        if overrides and request.steps is not None:
+            plan.steps, src["steps"] = int(request.steps), "request"
+        elif "inpaint" in kind and spec.inpaint_steps is not None:
+            plan.steps, src["steps"] = int(spec.inpaint_steps), f"{spec.id}: {spec.source_of('inpaint_steps')}"
+        else:
+            plan.steps, src["steps"] = int(spec.steps), f"{spec.id}: {spec.source_of('steps')}"
+        if overrides and request.guidance is not None:
+            plan.guidance, src["guidance"] = float(request.guidance), "request"
+        else:
+            plan.guidance, src["guidance"] = float(spec.guidance), f"{spec.id}: {spec.source_of('guidance')}"
+        if tier == "student" and spec.scheduler is not None:
+            src["scheduler"] = f"{spec.id}: {spec.source_of('scheduler')}"
+        if spec.guidance_embedding:
+            self._check_guidance_embedding(plan)
+        plan.schedule = schedule(request, kind, spec, base_spec, tier, plan.steps)
+        src.update(plan.schedule.sources)
+        if plan.schedule.timesteps is not None:
+            src["timesteps"] = f"{spec.id}: {spec.source_of('timesteps')}"
+        if spec.eta is not None:
+            src["eta"] = f"{spec.id}: {spec.source_of('eta')}"
+        plan.notes += plan.schedule.notes
+        if plan.controlnet is not None:
+            cn = plan.controlnet.spec
+            if request.controlnet_scale is not None:
+                plan.controlnet_scale, src["controlnet_scale"] = float(request.controlnet_scale), "request"
+            else:
+                plan.controlnet_scale, src["controlnet_scale"] = cn.scale, f"{cn.id}: {cn.source_of('scale')}"
+        if plan.ip_adapter is not None:
+            ip = plan.ip_adapter.spec
+            src["ip_adapter_scale"] = ("request" if request.ip_adapter_scale is not None
+                                       else f"{ip.id}: {ip.source_of('scale')}")  # fmt: skip
+
+    @staticmethod
+    def _check_guidance_embedding(plan: Plan) -> None:
+        """Refuse a guidance-embedding UNet (LCM's w-embedding) in a pipeline that never passes the embedding.
+
+        Those pipelines (the ControlNet img2img/inpaint ones) would run real CFG at the model's guidance (8 for LCM)
+        on a UNet distilled to take guidance as an input, and the embedding would be missing: garbage, not a
+        slower image. Pipelines that pass it define `get_guidance_scale_embedding`."""
+        from .loader import view_class
+
+        union = plan.controlnet is not None and plan.controlnet.spec.union
+        cls = view_class(plan.spec.family, plan.kind, union=union)
+        if not hasattr(cls, "get_guidance_scale_embedding"):
+            raise InputError(
+                f"'{plan.spec.id}' takes guidance as an embedding ({plan.spec.source_of('guidance_embedding')}), "
+                f"which {cls.__name__} (the '{plan.kind}' pipeline) never passes: it would run real CFG at "
+                f"{plan.guidance:g} on a model distilled without it. Use another pipeline kind (txt2img, img2img, "
+                "inpaint, controlnet) or a LoRA student (lcm-lora-sd15, lcm-lora-sdxl)."
+            )
 
     @staticmethod
     def _tier_is_requested(request: GenerationRequest, tier: str) -> bool:

@@ -20,7 +20,7 @@ from typing import Callable
 from ..errors import InputError, ModelUnavailable, StudioError
 from ..settings import Settings
 from .resolver import Resolver
-from .specs import Catalog, FileSpec, ModelSpec
+from .specs import AppModels, Catalog, FileSpec, ModelSpec
 
 
 @dataclass
@@ -38,6 +38,7 @@ class FetchPlan:
     specs: list[ModelSpec]
     files: list[PlannedFile]
     notes: list[str]
+    recipe: AppModels | None = None  # when the target is an app
 
     @property
     def missing(self) -> list[PlannedFile]:
@@ -58,6 +59,7 @@ def plan(target: str, catalog: Catalog, settings: Settings, include_noncommercia
          ask_hub: bool = True) -> FetchPlan:  # fmt: skip
     """The specs and files `target` (an app id or a catalog id) needs, and which are already here."""
     notes: list[str] = []
+    recipe = None
     if target in catalog.apps:
         recipe = catalog.app(target)
         ids = list(recipe.default_ids())
@@ -104,7 +106,7 @@ def plan(target: str, catalog: Catalog, settings: Settings, include_noncommercia
             source = source or ("config" if small else "unknown")
             size = size if size is not None else f.size_mb
             files.append(PlannedFile(spec, f, size, source, present_all or f.path not in located.missing))
-    return FetchPlan(target, specs, files, notes)
+    return FetchPlan(target, specs, files, notes, recipe)
 
 
 def _hub_sizes(specs: list[ModelSpec], settings: Settings) -> dict[tuple[str, str], float]:
@@ -130,12 +132,36 @@ def _fmt_size(size_mb: float | None, path: str) -> str:
     return f"{size_mb / 1000:.2f} GB" if size_mb >= 1000 else f"{size_mb:.1f} MB"
 
 
+def describe_settings(spec: ModelSpec) -> list[str]:
+    """The settings an entry brings to a call, then where each comes from (card or doc line), indented."""
+    settings = spec.settings()
+    if not settings:
+        return []
+    lines = ["  settings: " + "; ".join(f"{k} {v}" for k, v in settings.items())]
+    lines += [f"    {name}: {spec.source_of(name)}" for name in spec.cited_settings()]
+    return lines
+
+
+def describe_checks(recipe: AppModels) -> list[str]:
+    """What a card verifies of the recipe's default student on its pipeline kind, and what it does not."""
+    checks = recipe.checks_for()
+    lines = [f"\n{recipe.student} on '{recipe.pipeline}' (the {recipe.app} recipe):"]
+    for verified, label in ((True, "verified by a card"), (False, "not verified (measure with real weights)")):
+        picked = [c for c in checks if c.verified == verified]
+        if picked:
+            lines.append(f"  {label}:")
+            lines += [f"    {c.setting}: {c.note}" for c in picked]
+    return lines
+
+
 def describe(p: FetchPlan) -> str:
-    """The dry-run table: one line per file with size, licence and whether it is already here."""
+    """The dry-run table: one line per file with size, licence and whether it is already here; each model's settings
+    with their sources; for an app, what the cards verify of its recipe."""
     lines = [f"studio fetch {p.target}: {len(p.specs)} model(s), {len(p.files)} file(s)"]
     for spec in p.specs:
         lines.append(f"\n{spec.id} — {spec.title}")
         lines.append(f"  repo {spec.repo} @ {spec.revision}   licence {spec.licence.describe()}")
+        lines += describe_settings(spec)
         for f in (f for f in p.files if f.spec is spec):
             state = "cached" if f.present else "to download"
             size = _fmt_size(f.size_mb, f.file.path)
@@ -146,6 +172,8 @@ def describe(p: FetchPlan) -> str:
     at_least = ("" if exact else "≥ ", "" if remaining_exact else "≥ ")
     lines.append(f"total {at_least[0]}{_fmt_size(total, 'x')}; "
                  f"to download {at_least[1]}{_fmt_size(remaining, 'x')} in {len(p.missing)} file(s)")  # fmt: skip
+    if p.recipe is not None and p.recipe.checks_for():
+        lines += describe_checks(p.recipe)
     lines += [f"note: {n}" for n in p.notes]
     return "\n".join(lines)
 

@@ -293,6 +293,27 @@ def fresh_scheduler(prototype):
     return scheduler
 
 
+def pin_timesteps(scheduler, timesteps) -> None:
+    """Make this scheduler instance (one call's copy) always set `timesteps`, whatever step count it is asked for.
+
+    Students distilled on fixed timesteps (DMD2 [999, 749, 499, 249], Hyper-SDXL 1-step UNet [800]) must run exactly
+    those. Only some pipelines take a `timesteps` argument (none of the ControlNet img2img/inpaint ones), but every
+    pipeline calls `scheduler.set_timesteps(num_inference_steps, ...)` and then slices the scheduler's timesteps for
+    its strength, so setting them here reaches every kind. The caller passes num_inference_steps = len(timesteps).
+    """
+    method = type(scheduler).set_timesteps
+    if "timesteps" not in inspect.signature(method).parameters:
+        raise ValueError(f"{type(scheduler).__name__} cannot take fixed timesteps; give the entry LCMScheduler.")
+    fixed = [int(t) for t in timesteps]
+
+    @functools.wraps(method)
+    def set_timesteps(num_inference_steps=None, device=None, timesteps=None, **kwargs):
+        kwargs.pop("sigmas", None)
+        method(scheduler, device=device, timesteps=fixed, **kwargs)
+
+    scheduler.set_timesteps = set_timesteps
+
+
 def scheduler_info(scheduler) -> dict:
     config = {k: v for k, v in dict(scheduler.config).items() if not k.startswith("_")}
     config = {k: (list(v) if isinstance(v, tuple) else v) for k, v in config.items()}

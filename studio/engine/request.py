@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 
 from ..errors import InputError
-from .specs import PIPELINE_KINDS, ModelSpec
+from .specs import IMAGE_KINDS, PIPELINE_KINDS, ModelSpec
 
 MODES = ("auto", "fast", "quality")
 
@@ -46,8 +46,9 @@ class GenerationRequest:
     control_image: Any = None  # ControlNet kinds
     control_mode: int | None = None  # union ControlNet mode (0 openpose, 1 depth, 2 thick line, 3 thin line, ...)
     ip_adapter_image: Any = None  # reference image for the app's IP-Adapter; None = no IP-Adapter this call
-    strength: float | None = None  # img2img/inpaint strength; None = 0.6 (img2img) or the model's inpaint strength
-    steps: int | None = None
+    strength: float | None = None  # img2img/inpaint strength; None = 0.6 (img2img) or the lower inpaint strength of
+    # the student and its base (see request.schedule)
+    steps: int | None = None  # None = the tier's catalog default (inpaint kinds: its inpaint_steps when it has one)
     guidance: float | None = None
     seed: int = 0
     width: int | None = None  # txt2img/ControlNet output size; None = control image size or model resolution
@@ -108,25 +109,108 @@ def image_size(image) -> tuple[int, int]:
     return array.shape[1], array.shape[0]
 
 
-def call_kwargs(req: GenerationRequest, kind: str, spec: ModelSpec, tier: str, steps: int, guidance: float,
-                controlnet: ModelSpec | None, ip_used: bool) -> tuple[dict, dict]:  # fmt: skip
-    """Keyword arguments for the diffusers call, and facts worth recording (strength, size)."""
+@dataclass
+class Schedule:
+    """The steps one tier's call asks the pipeline for, on which timesteps, from which strength (see `schedule`)."""
+
+    num_inference_steps: int  # passed to the pipeline
+    runs: int  # steps that will run: int(num_inference_steps × strength) in image kinds, as diffusers computes
+    strength: float | None = None  # image kinds only
+    timesteps: tuple[int, ...] | None = None  # a student's fixed timesteps, set on the scheduler (runner)
+    sources: dict[str, str] = field(default_factory=dict)  # setting -> where its value came from
+    notes: list[str] = field(default_factory=list)
+
+
+def _runs(steps: int, strength: float) -> int:
+    """Steps an image-to-image pipeline runs (diffusers' get_timesteps: min(int(steps × strength), steps))."""
+    return min(int(steps * strength), steps)
+
+
+def schedule(req: GenerationRequest, kind: str, spec: ModelSpec, base: ModelSpec, tier: str,
+             steps: int) -> Schedule:  # fmt: skip
+    """Steps, timesteps and strength for one tier; raises InputError for combinations that cannot run as meant.
+
+    - Strength (image kinds): the request's; else, for inpaint kinds, the lower of the student's and its base's
+      `inpaint_strength` (SDXL inpainting's card asks for 0.99: "make sure to use `strength` below 1.0"); else
+      DEFAULT_IMG2IMG_STRENGTH.
+    - A step-locked student (Lightning, Hyper N-step, PCM, fixed timesteps) at its trained count keeps its trained
+      grid: image kinds skip its first steps, int(steps × strength) run, as with any diffusers img2img call. Refused
+      when that leaves no step.
+    - A step-flexible student (LCM, TCD), or a step-locked one asked for another count (already off its grid: said
+      in the notes), gets a longer schedule so the step count asked for runs (catalog doc G7).
+    - Fixed timesteps (DMD2, Hyper 1-step UNet) go to the scheduler itself, so pipelines without a `timesteps`
+      argument (every ControlNet img2img/inpaint pipeline) run them too.
+    - The teacher runs diffusers' own arithmetic.
+    """
+    sources: dict[str, str] = {}
+    notes: list[str] = []
+    strength = None
+    if kind in IMAGE_KINDS:
+        if req.strength is not None:
+            strength, sources["strength"] = float(req.strength), "request"
+        elif "inpaint" in kind:
+            owners = [spec] if spec is base else [spec, base]
+            owner = min(owners, key=lambda s: s.inpaint_strength)
+            strength = owner.inpaint_strength
+            sources["strength"] = (f"{owner.id}: {owner.source_of('inpaint_strength')}" if strength < 1.0
+                                   else "diffusers' inpaint default 1.0 (no card asks for less)")  # fmt: skip
+        else:
+            strength = DEFAULT_IMG2IMG_STRENGTH
+            sources["strength"] = f"engine default {DEFAULT_IMG2IMG_STRENGTH} for img2img (keeps the layout)"
+    student = tier == "student"
+    fixed = spec.timesteps if student else None
+    if fixed is not None and steps != len(fixed):
+        raise InputError(
+            f"'{spec.id}' runs the fixed timesteps {list(fixed)} ({spec.source_of('timesteps')}), so it takes "
+            f"exactly {len(fixed)} step(s); steps={steps} cannot be honoured. Leave steps unset, or pick a "
+            "step-flexible student (LCM, TCD) for another count."
+        )
+    on_grid = student and spec.step_locked and steps == spec.steps
+    if student and spec.step_locked and not on_grid:
+        notes.append(f"'{spec.id}' was distilled for {spec.steps} steps only ({spec.source_of('steps')}); {steps} "
+                     "were requested, so it runs off its trained timesteps and quality may drop.")  # fmt: skip
+    elif student and spec.step_range is not None and not spec.step_range[0] <= steps <= spec.step_range[1]:
+        low, high = spec.step_range
+        notes.append(f"{steps} steps is outside the {low}–{high} its card documents for '{spec.id}'.")
+    n = steps
+    if strength is None or strength >= 1.0:
+        runs = n
+    elif not student or on_grid:
+        runs = _runs(n, strength)
+        if runs < 1:
+            who = f"'{spec.id}' ({'its trained ' + str(n) + '-step grid' if on_grid else str(n) + ' steps'})"
+            raise InputError(
+                f"strength {strength:g} leaves no denoising step for {who}: image-to-image runs int(steps × strength)"
+                f" = int({n} × {strength:g}) = 0 steps. Use strength ≥ {1 / n:.3g}"
+                + (", or a step-flexible student (LCM, TCD)." if on_grid else ", or more steps.")
+            )
+        if on_grid and runs < n:
+            notes.append(f"'{spec.id}' keeps its trained {n}-step grid: strength {strength:g} skips its first "
+                         f"{n - runs} step(s) and runs {runs}.")  # fmt: skip
+    else:
+        # Image-to-image runs int(steps × strength) steps (catalog G7); the student's count is what it was asked
+        # for, so the schedule is lengthened instead.
+        n = max(steps, math.ceil(steps / strength - 1e-9))
+        while _runs(n, strength) < steps:
+            n += 1
+        runs = _runs(n, strength)
+    return Schedule(n, runs, strength, fixed, sources, notes)
+
+
+def call_kwargs(req: GenerationRequest, plan) -> tuple[dict, dict]:
+    """Keyword arguments for the diffusers call of one `Plan` (engine.Plan), and facts worth recording."""
+    kind, spec, sched = plan.kind, plan.spec, plan.schedule
+    controlnet = plan.controlnet.spec if plan.controlnet is not None else None
     kwargs: dict[str, Any] = {"prompt": req.prompt, "negative_prompt": req.negative_prompt or None,
-                              "guidance_scale": guidance}  # fmt: skip
+                              "guidance_scale": plan.guidance}  # fmt: skip
     facts: dict[str, Any] = {}
-    if kind in ("img2img", "controlnet-img2img", "inpaint", "controlnet-inpaint"):
-        default = spec.inpaint_strength if "inpaint" in kind else DEFAULT_IMG2IMG_STRENGTH
-        strength = req.strength if req.strength is not None else default
-        kwargs.update(image=to_pil(req.image), strength=strength)
-        facts["strength"] = strength
+    if kind in IMAGE_KINDS:
+        kwargs.update(image=to_pil(req.image), strength=sched.strength)
+        facts["strength"] = sched.strength
         if "inpaint" in kind:
             kwargs["mask_image"] = to_pil(req.mask_image, "L")
         width, height = image_size(req.image)
         kwargs.update(width=width - width % 8, height=height - height % 8)
-        if tier == "student" and strength < 1.0 and spec.timesteps is None:
-            # Image-to-image runs int(steps * strength) steps (catalog G7); a few-step student must keep its
-            # step count, so the schedule is lengthened instead.
-            steps = math.ceil(steps / strength)
     else:
         size = image_size(req.control_image) if req.control_image is not None else None
         width = req.width or (size[0] - size[0] % 8 if size else spec.resolution or 512)
@@ -135,8 +219,7 @@ def call_kwargs(req: GenerationRequest, kind: str, spec: ModelSpec, tier: str, s
     if controlnet is not None:
         control = to_pil(req.control_image)
         kwargs["control_image" if kind != "controlnet" or controlnet.union else "image"] = control
-        scale = req.controlnet_scale if req.controlnet_scale is not None else controlnet.scale
-        kwargs["controlnet_conditioning_scale"] = scale
+        kwargs["controlnet_conditioning_scale"] = plan.controlnet_scale
         if controlnet.union:
             if req.control_mode is None:
                 raise InputError(
@@ -145,12 +228,11 @@ def call_kwargs(req: GenerationRequest, kind: str, spec: ModelSpec, tier: str, s
                 )
             kwargs["control_image"] = [control]
             kwargs["control_mode"] = [int(req.control_mode)]
-    if ip_used:
+    if plan.ip_adapter is not None:
         kwargs["ip_adapter_image"] = to_pil(req.ip_adapter_image)
-    kwargs["num_inference_steps"] = steps
-    if spec.timesteps is not None and tier == "student":
-        kwargs["timesteps"] = list(spec.timesteps)
+    # Fixed timesteps are not passed as `timesteps`: the runner sets them on the call's scheduler (every pipeline).
+    kwargs["num_inference_steps"] = sched.num_inference_steps
     if spec.eta is not None:
         kwargs["eta"] = spec.eta  # pipelines default eta to 0.0 and never use the scheduler's own (G4)
-    facts.update(width=kwargs["width"], height=kwargs["height"], num_inference_steps=steps)
+    facts.update(width=kwargs["width"], height=kwargs["height"], num_inference_steps=sched.num_inference_steps)
     return kwargs, facts

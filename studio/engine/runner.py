@@ -23,7 +23,7 @@ from ..schema import Preview, Provenance, Result
 from .fusion import LoraFusion
 from .loader import (ComponentState, attach_ip_adapter, fresh_scheduler, image_processor_for, load_autoencoder,
                      load_controlnet, load_image_encoder, load_lora, load_pipeline, load_unet, lora_layers,
-                     make_scheduler, make_view, quiet, scheduler_info, structure_changed)  # fmt: skip
+                     make_scheduler, make_view, pin_timesteps, quiet, scheduler_info, structure_changed)  # fmt: skip
 from .previews import DenoisedCapture, Latent2RGB, StepCallback, TinyVAEPreview
 from .request import call_kwargs
 from .residency import Entry
@@ -121,6 +121,8 @@ def build_view(loaded: Loaded, plan, notes: list[str]):
     if recipe not in prototypes:  # None: the base's own scheduler class
         prototypes[recipe] = make_scheduler(loaded.base.scheduler, recipe)
     scheduler = fresh_scheduler(prototypes[recipe])
+    if plan.schedule is not None and plan.schedule.timesteps is not None:
+        pin_timesteps(scheduler, plan.schedule.timesteps)  # the call's copy only: reaches every pipeline kind
     components = {"scheduler": scheduler}
     if loaded.unet_entry is not None:
         components["unet"] = loaded.unet
@@ -164,12 +166,17 @@ def run_plan(engine, request, plan, emit: Callable[[Preview], None], cancelled: 
     state = ComponentState.capture(modules)  # after residency changes, before anything call-specific
     capture = DenoisedCapture(scheduler) if loaded.previewer is not None else None  # x0 is for previews only
     callback = StepCallback(f"{plan.tier} · {spec.id}", loaded.previewer, capture, emit, cancelled)
-    controlnet_spec = plan.controlnet.spec if plan.controlnet else None
-    kwargs, facts = call_kwargs(request, plan.kind, spec, plan.tier, plan.steps, plan.guidance, controlnet_spec,
-                                plan.ip_adapter is not None)  # fmt: skip
+    kwargs, facts = call_kwargs(request, plan)
     kwargs, dropped = _accepted(view, kwargs)
     notes += [f"{type(view).__name__} takes no {name}; it was not used." for name in dropped
-              if name in ("timesteps", "negative_prompt")]  # fmt: skip
+              if name == "negative_prompt"]  # fmt: skip
+    embedded = getattr(getattr(unet, "config", None), "time_cond_proj_dim", None) is not None
+    if embedded and not hasattr(view, "get_guidance_scale_embedding"):
+        # The catalog flags these UNets (Engine._check_guidance_embedding); this catches an unflagged one.
+        from ..errors import InputError
+
+        raise InputError(f"'{spec.id}' has a guidance-embedding UNet (time_cond_proj_dim) that {type(view).__name__} "
+                         "never feeds; use another pipeline kind or a LoRA student.")  # fmt: skip
     first_forward: list[float] = []
     def mark_first_forward(*_):
         if not first_forward:  # ControlNet runs before the UNet: whichever comes first starts the denoise phase
@@ -217,6 +224,8 @@ def run_plan(engine, request, plan, emit: Callable[[Preview], None], cancelled: 
     described = spec.scheduler.describe() if plan.tier == "student" and spec.scheduler else sched["class"]
     notes.insert(0, f"scheduler {described}")
     notes.append(f"CFG {'on' if cfg else 'off'} (guidance {plan.guidance:g})")
+    settings = _settings(plan, kwargs, described, callback.timesteps, cfg, request)
+    notes.append("settings: " + describe_settings(settings))
     labels = [r.label for r in (plan.own, plan.base, plan.controlnet, plan.ip_adapter, plan.preview) if r is not None]
     provenance = Provenance(
         app=request.app, tier=plan.tier, models=labels, steps=len(callback.timesteps), guidance=plan.guidance,
@@ -229,10 +238,47 @@ def run_plan(engine, request, plan, emit: Callable[[Preview], None], cancelled: 
         "dtype": engine.device.dtype_name, "eta": kwargs.get("eta"), "previews": callback.previews,
         "preview_decoder": getattr(loaded.previewer, "name", None), "peak_memory_source": peak_source,
         "ip_adapter_scale": _jsonable(request.ip_adapter_scale) if plan.ip_adapter else None,
-        "lora": _lora_mode(loaded, plan), **facts,
+        "lora": _lora_mode(loaded, plan), "settings": settings, **facts,
     }
     before = np.asarray(request.image) if isinstance(request.image, np.ndarray) else None
     return Result(image=image, provenance=provenance, before=before, info=info)
+
+
+def _settings(plan, kwargs: dict, scheduler: str, timesteps: list, cfg: bool, request) -> dict:
+    """The settings this call ran with, and where each comes from (`Result.info["settings"]`; Compare shows it)."""
+    spec = plan.spec
+    out = {"scheduler": scheduler, "steps": len(timesteps), "timesteps": list(timesteps),
+           "num_inference_steps": kwargs.get("num_inference_steps"), "guidance": plan.guidance,
+           "cfg": cfg}  # fmt: skip
+    if "strength" in kwargs:
+        out["strength"] = kwargs["strength"]
+    if "eta" in kwargs:
+        out["eta"] = kwargs["eta"]
+    if plan.own is not None and spec.kind == "lora":
+        out["lora_scale"] = spec.scale
+    if "controlnet_conditioning_scale" in kwargs:
+        out["controlnet_scale"] = kwargs["controlnet_conditioning_scale"]
+    if plan.ip_adapter is not None:
+        scale = request.ip_adapter_scale if request.ip_adapter_scale is not None else plan.ip_adapter.spec.scale
+        out["ip_adapter_scale"] = _jsonable(scale)
+    out["sources"] = dict(plan.sources)
+    return out
+
+
+def describe_settings(settings: dict) -> str:
+    """One line: 'steps 6 of 8 [749, …], guidance 5 (CFG on), strength 0.8, eta 0.3, ControlNet 1, LoRA 1'."""
+    steps = settings["steps"]
+    total = settings.get("num_inference_steps")
+    parts = [f"{steps} step(s)" + (f" of a {total}-step schedule" if total and total != steps else "")
+             + f" at t={settings['timesteps']}",
+             f"guidance {settings['guidance']:g} (CFG {'on' if settings['cfg'] else 'off'})"]  # fmt: skip
+    labels = (("strength", "strength"), ("eta", "eta"), ("lora_scale", "LoRA scale"),
+              ("controlnet_scale", "ControlNet scale"), ("ip_adapter_scale", "IP-Adapter scale"))
+    for key, label in labels:
+        if key in settings:
+            value = settings[key]
+            parts.append(f"{label} {value:g}" if isinstance(value, (int, float)) else f"{label} {value}")
+    return ", ".join(parts)
 
 
 def _sync_lora_fusion(engine, loaded: Loaded, plan) -> str | None:

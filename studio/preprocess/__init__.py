@@ -62,7 +62,8 @@ class Preprocessing:
             return self._controls
 
     def embedder(self, name: str = "auto"):
-        """The identity embedder: "insightface" (needs a local pack), "geometric" (offline), or "auto"."""
+        """The identity embedder: "auto" (the default: dlib's ResNet recogniser, else the geometric descriptor),
+        "dlib", "insightface" (needs a local pack; non-commercial, opt-in) or "geometric"."""
         from .identity import make_embedder
 
         with self._lock:

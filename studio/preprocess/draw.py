@@ -5,6 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ..tiles import overlay
 from .face import Face
 from .regions import FACE_OVAL, LEFT_EYE, LIPS_INNER, LIPS_OUTER, RIGHT_EYE
 
@@ -48,15 +49,13 @@ def draw_landmarks(rgb: np.ndarray, faces: list[Face]) -> np.ndarray:
 
 def draw_regions(rgb: np.ndarray, faces: list[Face], alpha: float = 0.55) -> np.ndarray:
     """Every feature region tinted in its colour, skin and head outlined."""
-    out = rgb.astype(np.float32)
+    out = rgb.copy()
     for face in faces:
         regions = face.regions
         x0, y0, x1, y1 = regions.roi
-        roi = out[y0:y1, x0:x1]
-        for name, color in REGION_COLORS.items():
-            m = (regions.local(name) > 0)[..., None] * alpha
-            roi[:] = roi * (1 - m) + np.array(color, np.float32) * m
-    out = np.clip(out, 0, 255).astype(np.uint8)
+        # Tinted within the face's box only, where its masks live (the rest of the photo is untouched).
+        layers = [(regions.local(name) > 0, color) for name, color in REGION_COLORS.items()]
+        out[y0:y1, x0:x1] = overlay(out[y0:y1, x0:x1], layers, alpha)
     thick = max(1, round(max(rgb.shape[:2]) / 500))
     for face in faces:
         for name, color in (("skin", (255, 255, 255)), ("head", (255, 220, 0))):
@@ -67,9 +66,4 @@ def draw_regions(rgb: np.ndarray, faces: list[Face], alpha: float = 0.55) -> np.
 
 def mask_on_image(rgb: np.ndarray, mask: np.ndarray, color=(255, 60, 60), alpha: float = 0.6) -> np.ndarray:
     """A mask (uint8 0–255 or float 0–1) tinted over a dimmed copy of the photo, so it can be judged in place."""
-    m = mask.astype(np.float32)
-    if m.max(initial=0) > 1.0:
-        m = m / 255.0
-    m = m[..., None] * alpha
-    base = rgb.astype(np.float32) * 0.6
-    return np.clip(base * (1 - m) + np.array(color, np.float32) * m, 0, 255).astype(np.uint8)
+    return overlay(rgb, [(mask, color)], alpha, dim=0.6)

@@ -202,29 +202,46 @@ def openpose_strokes(style: str, height: int, width: int) -> tuple[int, int]:
     raise InputError(f"Unknown OpenPose drawing style {style!r}; use one of: {', '.join(OPENPOSE_STYLES)}.")
 
 
-def render_openpose(pose: BodyPose, size: tuple[int, int] | None = None, min_confidence: float = 0.5,
-                    style: str = "openpose") -> np.ndarray:  # fmt: skip
+def openpose_style(controlnet: str) -> str:
+    """The skeleton drawing a pose ControlNet (catalog id) was trained on: its catalog entry's `control_render`."""
+    from studio.models import load_catalog
+
+    try:
+        spec = load_catalog().get(controlnet)
+    except KeyError as exc:
+        raise InputError(str(exc).strip("'\"")) from None
+    if spec.control_render not in OPENPOSE_STYLES:
+        raise InputError(f"'{controlnet}' is not a pose ControlNet (no skeleton drawing in its catalog entry); "
+                         "pass a pose ControlNet id such as controlnet-openpose-sdxl-xinsir.")  # fmt: skip
+    return spec.control_render
+
+
+def render_openpose(pose: BodyPose, controlnet: str | None = None, *, size: tuple[int, int] | None = None,
+                    min_confidence: float = 0.5, style: str | None = None) -> np.ndarray:  # fmt: skip
     """Draw `pose` as an OpenPose-style skeleton on a black RGB canvas, the ControlNet-OpenPose input.
 
     Follows the OpenPose convention pose ControlNets were trained on: 18 joint colours, limbs as filled
     ellipses in the limb's colour at 60 % intensity, joints as full-colour dots on top. Stroke width follows
-    `style`, the convention of the ControlNet that will read the render (see `openpose_strokes`): pass the
-    ControlNet's catalog `control_render` ("xinsir" for the xinsir SDXL OpenPose ControlNet, whose labels are
-    drawn much thicker than the ControlNet 1.1 annotator's).
+    the convention of the ControlNet that will read the render (see `openpose_strokes`): pass `controlnet=` its
+    catalog id (the xinsir SDXL OpenPose ControlNet's labels are drawn much thicker than the ControlNet 1.1
+    annotator's), or `style=` directly; neither gives the ControlNet 1.1 annotator's "openpose" drawing.
 
     Args:
         pose: the detected pose.
+        controlnet: catalog id of the pose ControlNet the render is for; its entry's drawing wins over `style`.
         size: (height, width) of the canvas; defaults to the analysed image's size. Keypoints are
             scaled to it, so a pose found on a large photo can be drawn at generation resolution.
         min_confidence: joints below this confidence (or outside the image) are left out, with their limbs.
         style: one of OPENPOSE_STYLES.
     """
+    if controlnet is not None:
+        style = openpose_style(controlnet)
     src_h, src_w = pose.image_size
     h, w = size if size is not None else pose.image_size
     h, w = int(h), int(w)
     if h < 1 or w < 1:
         raise InputError(f"Cannot render a pose on a {w}×{h} canvas; give a positive (height, width).")
-    stick, radius = openpose_strokes(style, h, w)
+    stick, radius = openpose_strokes(style or "openpose", h, w)
     joints = pose.openpose18()
     joints[:, 0] *= w / src_w
     joints[:, 1] *= h / src_h
@@ -367,6 +384,6 @@ class BodyAnalyzer:
 
 
 __all__ = ["POSE_LANDMARKS", "OPENPOSE18", "OPENPOSE_COLORS", "OPENPOSE_LIMBS", "OPENPOSE_STYLES", "BodyPose",
-           "BodyAnalyzer", "openpose_strokes", "render_openpose", "NOSE", "L_EYE", "R_EYE", "L_EAR", "R_EAR",
-           "L_SHOULDER", "R_SHOULDER", "L_ELBOW", "R_ELBOW", "L_WRIST", "R_WRIST", "L_HIP", "R_HIP", "L_KNEE",
-           "R_KNEE", "L_ANKLE", "R_ANKLE"]  # fmt: skip
+           "BodyAnalyzer", "openpose_strokes", "openpose_style", "render_openpose", "NOSE", "L_EYE", "R_EYE",
+           "L_EAR", "R_EAR", "L_SHOULDER", "R_SHOULDER", "L_ELBOW", "R_ELBOW", "L_WRIST", "R_WRIST", "L_HIP",
+           "R_HIP", "L_KNEE", "R_KNEE", "L_ANKLE", "R_ANKLE"]  # fmt: skip
