@@ -117,6 +117,8 @@ def _rows(ctx: RunContext, results: dict[str, Result]) -> list[dict]:
             row["PSNR vs teacher"] = round(psnr(result.image, teacher.image), 2)
         row.update(_identity(ctx, result))
         row.update({k: round(v, 4) if isinstance(v, float) else v for k, v in result.metrics.items()})
+        # The settings the engine ran with (steps, guidance, strength, scales, each with its source), per face.
+        row["settings"] = "; ".join(n.split("settings: ", 1)[1] for n in p.notes if "settings: " in n) or None
         rows.append(row)
     return rows
 

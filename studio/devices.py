@@ -37,18 +37,18 @@ def pick_device(requested: str = "auto") -> DeviceChoice:
         return DeviceChoice("cpu", "float32", "no GPU found; using the CPU")
     if requested.startswith("cuda"):
         if not torch.cuda.is_available():
-            raise ValueError(
+            raise InputError(
                 f"--device {requested} was requested but CUDA is not available on this machine "
                 "(use --device cpu, or install a CUDA build of torch)."
             )
         return DeviceChoice(requested, "float16", "requested")
     if requested == "mps":
         if not (getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()):
-            raise ValueError("--device mps was requested but Apple MPS is not available here (use --device cpu).")
+            raise InputError("--device mps was requested but Apple MPS is not available here (use --device cpu).")
         return DeviceChoice("mps", "float16", "requested")
     if requested == "cpu":
         return DeviceChoice("cpu", "float32", "requested")
-    raise ValueError(f"Unknown device '{requested}'. Use auto, cpu, cuda, cuda:N or mps.")
+    raise InputError(f"Unknown device '{requested}'. Use auto, cpu, cuda, cuda:N or mps.")
 
 
 def check_device_name(name: str) -> str:

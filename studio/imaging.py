@@ -21,6 +21,9 @@ from .errors import InputError
 
 #: Default upper bound on decoded pixels (width × height). 50 MP covers every phone and most DSLRs.
 DEFAULT_MAX_PIXELS = 50_000_000
+#: Longest side / shortest side beyond which an image is a strip, not a photo (panoramas reach about 6:1); the
+#: detectors' fixed-size resizes would round such a strip's short side to zero pixels.
+MAX_ASPECT = 12
 
 ImageLike = Any  # str | os.PathLike | bytes | BinaryIO | PIL.Image.Image | np.ndarray
 
@@ -114,6 +117,9 @@ def _check_size(size: tuple[int, int], what: str, max_pixels: int) -> None:
     w, h = size
     if w < 1 or h < 1:
         raise InputError(f"The {what} has no pixels ({w}×{h}).")
+    if max(w, h) > MAX_ASPECT * min(w, h):
+        raise InputError(f"The {what} is {w}×{h}: a strip, not a photo (its long side is over {MAX_ASPECT}× its short "
+                         "side). Use a photo or crop it to a normal shape.")  # fmt: skip
     if w * h > max_pixels:
         raise InputError(
             f"The {what} is {w}×{h} = {_mp(w * h)}, above the limit of {_mp(max_pixels)}. "

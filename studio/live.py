@@ -136,7 +136,7 @@ class BodyTracker(FrameTracker):
             if self.gate.is_still(rgb, reusable=pose is not None and pose.image_size == (h, w)):
                 return pose, mask
             if self._analyzer is None:
-                from .preprocess.body import BodyAnalyzer
+                from .preprocess.pose import BodyAnalyzer
 
                 self._analyzer = BodyAnalyzer(video=True)
             self._last = self._analyzer.pose_and_mask(rgb)

@@ -9,14 +9,54 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from .errors import InputError
 from .imaging import DEFAULT_MAX_PIXELS
+
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 
 
 def _env_bool(env: dict, name: str, default: bool) -> bool:
-    raw = env.get(name)
-    if raw is None or raw == "":
+    raw = (env.get(name) or "").strip().lower()
+    if raw == "":
         return default
-    return raw.strip().lower() in ("1", "true", "yes", "on")
+    if raw not in _TRUE + _FALSE:
+        raise InputError(f"{name}={env[name]!r} is not a yes/no value: set it to 1 or 0 (or unset it).")
+    return raw in _TRUE
+
+
+def _env_number(env: dict, name: str, default, kind=int, minimum: float = 1):
+    """A positive number from the environment, or `default` when unset; a junk value is an error naming it."""
+    raw = (env.get(name) or "").strip()
+    if raw == "":
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = None
+    if value is None or value < minimum:
+        what = "a whole number" if kind is int else "a number"
+        raise InputError(f"{name}={env[name]!r} is not valid: it must be {what} of at least {minimum:g}. Fix or "
+                         "unset it.")  # fmt: skip
+    return value
+
+
+def _env_choice(env: dict, name: str, default: str, choices: tuple[str, ...]) -> str:
+    raw = (env.get(name) or default).strip().lower()
+    if raw not in choices:
+        raise InputError(f"{name}={env[name]!r} is not valid: use one of {', '.join(choices)} (or unset it).")
+    return raw
+
+
+def _writable_dir(env: dict, name: str, default: Path) -> Path:
+    """A folder the studio may create and write in: the nearest existing parent must be a writable folder."""
+    path = Path(env.get(name) or default).expanduser()
+    probe = path
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise InputError(f"{name}={str(path)!r} cannot be written ({probe} is not a writable folder): point it at a "
+                         "folder you can write to, or unset it.")  # fmt: skip
+    return path
 
 
 def _parse_model_paths(raw: str) -> tuple[tuple[str, Path], ...]:
@@ -24,7 +64,7 @@ def _parse_model_paths(raw: str) -> tuple[tuple[str, Path], ...]:
     pairs = []
     for item in filter(None, (part.strip() for part in raw.split(","))):
         if "=" not in item:
-            raise ValueError(f"STUDIO_MODEL_PATHS entry {item!r} must look like catalog-id=/path/to/weights.")
+            raise InputError(f"STUDIO_MODEL_PATHS entry {item!r} must look like catalog-id=/path/to/weights.")
         key, value = item.split("=", 1)
         pairs.append((key.strip(), Path(value.strip()).expanduser()))
     return tuple(pairs)
@@ -46,6 +86,8 @@ class Settings:
     offline: bool = False
     #: Refuse larger images with a clear error instead of decoding them.
     max_pixels: int = DEFAULT_MAX_PIXELS
+    #: The most faces an app works on in one photo (largest first); the note says when a photo had more.
+    max_faces: int = 12
     #: How many analysed images the preprocessing cache keeps per kind (face, pose, …).
     preprocess_cache_size: int = 32
     #: Hugging Face hub cache to resolve and download weights in; None uses huggingface_hub's default
@@ -70,20 +112,26 @@ class Settings:
         defaults = cls()
         annotators = env.get("STUDIO_ANNOTATORS_DIR")
         hf_cache = env.get("HF_HUB_CACHE") or (str(Path(env["HF_HOME"]) / "hub") if env.get("HF_HOME") else None)
-        budget = env.get("STUDIO_MEMORY_BUDGET_MB")
+        from .devices import check_device_name
+
+        try:
+            device = check_device_name(env.get("STUDIO_DEVICE") or defaults.device)
+        except InputError as exc:
+            raise InputError(f"STUDIO_DEVICE: {exc}") from None
         return cls(
-            device=env.get("STUDIO_DEVICE", defaults.device),
+            device=device,
             models_dir=Path(env.get("STUDIO_MODELS_DIR", defaults.models_dir)),
             insightface_root=Path(env.get("STUDIO_INSIGHTFACE_ROOT", defaults.insightface_root)).expanduser(),
             annotators_dir=Path(annotators).expanduser() if annotators else None,
-            cache_dir=Path(env.get("STUDIO_CACHE_DIR", defaults.cache_dir)).expanduser(),
+            cache_dir=_writable_dir(env, "STUDIO_CACHE_DIR", defaults.cache_dir),
             offline=_env_bool(env, "HF_HUB_OFFLINE", False),
-            max_pixels=int(env.get("STUDIO_MAX_PIXELS", defaults.max_pixels)),
-            preprocess_cache_size=int(env.get("STUDIO_PREPROCESS_CACHE", defaults.preprocess_cache_size)),
+            max_pixels=_env_number(env, "STUDIO_MAX_PIXELS", defaults.max_pixels, int, minimum=4096),
+            max_faces=_env_number(env, "STUDIO_MAX_FACES", defaults.max_faces),
+            preprocess_cache_size=_env_number(env, "STUDIO_PREPROCESS_CACHE", defaults.preprocess_cache_size),
             hf_cache_dir=Path(hf_cache).expanduser() if hf_cache else None,
-            memory_budget_mb=float(budget) if budget else None,
+            memory_budget_mb=_env_number(env, "STUDIO_MEMORY_BUDGET_MB", None, float, minimum=64),
             cpu_offload=_env_bool(env, "STUDIO_CPU_OFFLOAD", False),
-            fuse_lora=env.get("STUDIO_FUSE_LORA", defaults.fuse_lora).strip().lower(),
+            fuse_lora=_env_choice(env, "STUDIO_FUSE_LORA", defaults.fuse_lora, ("auto", "on", "off")),
             include_noncommercial=_env_bool(env, "STUDIO_INCLUDE_NONCOMMERCIAL", False),
             model_paths=_parse_model_paths(env.get("STUDIO_MODEL_PATHS", "")),
         )

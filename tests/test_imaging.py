@@ -395,3 +395,22 @@ def test_empty_bytes_and_empty_stream():
 def test_random_bytes():
     with pytest.raises(InputError, match="not an image this studio can read"):
         load_image(b"GIF89a" + bytes(50))
+
+
+@pytest.mark.parametrize("shape", [(1, 5000, 3), (5000, 1, 3), (20, 400, 3)])
+def test_strips_are_refused_with_the_reason(shape):
+    with pytest.raises(InputError, match="a strip, not a photo"):
+        load_image(np.full(shape, 128, np.uint8), what="source photo")
+
+
+def test_every_app_answers_a_strip_with_an_input_error(tmp_path):
+    """1×5000 once crashed the face analyser (a resize to zero pixels): now every app says what is wrong."""
+    from studio.apps import all_apps
+    from studio.context import make_context
+
+    strip = tmp_path / "strip.png"
+    Image.fromarray(np.full((1, 5000, 3), 128, np.uint8)).save(strip)
+    ctx = make_context("cpu")
+    for app in all_apps():
+        with pytest.raises(InputError, match="a strip"):
+            app(ctx, **{name: str(strip) for name in app.image_params})

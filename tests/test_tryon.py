@@ -85,7 +85,7 @@ def dressed_region_of(result, dressed_region):
 
 def test_crossed_arms_stay_in_front(app, ctx, load_rgb):
     """The forearms folded across the chest keep their own pixels; with the toggle off the garment covers them."""
-    from studio.preprocess.body import L_ELBOW, L_WRIST, R_ELBOW, R_WRIST
+    from studio.preprocess.pose import L_ELBOW, L_WRIST, R_ELBOW, R_WRIST
 
     rgb = load_rgb(ARMS_CROSSED)
     pose = ctx.preprocess.pose(rgb)

@@ -64,7 +64,12 @@ def run(ctx, source, reference, preset: str, tier: str, seed: int, steps: int, *
     with watch("reference"):
         look, ref, ref_face, notes = resolve_look(ctx, reference, preset)
     with watch("faces"):
-        faces = ctx.preprocess.require_faces(rgb, what="the source photo")
+        cap = ctx.settings.max_faces
+        faces = ctx.preprocess.require_faces(rgb, what="the source photo", max_faces=cap + 1)
+    if len(faces) > cap:
+        faces = faces[:cap]
+        notes.append(f"The photo has more than {cap} faces: the {cap} largest were made up (raise STUDIO_MAX_FACES "
+                     "for more).")  # fmt: skip
     amounts = strengths(regions)
     painted = [r for r, v in amounts.items() if v > 0 and look.has(r)]
     if not choice.lite and not painted:

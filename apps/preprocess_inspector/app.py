@@ -51,7 +51,7 @@ def run(ctx, image, max_faces: int, clothing: str, with_controls: bool):
         notes.append("No face found: face regions are not shown.")
 
     if pose is not None:
-        from studio.preprocess.body import render_openpose
+        from studio.preprocess.pose import render_openpose
 
         with watch("skeleton"):
             skeleton = render_openpose(pose)

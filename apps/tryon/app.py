@@ -128,7 +128,7 @@ def bench_workload(frame):
     from studio.bench.lite import Workload
     from studio.errors import NoPersonFound
     from studio.live import BodyTracker
-    from studio.preprocess.body import BodyAnalyzer
+    from studio.preprocess.pose import BodyAnalyzer
 
     from .samples import draw_garment
 

@@ -38,7 +38,7 @@ from studio.engine.request import GenerationRequest
 from studio.errors import InputError
 from studio.generate import merge_timings, native_resolution, run_on_engine
 from studio.metrics import region_delta_e, ssim
-from studio.preprocess.body import BodyPose
+from studio.preprocess.pose import BodyPose
 from studio.preprocess.crops import BoxCrop, box_around, pose_control
 from studio.schema import Preview, Result, Stopwatch
 
@@ -156,7 +156,7 @@ def prepare(engine, rgb: np.ndarray, pose: BodyPose, person_mask: np.ndarray, pa
               "placement, the diffusion redraws folds, seams and shading.")]  # fmt: skip
     return Job(rgb=rgb, person_mask=person_mask, parse=parse, dressed=dressed, category=category, repaint=repaint,
                alpha=alpha.astype(np.float32), crop=box, image=box.cut(dressed.image), mask=mask,
-               control=pose_control(pose, box),
+               control=pose_control(pose, box, engine.catalog.app("tryon").adapters[0]),
                reference=garment_reference(parse), palette=palette,
                prompt=prompt_for(palette, shares, category), notes=notes)  # fmt: skip
 

@@ -15,7 +15,8 @@ import cv2
 import numpy as np
 
 from studio.errors import InputError
-from studio.preprocess.body import BodyPose, clothing_region
+from studio.preprocess.clothing import clothing_region
+from studio.preprocess.pose import BodyPose
 
 from .garment import GarmentParse
 from .person import BodyFit, arm_occluders, fit_body, head_mask, shading, skin_mask

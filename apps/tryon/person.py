@@ -2,8 +2,8 @@
 (arms, hands, head and hair), and the shading of the clothes the person already wears.
 
 All of it comes from the shared body preprocessing (33-point pose + person mask); the body frame (torso axis,
-torso length, hips extrapolated when the photo stops above them) is the shared `_Skeleton` of
-`studio.preprocess.body`, so the try-on and the clothing-region masks agree on the anatomy.
+torso length, hips extrapolated when the photo stops above them) is the shared `Skeleton` of
+`studio.preprocess.pose` and `studio.preprocess.clothing`, so the try-on and the clothing-region masks agree on the anatomy.
 """
 
 from __future__ import annotations
@@ -15,17 +15,8 @@ import numpy as np
 
 from studio.color import rgb_to_lab
 from studio.errors import InputError
-from studio.preprocess.body import (
-    L_ELBOW,
-    L_SHOULDER,
-    L_WRIST,
-    NOSE,
-    R_ELBOW,
-    R_SHOULDER,
-    R_WRIST,
-    BodyPose,
-    _Skeleton,  # fmt: skip
-)
+from studio.preprocess.clothing import Skeleton
+from studio.preprocess.pose import L_ELBOW, L_SHOULDER, L_WRIST, NOSE, R_ELBOW, R_SHOULDER, R_WRIST, BodyPose
 
 #: Shoulder width over torso length below which the person is turned sideways. Front-facing adults measure
 #: 0.55–0.9 (fixtures: 0.58–0.68); a profile ≈ 0.2; a three-quarter view ≈ 0.45.
@@ -51,7 +42,7 @@ class ArmChain:
 class BodyFit:
     """The body-side geometry one try-on needs, all in pixels of the person photo."""
 
-    skeleton: _Skeleton
+    skeleton: Skeleton
     torso: float  # shoulder-to-hip length
     down: np.ndarray  # unit torso axis
     side: np.ndarray  # unit vector to the image's right
@@ -72,7 +63,7 @@ class BodyFit:
 
 def fit_body(pose: BodyPose, what: str = "the person photo") -> BodyFit:
     """Body geometry from a pose; InputError when the shoulders are missing or the person is turned sideways."""
-    s = _Skeleton(pose)  # raises InputError without visible shoulders
+    s = Skeleton(pose)  # raises InputError without visible shoulders
     frontalness = s.shoulder_w / max(s.torso, 1e-6)
     if frontalness < MIN_FRONTALNESS:
         raise InputError(

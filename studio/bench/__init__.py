@@ -115,7 +115,7 @@ def machine_info() -> dict:
 
 
 def bench_preprocess(image=None, frames: int = 100, out_json: Path | None = None, plot: Path | None = None) -> dict:
-    from ..preprocess.body import BodyAnalyzer
+    from ..preprocess.pose import BodyAnalyzer
     from ..preprocess.face import FaceAnalyzer
 
     rgb = bench_frame(image)

@@ -40,7 +40,8 @@ class Preprocessing:
             if self._face_analyzer is None:
                 from .face import FaceAnalyzer
 
-                self._face_analyzer = FaceAnalyzer()
+                # One more than the cap, so an app can tell "exactly the cap" from "more than the cap".
+                self._face_analyzer = FaceAnalyzer(max_faces=self.settings.max_faces + 1)
             return self._face_analyzer
 
     @property

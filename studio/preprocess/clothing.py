@@ -2,7 +2,7 @@
 
 `clothing_region(pose, person_mask, category)` returns the area a top ("upper"), trousers or skirt ("lower") or a
 dress would cover: body-shaped polygons built from the pose, cut to the person mask, with the head, forearms and
-hands taken out. `_Skeleton` is the body frame behind it (torso axis and length, hips extrapolated when the photo
+hands taken out. `Skeleton` is the body frame behind it (torso axis and length, hips extrapolated when the photo
 stops above them); try-on's person model uses the same frame, so both agree on the anatomy.
 
 The pose itself (landmarks, analyzer, OpenPose render) lives in `studio.preprocess.pose`.
@@ -26,7 +26,7 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / n if n > 1e-6 else np.array([0.0, 1.0])
 
 
-class _Skeleton:
+class Skeleton:
     """Body-scale geometry shared by the clothing masks, with hips/knees extrapolated when unreliable.
 
     Coordinates are float pixels. `down` is the torso axis (shoulders → hips), `side` is perpendicular
@@ -117,7 +117,7 @@ def _limb(mask: np.ndarray, p0: np.ndarray, p1: np.ndarray, w0: float, w1: float
         cv2.circle(mask, (round(float(p[0])), round(float(p[1]))), max(1, round(r)), 255, -1)
 
 
-def _upper_body(mask: np.ndarray, s: _Skeleton, with_sleeves: bool) -> None:
+def _upper_body(mask: np.ndarray, s: Skeleton, with_sleeves: bool) -> None:
     t = s.torso
     # Shoulders: landmarks sit on the joints; the garment reaches past them to the deltoids.
     sh_half = max(s.shoulder_w / 2, 0.22 * t) + 0.12 * t
@@ -138,7 +138,7 @@ def _upper_body(mask: np.ndarray, s: _Skeleton, with_sleeves: bool) -> None:
             _limb(mask, shoulder, elbow, 0.16 * t, 0.11 * t)
 
 
-def _lower_body(mask: np.ndarray, s: _Skeleton) -> None:
+def _lower_body(mask: np.ndarray, s: Skeleton) -> None:
     t = s.torso
     hip_half = max(float(np.hypot(*(s.l_hip - s.r_hip))) / 2, 0.18 * t) * 1.5
     # The waistband sits between the navel and the hip joints.
@@ -156,7 +156,7 @@ def _lower_body(mask: np.ndarray, s: _Skeleton) -> None:
             _limb(mask, knee, s.kp[ankle_idx, :2], 0.12 * t, 0.08 * t)
 
 
-def _dress(mask: np.ndarray, s: _Skeleton) -> None:
+def _dress(mask: np.ndarray, s: Skeleton) -> None:
     t = s.torso
     _upper_body(mask, s, with_sleeves=False)
     hip_half = max(float(np.hypot(*(s.l_hip - s.r_hip))) / 2, 0.18 * t) * 1.5
@@ -172,7 +172,7 @@ def _dress(mask: np.ndarray, s: _Skeleton) -> None:
     _fill(mask, [waist_a, waist_b, hem_b, hem_a])
 
 
-def _forearms_and_hands(shape: tuple[int, int], s: _Skeleton) -> np.ndarray:
+def _forearms_and_hands(shape: tuple[int, int], s: Skeleton) -> np.ndarray:
     """uint8 mask of the forearms and hands the model can see: never part of a garment region.
 
     Hands often rest on the hips or in front of the torso; without this, try-on would repaint them.
@@ -195,7 +195,7 @@ def _forearms_and_hands(shape: tuple[int, int], s: _Skeleton) -> np.ndarray:
     return out
 
 
-def _head_exclusion(shape: tuple[int, int], s: _Skeleton) -> np.ndarray:
+def _head_exclusion(shape: tuple[int, int], s: Skeleton) -> np.ndarray:
     """uint8 mask of the head (face, hair, ears) above the shoulder line, to keep out of garment masks."""
     kp = s.kp
     head = np.zeros(shape, dtype=np.uint8)
@@ -244,7 +244,7 @@ def clothing_region(pose: BodyPose, person_mask: np.ndarray, category: str) -> n
             f"The person mask is {person_mask.shape[1]}×{person_mask.shape[0]} but the pose was found on a "
             f"{w}×{h} image; compute both from the same image."
         )
-    s = _Skeleton(pose)
+    s = Skeleton(pose)
     if key == "lower" and not s.hips_trusted:
         raise InputError(
             "The hips are not visible in the photo, so a lower-body garment has nowhere to go. "

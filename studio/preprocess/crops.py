@@ -90,9 +90,9 @@ def box_around(mask: np.ndarray, pad: float, resolution: int, buckets=ASPECT_BUC
 def pose_control(pose, crop: BoxCrop, controlnet: str | None = None) -> np.ndarray:
     """The OpenPose render of `pose` in the crop's work canvas (strokes sized for that canvas, as ControlNet saw
     its training images)."""
-    from .body import BodyPose, render_openpose
+    from .pose import BodyPose, render_openpose
 
     kp = crop.to_crop(pose.keypoints)
     kp[:, 2] *= crop.size[0] / (crop.box[2] - crop.box[0])  # depth scales with x
     placed = BodyPose(kp, (crop.size[1], crop.size[0]))
-    return render_openpose(placed, controlnet) if controlnet else render_openpose(placed)
+    return render_openpose(placed, controlnet)
