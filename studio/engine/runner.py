@@ -25,6 +25,7 @@ from .loader import (ComponentState, attach_ip_adapter, fresh_scheduler, image_p
                      load_controlnet, load_image_encoder, load_lora, load_pipeline, load_unet, lora_layers,
                      make_scheduler, make_view, pin_timesteps, quiet, scheduler_info, structure_changed)  # fmt: skip
 from .previews import DenoisedCapture, Latent2RGB, StepCallback, TinyVAEPreview
+from .prompts import chunk_long_prompts
 from .request import call_kwargs
 from .residency import Entry
 from .specs import ModelSpec
@@ -201,6 +202,10 @@ def run_plan(engine, request, plan, emit: Callable[[Preview], None], cancelled: 
                 view.set_ip_adapter_scale(scale)  # an InstantStyle per-block dict
         if offload:
             view.enable_model_cpu_offload(device=dev)
+        # After the LoRA and offload are set: a LoRA may touch the text encoder, offload moves it.
+        chunked = chunk_long_prompts(view, kwargs)
+        if chunked:
+            notes.append(chunked)
         generator = torch.Generator("cpu").manual_seed(int(request.seed))  # same seed, same image on any device
         output = view(**kwargs, generator=generator, callback_on_step_end=callback,
                       callback_on_step_end_tensor_inputs=["latents"], output_type="np")  # fmt: skip
