@@ -195,7 +195,7 @@ def cmd_fetch(args) -> int:
     from .settings import Settings
 
     return run_fetch(args.target, Settings.from_env(), dry_run=args.dry_run,
-                     include_noncommercial=args.include_noncommercial)  # fmt: skip
+                     include_noncommercial=args.include_noncommercial, update=args.update)  # fmt: skip
 
 
 def cmd_serve(args) -> int:
@@ -266,6 +266,9 @@ def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, dict]:
     fetch.add_argument("--dry-run", action="store_true", help="list files, sizes and licences; download nothing")
     fetch.add_argument("--include-noncommercial", action="store_true",
                        help="allow non-commercial models (DMD2, SDXL-Turbo)")
+    fetch.add_argument("--update", action="store_true",
+                       help="take the commit each repo's branch points at now and rewrite the lock "
+                            "(models/catalog.lock.json); without it, fetches stay at the locked commits")
     fetch.set_defaults(func=cmd_fetch)
 
     serve = sub.add_parser("serve", help="start the Gradio UI (same as python launch.py)")

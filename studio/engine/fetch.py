@@ -178,9 +178,40 @@ def describe(p: FetchPlan) -> str:
     return "\n".join(lines)
 
 
-def download(p: FetchPlan, settings: Settings, echo: Callable[[str], None] = print) -> list[str]:
-    """Download the missing files of a plan into the HF cache; returns the local paths."""
-    if not p.missing:
+def _hub_unreachable(repo: str, exc: Exception) -> StudioError:
+    return StudioError(f"The Hugging Face Hub cannot be reached to fetch {repo} ({type(exc).__name__}). Check the "
+                       "internet connection (or HTTPS_PROXY), then run the command again; on an offline machine, copy "
+                       "the Hugging Face cache over from one that has the weights.")  # fmt: skip
+
+
+def _pins(p: FetchPlan, files: list[PlannedFile], lock, update: bool, echo) -> dict[str, str]:
+    """repo → the commit to download it at (the lock's, or the Hub's current one on first fetch or --update), after
+    refusing pickles that have safetensors twins in the repo."""
+    from huggingface_hub import HfApi
+
+    from .lock import pickle_problem
+
+    api, pins = HfApi(), {}
+    for spec in dict.fromkeys(f.spec for f in files):
+        try:
+            info = api.model_info(spec.repo, revision=spec.revision, files_metadata=False)
+        except Exception as exc:  # noqa: BLE001 -- requests/httpx errors differ by huggingface_hub version
+            if type(exc).__name__ in ("GatedRepoError", "RepositoryNotFoundError", "RevisionNotFoundError"):
+                raise
+            raise _hub_unreachable(spec.repo, exc) from exc
+        problem = pickle_problem(spec.id, [f.path for f in spec.files], [s.rfilename for s in info.siblings or []])
+        if problem:
+            raise StudioError(problem)
+        pin = lock.pin(spec.repo, spec.revision, info.sha, update, p.target)
+        if pin.note:
+            echo(f"note: {pin.note}")
+        pins[spec.repo] = pin.commit
+    return pins
+
+
+def download(p: FetchPlan, settings: Settings, echo: Callable[[str], None] = print, update: bool = False) -> list[str]:
+    """Download the missing files of a plan into the HF cache at the locked commits; returns the local paths."""
+    if not p.missing and not update:
         echo(f"Everything '{p.target}' needs is already on this machine.")
         return []
     if settings.offline:
@@ -189,31 +220,48 @@ def download(p: FetchPlan, settings: Settings, echo: Callable[[str], None] = pri
             "downloaded. Unset HF_HUB_OFFLINE (or run on a machine with internet and copy the cache over).",
         )
     from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError, GatedRepoError, RepositoryNotFoundError
+    from huggingface_hub.errors import (EntryNotFoundError, GatedRepoError, LocalEntryNotFoundError,
+                                        RepositoryNotFoundError)  # fmt: skip
 
+    from .lock import WeightsLock
+
+    lock = WeightsLock(settings.models_dir)
+    todo = p.files if update else p.missing
+    try:
+        pins = _pins(p, todo, lock, update, echo)
+    except GatedRepoError as exc:
+        raise StudioError(f"A repo of '{p.target}' is gated: accept its terms on huggingface.co and set HF_TOKEN to a "
+                          "token of that account, then run the command again.") from exc  # fmt: skip
     cache_dir = str(settings.hf_cache_dir) if settings.hf_cache_dir else None
     paths = []
-    for i, f in enumerate(p.missing, start=1):
-        echo(f"[{i}/{len(p.missing)}] {f.spec.repo}/{f.file.path} ({_fmt_size(f.size_mb, f.file.path)})")
+    for i, f in enumerate(todo, start=1):
+        commit = pins[f.spec.repo]
+        echo(f"[{i}/{len(todo)}] {f.spec.repo}/{f.file.path} @ {commit[:10]} ({_fmt_size(f.size_mb, f.file.path)})")
         try:
             # token=None lets huggingface_hub read HF_TOKEN / the saved login itself.
-            paths.append(hf_hub_download(f.spec.repo, f.file.path, revision=f.spec.revision, cache_dir=cache_dir))
+            paths.append(hf_hub_download(f.spec.repo, f.file.path, revision=commit, cache_dir=cache_dir))
         except GatedRepoError as exc:
             raise StudioError(
                 f"{f.spec.repo} is gated: accept its terms at https://huggingface.co/{f.spec.repo} and set HF_TOKEN "
                 "to a token of that account, then run the command again."
             ) from exc
+        except LocalEntryNotFoundError as exc:  # (a subclass of EntryNotFoundError: the network is down)
+            raise _hub_unreachable(f.spec.repo, exc) from exc
         except (EntryNotFoundError, RepositoryNotFoundError) as exc:
             raise StudioError(
                 f"{f.spec.repo} has no file {f.file.path} at revision {f.spec.revision}: the catalog entry "
                 f"'{f.spec.id}' is out of date. Check the repo's file list and fix models/catalog.py."
             ) from exc
-    echo(f"Done: {len(paths)} file(s) in {cache_dir or 'the default Hugging Face cache'}.")
+        except OSError as exc:  # connection reset, DNS failure mid-download
+            raise _hub_unreachable(f.spec.repo, exc) from exc
+        lock.record(f.spec.repo, f.spec.revision, commit)
+    echo(f"Done: {len(paths)} file(s) in {cache_dir or 'the default Hugging Face cache'}; commits locked in "
+         f"{lock.path}.")  # fmt: skip
     return paths
 
 
 def run_fetch(target: str, settings: Settings, dry_run: bool = False, include_noncommercial: bool = False,
-              echo: Callable[[str], None] = print) -> int:  # fmt: skip
+              echo: Callable[[str], None] = print, update: bool = False) -> int:  # fmt: skip
     """What `studio fetch` does; returns the exit code."""
     from studio.models import load_catalog
 
@@ -221,5 +269,5 @@ def run_fetch(target: str, settings: Settings, dry_run: bool = False, include_no
     if dry_run:
         echo(describe(p))
         return 0
-    download(p, settings, echo=echo)
+    download(p, settings, echo=echo, update=update)
     return 0

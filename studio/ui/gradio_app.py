@@ -1,8 +1,20 @@
-"""Gradio pages generated from an app's schema. The only module (with launch.py) that imports gradio.
+"""Gradio pages generated from an app's schema. The only module (with launch.py and spaces.py) that imports gradio.
 
-`build_page(app, ctx)` renders the app's parameters as components, streams its previews into the output
-image, and turns `InputError` (and every other `StudioError`) into a `gr.Error` with the same text the
-CLI prints. Each page exposes one named API endpoint, `/<app id>`, for `gradio_client`.
+`build_page(app, ctx)` renders the app's parameters as components, streams its previews into the output image,
+and turns `InputError` (and every other `StudioError`) into a `gr.Error` with the same text the CLI prints. The
+endpoints it registers (`/<app>`, `/<app>_compare`, `/<app>_live`, `/<app>_batch`) and their parameter names come
+from `studio.ui.api`, which `studio api <app>` prints.
+
+Three things every handler does:
+* **Each answer gets its own files.** Gradio names the files of returned arrays by their content, so two users
+  with the same photo and settings would share one file that the second rewrites while the first downloads it
+  (a truncated image). Handlers write every image to a fresh name inside Gradio's cache (`_Outbox`) and return
+  the path; Gradio serves it as it is and deletes it with the rest of its cache (`delete_cache`).
+* **A caller that goes away stops the work.** A closed tab, a killed API client or `job.cancel()` marks the
+  Gradio event dead; `_caller_gone()` turns that into the session layer's `cancel_when`, which the app and the
+  engine poll between steps, so the worker is free again within a step instead of finishing for nobody.
+* **GPU work can be lent per call.** `gpu(fn, kind)` wraps the functions that run diffusion tiers (a Space passes
+  `spaces.GPU`); lite-tier calls never take a GPU.
 """
 
 from __future__ import annotations
@@ -11,21 +23,34 @@ import base64
 import contextlib
 import html
 import inspect
+import os
+import queue
+import shutil
+import threading
 import traceback
+import uuid
+from pathlib import Path
+from typing import Callable
 
 import gradio as gr
+import numpy as np
 
 from ..context import RunContext
 from ..errors import StudioError
-from ..schema import App, ChoiceParam, ImageParam, Preview, Result, SeedParam, SliderParam, ToggleParam
-from .session import Call
+from ..schema import App, ChoiceParam, ImageParam, SeedParam, SliderParam, ToggleParam
+from .api import api_name, batch_params, live_params
+from .session import Call, Cancellable, CompareCall, needs_gpu
 
 CSS = """
 .studio-badge {font-family: ui-monospace, monospace; font-size: 0.9em; padding: 4px 10px; border-radius: 12px;
                background: var(--color-accent-soft); display: inline-block;}
 """
 
+#: gpu(fn, kind) -> fn: wraps a generator function that runs diffusion tiers ("run", "compare", "batch").
+GpuWrapper = Callable[[Callable, str], Callable]
 
+
+# --------------------------------------------------------------------------------------------- plumbing
 def _path_passthrough(payload):
     """Preprocess for image inputs: hand the handler the uploaded file's path (or inline bytes) untouched.
 
@@ -43,7 +68,7 @@ def _path_passthrough(payload):
 def _named(fn, params: list):
     """Give a `*values` handler a signature naming its inputs after the app's parameters, with their defaults,
     so the API and `gradio_client` take `source=…, preset=…` instead of param_0, param_1, … and may omit
-    anything optional. `params` holds `Param`s or plain names (no default)."""
+    anything optional. `params` holds `Param`s or plain names (required, no default)."""
     def parameter(p):
         if isinstance(p, str):
             return inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD)
@@ -55,10 +80,100 @@ def _named(fn, params: list):
     return fn
 
 
-def api_name(app: App) -> str:
-    return app.id.replace("-", "_")
+class _Outbox:
+    """Writes each image a handler returns to its own new file inside Gradio's cache folder (so Gradio serves it
+    without copying it to a content-named file, and `delete_cache` removes it on schedule). The folder is private
+    to this user (0700)."""
+
+    def __init__(self):
+        from gradio.utils import get_upload_folder
+
+        self.root = Path(get_upload_folder()) / "studio-results"
+
+    def _new(self, suffix: str) -> Path:
+        self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        return self.root / f"{uuid.uuid4().hex}{suffix}"
+
+    def image(self, rgb: np.ndarray | None, lossless: bool = False) -> str | None:
+        """PNG for results (what a user downloads), JPEG for previews, before images and details (fast)."""
+        if rgb is None:
+            return None
+        from PIL import Image
+
+        image = Image.fromarray(np.ascontiguousarray(rgb))
+        path = self._new(".png" if lossless else ".jpg")
+        tmp = path.with_suffix(path.suffix + ".part")
+        if lossless:
+            image.save(tmp, format="PNG", compress_level=3)
+        else:
+            image.convert("RGB").save(tmp, format="JPEG", quality=90)
+        os.replace(tmp, path)  # never a half-written file under the served name
+        return str(path)
+
+    def folder(self) -> Path:
+        path = self._new("")
+        path.mkdir(mode=0o700)
+        return path
 
 
+def _caller_gone() -> Callable[[], bool]:
+    """A probe, made inside a Gradio handler, that turns true once the client that started this event is gone.
+
+    Gradio marks an event dead when its client disconnects (`Event.alive`) and takes it out of the session's
+    pending events when `job.cancel()` (or the page's Stop) ends it; until the handler's next yield Gradio cannot
+    stop the work itself. Any surprise in Gradio's internals makes the probe answer False (never a false cancel).
+    """
+    try:
+        from gradio.context import LocalContext
+
+        blocks, event_id = LocalContext.blocks.get(None), LocalContext.event_id.get(None)
+        queue_ = getattr(blocks, "_queue", None)
+        event = next((e for job in queue_.active_jobs if job for e in job if e._id == event_id), None)
+    except Exception:  # noqa: BLE001
+        return lambda: False
+    if event is None:
+        return lambda: False
+    session = event.session_hash
+
+    def gone() -> bool:
+        if not event.alive:
+            return True
+        pending = queue_.pending_event_ids_session.get(session)
+        return pending is not None and event_id not in pending
+
+    return gone
+
+
+@contextlib.contextmanager
+def _friendly_errors():
+    """Turn studio errors into a `gr.Error` with the same text the CLI prints (no server traceback: a photo
+    without a face is not a server fault); anything else is a bug, logged with its traceback."""
+    try:
+        yield
+    except StudioError as exc:
+        raise gr.Error(str(exc), title=type(exc).__name__, print_exception=False) from None
+    except Exception as exc:  # noqa: BLE001 -- last-resort message; the traceback goes to the server log
+        traceback.print_exc()
+        raise gr.Error(
+            f"Unexpected {type(exc).__name__}: {exc}. This is a bug in the studio; the server log has the details.",
+            title="Internal error",
+        ) from None
+
+
+def _badge(text: str) -> str:
+    return f'<span class="studio-badge" data-testid="studio-badge">{html.escape(text)}</span>'
+
+
+def _on_gpu(gpu: GpuWrapper | None, fn: Callable, kind: str):
+    """(wrapped fn, whether it runs in another process): a ZeroGPU wrapper runs `fn` in its GPU worker, where this
+    process's Gradio state (the caller probe) does not exist; a no-op wrapper returns `fn` itself."""
+    if gpu is None:
+        return fn, False
+    wrapped = gpu(fn, kind)
+    return wrapped, wrapped is not fn
+
+
+# --------------------------------------------------------------------------------------------- the page
 def _component(param):
     common = {"label": param.label, "info": param.help or None}
     if isinstance(param, ImageParam):
@@ -77,21 +192,27 @@ def _component(param):
     return gr.Textbox(value=param.default, **common)
 
 
-def _gallery(result: Result) -> list[tuple]:
-    return [(image, name) for name, image in result.extras.items()]
-
-
-def build_page(app: App, ctx: RunContext) -> gr.Blocks:
-    """One app as a stand-alone Blocks page."""
-    with gr.Blocks(title=f"{app.title} · Distill Studio") as page:
-        _app_layout(app, ctx)
+def build_page(app: App, ctx: RunContext, gpu: GpuWrapper | None = None, **blocks_kwargs) -> gr.Blocks:
+    """One app as a stand-alone Blocks page (`blocks_kwargs` go to `gr.Blocks`, e.g. `delete_cache`)."""
+    with gr.Blocks(title=f"{app.title} · Distill Studio", **blocks_kwargs) as page:
+        _app_layout(app, ctx, gpu)
     return page
 
 
-def _app_layout(app: App, ctx: RunContext) -> None:
+def build_studio(apps: list[App], ctx: RunContext, gpu: GpuWrapper | None = None, **blocks_kwargs) -> gr.Blocks:
+    """Every app as a tab of one Blocks, sharing one preprocessing cache and one queue."""
+    with gr.Blocks(title="Distill Studio", **blocks_kwargs) as studio:
+        gr.Markdown("# Distill Studio\nDistilled few-step diffusion apps, their teachers, and an offline lite tier.")
+        for app in apps:
+            with gr.Tab(app.title, id=app.id):
+                _app_layout(app, ctx, gpu)
+    return studio
+
+
+def _app_layout(app: App, ctx: RunContext, gpu: GpuWrapper | None) -> None:
     """An app's components and events, added to the Blocks (or Tab) being built: inputs on the left;
-    result, before/after slider, badge, details and JSON on the right; a live webcam section if the app
-    has a real-time path."""
+    result, before/after slider, badge, details and JSON on the right; then the live, compare and batch
+    sections the app declares."""
     gr.Markdown(f"## {app.title}\n{app.description}")
     with gr.Row():
         with gr.Column(scale=2):
@@ -112,30 +233,43 @@ def _app_layout(app: App, ctx: RunContext) -> None:
             summary = gr.JSON(label="Provenance, metrics and details")
 
     names = [p.name for p in app.params]
+    outbox = _Outbox()
 
-    def handler(*values):
+    def run_stream(params: dict, probe=None):
         with _friendly_errors():
-            for update in Call(app, ctx, dict(zip(names, values))).updates():
+            for update in Call(app, ctx, params, cancel_when=probe).updates():
                 item = update.result
                 if item is None:
-                    yield update.image, gr.skip(), _badge(update.badge), gr.skip(), gr.skip()
-                else:
-                    pair = (item.before, item.image) if item.before is not None and item.image is not None else None
-                    yield item.image, pair, _badge(update.badge), _gallery(item), item.summary()
+                    yield outbox.image(update.image), gr.skip(), _badge(update.badge), gr.skip(), gr.skip()
+                    continue
+                image = outbox.image(item.image, lossless=True)
+                pair = (outbox.image(item.before), image) if item.before is not None and image else None
+                gallery = [(outbox.image(img), name) for name, img in item.extras.items()]
+                yield image, pair, _badge(update.badge), gallery, item.summary()
+
+    on_gpu, elsewhere = _on_gpu(gpu, run_stream, "run")
+
+    def handler(*values):
+        params = dict(zip(names, values))
+        if on_gpu is not run_stream and needs_gpu(app, ctx, params):
+            yield from on_gpu(params) if elsewhere else on_gpu(params, _caller_gone())
+        else:
+            yield from run_stream(params, _caller_gone())
 
     run_button.click(_named(handler, list(app.params)), inputs, [output, slider, badge, extras, summary], api_name=api_name(app),
                      concurrency_limit=2)  # fmt: skip
     if app.offers("live"):
-        _live_section(app, ctx, inputs, names)
+        _live_section(app, ctx, inputs, names, outbox)
     if app.offers("compare"):
-        _compare_section(app, ctx, inputs, names)
+        _compare_section(app, ctx, inputs, names, outbox, gpu)
+    if app.offers("batch"):
+        _batch_section(app, ctx, inputs, names, outbox, gpu)
 
 
-def _compare_section(app: App, ctx: RunContext, inputs: list, names: list[str]) -> None:
+def _compare_section(app: App, ctx: RunContext, inputs: list, names: list[str], outbox: _Outbox,
+                     gpu: GpuWrapper | None) -> None:  # fmt: skip
     """Student and teacher on the same inputs and seed: the student's image shows first and the teacher's
     replaces it in the same canvas; then a student/teacher slider and the measured table."""
-    from ..compare import Comparison, compare_stream
-
     with gr.Accordion("Compare student vs teacher", open=False):
         compare_button = gr.Button("Compare (runs both diffusion tiers)")
         with gr.Row():
@@ -143,73 +277,130 @@ def _compare_section(app: App, ctx: RunContext, inputs: list, names: list[str]) 
             pair = gr.ImageSlider(label="Student / teacher", type="numpy", max_height=360)
         status = gr.HTML()
         table = gr.Markdown()
+        report = gr.JSON(label="Comparison", visible=False)
+
+    def compare_stream(params: dict, probe=None):
+        with _friendly_errors():
+            for update in CompareCall(app, ctx, params, cancel_when=probe).updates():
+                if update.comparison is not None:
+                    s, t = (update.comparison.results[k] for k in ("student", "teacher"))
+                    pair_ = (outbox.image(s.image), outbox.image(t.image, lossless=True))
+                    yield gr.skip(), pair_, _badge(update.badge), update.comparison.markdown(), \
+                        update.comparison.summary()
+                else:
+                    yield outbox.image(update.image), gr.skip(), _badge(update.badge), gr.skip(), gr.skip()
+
+    on_gpu, elsewhere = _on_gpu(gpu, compare_stream, "compare")
 
     def on_compare(*values):
         params = dict(zip(names, values))
-        seed = params.pop("seed")
-        params.pop("tier")
-        with _friendly_errors():
-            for item in compare_stream(app, ctx.for_call(), params, seed=int(seed or 0)):
-                if isinstance(item, Comparison):
-                    s, t = item.results["student"], item.results["teacher"]
-                    yield gr.skip(), (s.image, t.image), _badge(f"speed-up ×{item.speedup}"), item.markdown()
-                    continue
-                tier, payload = item
-                if isinstance(payload, Preview):
-                    yield payload.image, gr.skip(), _badge(f"{tier} · {payload.step}/{payload.total}"), gr.skip()
-                else:
-                    yield payload.image, gr.skip(), _badge(f"{tier} ready · {payload.provenance.badge()}"), gr.skip()
+        if on_gpu is not compare_stream and needs_gpu(app, ctx, {**params, "tier": "student"}):
+            yield from on_gpu(params) if elsewhere else on_gpu(params, _caller_gone())
+        else:
+            yield from compare_stream(params, _caller_gone())
 
-    compare_button.click(_named(on_compare, list(app.params)), inputs, [canvas, pair, status, table], api_name=f"{api_name(app)}_compare",
+    compare_button.click(_named(on_compare, list(app.params)), inputs, [canvas, pair, status, table, report], api_name=f"{api_name(app)}_compare",
                          concurrency_limit=1)  # fmt: skip
 
 
-def _live_section(app: App, ctx: RunContext, inputs: list, names: list[str]) -> None:
-    """Webcam frames streamed through the app's real-time (lite) path, with the page's other settings."""
+def _live_section(app: App, ctx: RunContext, inputs: list, names: list[str], outbox: _Outbox) -> None:
+    """Webcam frames streamed through the app's real-time (lite) path, with the page's other settings.
+
+    The output is a plain image, not a streaming one: a streaming output makes Gradio send `process_streaming`
+    messages, which `gradio_client` does not know (KeyError), and each frame replaces the last one anyway."""
     with gr.Accordion("Live webcam (lite tier, on this computer's CPU)", open=False):
         with gr.Row():
             camera = gr.Image(label="Webcam", sources=["webcam"], streaming=True, type="numpy",
                               webcam_options=gr.WebcamOptions(mirror=True))  # fmt: skip
-            live_out = gr.Image(label="Live result", streaming=True, type="numpy", interactive=False)
+            live_out = gr.Image(label="Live result", type="numpy", interactive=False)
     others = [c for c, n in zip(inputs, names) if n != app.live_param]
-    other_names = [n for n in names if n != app.live_param]
+    other_names = [p.name for p in live_params(app)]
 
     def on_frame(frame, *values):
         if frame is None:
             return None
+        if isinstance(frame, str):  # an API client sends a file
+            from ..imaging import load_image
+
+            with _friendly_errors():
+                frame = load_image(frame, what="webcam frame", max_pixels=ctx.settings.max_pixels)
         with _friendly_errors():
             params = app.validate({**dict(zip(other_names, values)), app.live_param: frame})
             params.pop(app.live_param)
-            return app.live(ctx, frame, **params)
+            return outbox.image(app.live(ctx, frame, **params))
 
-    camera.stream(_named(on_frame, ["frame", *(p for p in app.params if p.name != app.live_param)]), [camera, *others], [live_out], stream_every=0.1, time_limit=60, concurrency_limit=4,
+    camera.stream(_named(on_frame, ["frame", *live_params(app)]), [camera, *others], [live_out], stream_every=0.1, time_limit=60, concurrency_limit=4,
                   api_name=f"{api_name(app)}_live")  # fmt: skip
 
 
-@contextlib.contextmanager
-def _friendly_errors():
-    """Turn studio errors into a `gr.Error` with the same text the CLI prints; anything else is a bug."""
-    try:
-        yield
-    except StudioError as exc:
-        raise gr.Error(str(exc), title=type(exc).__name__) from None
-    except Exception as exc:  # noqa: BLE001 -- last-resort message; the traceback goes to the server log
-        traceback.print_exc()
-        raise gr.Error(
-            f"Unexpected {type(exc).__name__}: {exc}. This is a bug in the studio; the server log has the details.",
-            title="Internal error",
-        ) from None
+def _batch_section(app: App, ctx: RunContext, inputs: list, names: list[str], outbox: _Outbox,
+                   gpu: GpuWrapper | None) -> None:  # fmt: skip
+    """Several images for the app's primary input with the page's other settings, through the one batch runner
+    (`studio.batch.run_batch`, as `studio batch`): a gallery of results, the contact sheet and the summary."""
+    primary = app.param(app.primary_input)
+    with gr.Accordion(f"Batch: many images for '{primary.label}'", open=False):
+        files = gr.File(label=f"{primary.label}: several images", file_count="multiple", type="filepath",
+                        file_types=["image"])  # fmt: skip
+        batch_button = gr.Button("Run batch")
+        status = gr.HTML()
+        gallery = gr.Gallery(label="Results", columns=4, height="auto", object_fit="contain")
+        sheet = gr.Image(label="Contact sheet", type="numpy", interactive=False)
+        report = gr.JSON(label="Batch summary")
+    others = [c for c, n in zip(inputs, names) if n != app.primary_input]
+    other_names = [p.name for p in batch_params(app)]
 
+    def batch_stream(paths: list, params: dict, probe=None):
+        from ..batch import run_batch
 
-def _badge(text: str) -> str:
-    return f'<span class="studio-badge" data-testid="studio-badge">{html.escape(text)}</span>'
+        with _friendly_errors():
+            if not paths:
+                raise StudioError(f"Choose one or more images for '{primary.label}'.")
+            folder, out = outbox.folder(), outbox.folder()
+            for i, path in enumerate(paths):  # one folder of this call's uploads, their names kept
+                shutil.copyfile(path, folder / f"{i:03d}_{Path(path).name}")
+            call = Cancellable(probe)  # this batch's own cancel flag, and its caller probe
+            call_ctx = call.for_call(ctx)
+            events: queue.Queue = queue.Queue()
 
+            def progress(done, total, entry):
+                events.put(("row", (done, total, entry)))
+                call_ctx.check_cancelled()  # a cancelled batch stops between rows
 
-def build_studio(apps: list[App], ctx: RunContext) -> gr.Blocks:
-    """Every app as a tab of one Blocks, sharing one preprocessing cache and one queue."""
-    with gr.Blocks(title="Distill Studio") as studio:
-        gr.Markdown("# Distill Studio\nDistilled few-step diffusion apps, their teachers, and an offline lite tier.")
-        for app in apps:
-            with gr.Tab(app.title, id=app.id):
-                _app_layout(app, ctx)
-    return studio
+            def work():
+                try:
+                    events.put(("done", run_batch(app, call_ctx, out, {**params, app.primary_input: folder},
+                                                  progress)))  # fmt: skip
+                except BaseException as exc:  # noqa: BLE001 -- re-raised in the handler's thread
+                    events.put(("error", exc))
+
+            def outputs():
+                threading.Thread(target=work, name=f"batch-{app.id}", daemon=True).start()
+                shown: list = []
+                while True:
+                    what, value = events.get()
+                    if what == "error":
+                        raise value
+                    if what == "done":
+                        break
+                    done, total, entry = value
+                    if "output" in entry:
+                        shown.append((str(out / entry["output"]), entry["output"]))
+                    text = f"{done}/{total} · {entry.get('error') or entry.get('output')}"
+                    yield shown[:], gr.skip(), _badge(text), gr.skip()
+                text = f"batch done · {value['done']} of {len(value['results'])} images"
+                yield shown, str(out / "contact_sheet.png"), _badge(text), value
+
+            yield from call.track(outputs())  # a consumer that goes away cancels the batch between rows
+
+    on_gpu, elsewhere = _on_gpu(gpu, batch_stream, "batch")
+
+    def on_batch(paths, *values):
+        params = dict(zip(other_names, values))
+        if on_gpu is not batch_stream and needs_gpu(app, ctx, params):
+            yield from on_gpu(paths, params) if elsewhere else on_gpu(paths, params, _caller_gone())
+        else:
+            yield from batch_stream(paths, params, _caller_gone())
+
+    batch_button.click(_named(on_batch, ["files", *batch_params(app)]), [files, *others], [gallery, sheet, status, report],
+                       api_name=f"{api_name(app)}_batch", concurrency_limit=1)  # fmt: skip
+
