@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from .errors import InputError, StudioError
+from .errors import InputError, ModelUnavailable, StudioError
 from .metrics import psnr, ssim
 from .context import RunContext
 from .schema import App, Preview, Result
@@ -181,6 +181,8 @@ def compare_folder(app: App, ctx: RunContext, inputs_dir, out_dir, values: dict,
     for path in files:
         try:
             comparison = compare(app, ctx, {**values, image_param: str(path)}, seed, include_lite)
+        except ModelUnavailable:
+            raise  # missing weights fail every input alike: one error (exit 3), not one per photo
         except StudioError as exc:
             report["errors"][path.name] = str(exc)
             continue

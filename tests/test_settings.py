@@ -52,3 +52,19 @@ def test_the_cli_prints_one_error_line_and_exits_2(monkeypatch, capsys, tmp_path
     code = main(["run", "makeup", "--source", str(tmp_path / "x.png"), "--preset", "berry"])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and err[0].startswith("error: STUDIO_MAX_PIXELS")
+
+
+def test_compare_without_weights_is_one_error_with_exit_3(monkeypatch, capsys, tmp_path):
+    """Missing weights fail every photo alike: one line naming the fetch command, exit 3 (as the README says)."""
+    from conftest import fixture
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "empty-hub"))
+    monkeypatch.setenv("STUDIO_MODELS_DIR", str(tmp_path / "models"))
+    photos = tmp_path / "in"
+    photos.mkdir()
+    for name in ("face_woman_nomakeup_freckles_01.png", "face_man_east_asian_young_01.jpg"):
+        (photos / name).symlink_to(fixture(f"faces/{name}"))
+    code = main(["compare", "makeup", "--inputs", str(photos), "--preset", "berry", "--out", str(tmp_path / "o")])
+    captured = capsys.readouterr()
+    assert code == 3 and captured.err.count("studio fetch makeup") == 1 and captured.err.startswith("error:")

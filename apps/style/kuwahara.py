@@ -61,28 +61,27 @@ def disk_samples(rings: int) -> tuple[np.ndarray, np.ndarray]:
     return p, w.astype(np.float32)
 
 
-def structure(image: np.ndarray, sigma: float = TENSOR_SIGMA) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(cos φ, sin φ, A): the edge-tangent direction and the anisotropy, per pixel, of a float32 image (H×W×C)."""
+def structure(image: np.ndarray, sigma: float = TENSOR_SIGMA) -> tuple[np.ndarray, np.ndarray]:
+    """(tangent, A): the edge-tangent direction (H×W×2 unit vectors) and the anisotropy A (H×W) of a float32
+    image (H×W×C), from its smoothed structure tensor."""
     gx = cv2.Sobel(image, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(image, cv2.CV_32F, 0, 1, ksize=3)
-    if image.ndim == 3:
-        e, f, g = (gx * gx).sum(-1), (gx * gy).sum(-1), (gy * gy).sum(-1)
-    else:
-        e, f, g = gx * gx, gx * gy, gy * gy
-    e, f, g = (cv2.GaussianBlur(m, (0, 0), sigma) for m in (e, f, g))
-    root = np.sqrt((e - g) ** 2 + 4 * f * f)
-    l1, l2 = 0.5 * (e + g + root), 0.5 * (e + g - root)
-    tx, ty = l1 - e, -f  # eigenvector of the larger eigenvalue's orthogonal: along the edge
-    norm = np.hypot(tx, ty)
-    flat = norm < 1e-6
-    tx = np.where(flat, 1.0, tx / np.maximum(norm, 1e-6)).astype(np.float32)
-    ty = np.where(flat, 0.0, ty / np.maximum(norm, 1e-6)).astype(np.float32)
-    anisotropy = np.where(l1 + l2 > 1e-6, (l1 - l2) / np.maximum(l1 + l2, 1e-6), 0.0).astype(np.float32)
-    return tx, ty, anisotropy
+    ones = np.ones((1, image.shape[2] if image.ndim == 3 else 1), np.float32)
+    e, f, g = (cv2.transform(m, ones) if image.ndim == 3 else m for m in (gx * gx, gx * gy, gy * gy))
+    e, f, g = (cv2.GaussianBlur(m.reshape(image.shape[:2]), (0, 0), sigma) for m in (e, f, g))
+    diff = e - g
+    root = cv2.sqrt(diff * diff + 4 * f * f)
+    # The tangent is the eigenvector of the smaller eigenvalue: (λ1 − e, −f) with λ1 = (e + g + root) / 2.
+    tx, ty = 0.5 * (root - diff), -f
+    norm = cv2.magnitude(tx, ty) + 1e-9
+    flat = norm < 1e-6  # no structure at all: any direction does (A is 0 there)
+    tangent = cv2.merge([np.where(flat, 1.0, tx / norm).astype(np.float32), (ty / norm).astype(np.float32)])
+    anisotropy = root / (e + g + 1e-6)
+    return tangent, anisotropy
 
 
 def kuwahara(image: np.ndarray, radius: float | np.ndarray, rings: int = 2,
-             orientation: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> np.ndarray:  # fmt: skip
+             orientation: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:  # fmt: skip
     """Anisotropic Kuwahara filter of a float32 image (H×W×3, any scale, e.g. Lab).
 
     Args:
@@ -91,30 +90,29 @@ def kuwahara(image: np.ndarray, radius: float | np.ndarray, rings: int = 2,
         orientation: `structure(...)` of a guide image (default: of `image`).
     """
     h, w = image.shape[:2]
-    tx, ty, a = orientation if orientation is not None else structure(image)
+    tangent, a = orientation if orientation is not None else structure(image)
     r = np.broadcast_to(np.asarray(radius, np.float32), (h, w))
     along, across = r * (1.0 + a), r / (1.0 + a)
-    px, py = tx * along, ty * along  # image offset per unit of v_x (tangent)
-    qx, qy = -ty * across, tx * across  # per unit of v_y (normal)
-    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    t_step = tangent * along[..., None]  # image offset per unit of the disk's x (along the edge)
+    n_step = cv2.merge([-tangent[..., 1] * across, tangent[..., 0] * across])  # per unit of y (across it)
+    grid = np.dstack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)))
+    # Four channels: the colour and its squared norm, so one remap and one accumulation give mean and variance.
+    stacked = cv2.merge([*cv2.split(image), cv2.transform(image * image, np.ones((1, 3), np.float32)).reshape(h, w)])
     points, weights = disk_samples(rings)
-    mean = [np.zeros((h, w, 3), np.float32) for _ in range(SECTORS)]
-    square = [np.zeros((h, w), np.float32) for _ in range(SECTORS)]
-    total = weights.sum(axis=0)
-    ones = np.ones((1, 3), np.float32)
+    sums = [np.zeros((h, w, 4), np.float32) for _ in range(SECTORS)]
     for (vx, vy), wj in zip(points, weights):
-        mx = gx + vx * px + vy * qx
-        my = gy + vx * py + vy * qy
-        s = cv2.remap(image, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-        s2 = cv2.transform(s * s, ones).reshape(h, w)
+        where = cv2.scaleAdd(n_step, float(vy), cv2.scaleAdd(t_step, float(vx), grid))
+        sample = cv2.remap(stacked, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
         for k in np.flatnonzero(wj):
-            cv2.scaleAdd(s, float(wj[k]), mean[k], dst=mean[k])
-            cv2.scaleAdd(s2, float(wj[k]), square[k], dst=square[k])
-    variances = []
+            cv2.scaleAdd(sample, float(wj[k]), sums[k], dst=sums[k])
+    total = weights.sum(axis=0)
+    means, variances = [], []
     for k in range(SECTORS):
-        mean[k] *= 1.0 / total[k]
-        m2 = cv2.transform(mean[k] * mean[k], ones).reshape(h, w)
-        variances.append(np.maximum(square[k] * (1.0 / total[k]) - m2, 0.0) + 1e-4)
+        m = sums[k] * np.float32(1.0 / total[k])
+        colour = np.ascontiguousarray(m[..., :3])
+        means.append(colour)
+        norm2 = cv2.transform(colour * colour, np.ones((1, 3), np.float32)).reshape(h, w)
+        variances.append(np.maximum(m[..., 3] - norm2, 0.0) + 1e-4)
     # α_k = 1 / σ_k^q, taken relative to the smallest σ so it neither overflows nor underflows.
     floor = np.minimum.reduce(variances)
     out = np.zeros((h, w, 3), np.float32)
@@ -122,5 +120,5 @@ def kuwahara(image: np.ndarray, radius: float | np.ndarray, rings: int = 2,
     for k in range(SECTORS):
         alpha = cv2.pow(cv2.divide(floor, variances[k]), Q / 2)
         norm += alpha
-        out += mean[k] * alpha[..., None]
+        out += means[k] * alpha[..., None]
     return out / norm[..., None]
