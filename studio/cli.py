@@ -6,6 +6,8 @@
     studio bench preprocess --json bench.json
     studio serve [APP] [--host H] [--port P] [--share] [--device D]
     studio fetch makeup --dry-run
+    studio api makeup                     # the app's gradio_client endpoints, parameters and defaults
+    studio space makeup --out space/      # a ready Hugging Face Space
 
 Errors a user can fix print one line starting with "error:" and exit non-zero (2 bad input,
 3 missing weights); `--json` output goes to stdout, messages to stderr.
@@ -198,6 +200,27 @@ def cmd_fetch(args) -> int:
                      include_noncommercial=args.include_noncommercial, update=args.update)  # fmt: skip
 
 
+def cmd_api(args) -> int:
+    from studio.apps import get_app
+
+    from .ui.api import describe
+
+    print(describe(get_app(args.app), url=args.url))
+    return 0
+
+
+def cmd_space(args) -> int:
+    from .ui.spaces import export_space
+
+    plan = export_space(args.app, args.out, include_noncommercial=args.include_noncommercial,
+                        extra_models=tuple(args.model or ()), hardware=args.hardware)  # fmt: skip
+    for warning in plan.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    print(f"Space for '{plan.app_id}' written to {args.out}: README.md, app.py, requirements.txt, studio/. "
+          f"Models: {', '.join(plan.models) or 'none (lite tier only)'}; hardware {plan.hardware}.")  # fmt: skip
+    return 0
+
+
 def cmd_serve(args) -> int:
     from .serve import serve
 
@@ -278,6 +301,21 @@ def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, dict]:
     serve.add_argument("--share", action="store_true")
     serve.add_argument("--device", default=None)
     serve.set_defaults(func=cmd_serve)
+
+    api = sub.add_parser("api", help="list an app's gradio_client endpoints with parameter names and defaults")
+    api.add_argument("app", help="app id (see `studio list`)")
+    api.add_argument("--url", default="http://127.0.0.1:7860/", help="server URL shown in the example")
+    api.set_defaults(func=cmd_api)
+
+    space = sub.add_parser("space", help="write a ready Hugging Face Space for an app (README, app.py, requirements)")
+    space.add_argument("app", help="app id (see `studio list`)")
+    space.add_argument("--out", type=Path, required=True, help="folder to write the Space into")
+    space.add_argument("--model", action="append", metavar="ID",
+                       help="also preload this catalog model (e.g. another student); repeatable")
+    space.add_argument("--include-noncommercial", action="store_true",
+                       help="keep non-commercial models in the Space (left out with a warning otherwise)")
+    space.add_argument("--hardware", default=None, help="suggested_hardware (default: from the recipe's family)")
+    space.set_defaults(func=cmd_space)
     return parser, apps_parsers
 
 

@@ -60,17 +60,25 @@ class MeshWarp:
         self.triangles = np.asarray(triangles, np.int32)
         # Source corners per triangle, (T, 2, 3): the "to" side of every per-triangle affine.
         self._src = np.transpose(self.points[self.triangles], (0, 2, 1)).astype(np.float64)
+        ones = np.ones((len(self.triangles), 1, 3))
+        self._orientation = np.sign(np.linalg.det(np.concatenate([self._src, ones], axis=1)))
 
-    def field(self, targets: np.ndarray, scale: float = 0.5, moved_px: float = 0.05) -> WarpField | None:
+    def field(self, targets: np.ndarray, scale: float = 0.5, moved_px: float = 0.05,
+              depth: np.ndarray | None = None) -> WarpField | None:  # fmt: skip
         """The backward map taking the source points to `targets` ((N, 2) pixels), over the box of the triangles
         that move (any corner displaced more than `moved_px`); None when nothing moves.
 
         `scale` is the id raster's resolution relative to the image (1 = exact at every pixel; 0.5 is
-        indistinguishable on a smooth motion and four times cheaper).
+        indistinguishable on a smooth motion and four times cheaper). Where target triangles overlap (a surface
+        turning away folds over itself) the nearer one shows when `depth` gives each point's distance from the
+        camera (larger = farther), and triangles turned over (facing away) are not drawn; otherwise the later
+        triangle in `triangles` shows.
         """
         targets = np.asarray(targets, np.float32)[:, :2]
         moving = np.linalg.norm(targets - self.points, axis=1) > moved_px
         active = np.flatnonzero(moving[self.triangles].any(axis=1))
+        if depth is not None and len(active):  # painter's order: farthest first, so nearer triangles cover them
+            active = active[np.argsort(-np.asarray(depth)[self.triangles[active]].mean(axis=1), kind="stable")]
         if not len(active):
             return None
         h, w = self.image_size
@@ -88,12 +96,14 @@ class MeshWarp:
         m = np.concatenate([np.transpose(dst, (0, 2, 1)), np.ones((len(active), 1, 3))], axis=1)  # (T, 3, 3)
         det = np.linalg.det(m)
         good = np.abs(det) > 1e-6  # a triangle squashed to a line covers no pixel
+        if depth is not None:  # a triangle whose corners now run the other way round faces away: it is hidden
+            good &= np.sign(det) == self._orientation[active]
         affine = np.zeros((len(active), 2, 3))
         affine[good] = self._src[active[good]] @ np.linalg.inv(m[good])
 
         ids = np.full((sh, sw), -1, np.int32)
         raster = np.round(((dst - [x0, y0] + 0.5) * [fx, fy] - 0.5) * (1 << _SHIFT)).astype(np.int32)
-        for k in np.flatnonzero(good):  # later triangles win where folded ones overlap
+        for k in np.flatnonzero(good):  # later triangles cover earlier ones where they overlap
             cv2.fillConvexPoly(ids, raster[k], int(k), cv2.LINE_8, _SHIFT)
 
         # Pixel centres of the raster in full-image coordinates.
@@ -113,7 +123,8 @@ class MeshWarp:
         fullx, fully = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
         return WarpField((int(x0), int(y0), int(x1), int(y1)), fullx + dx, fully + dy)
 
-    def warp(self, image: np.ndarray, targets: np.ndarray, scale: float = 0.5) -> np.ndarray:
+    def warp(self, image: np.ndarray, targets: np.ndarray, scale: float = 0.5,
+             depth: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
         """`image` with its source points moved to `targets` (a copy; unchanged when nothing moves)."""
-        f = self.field(targets, scale)
+        f = self.field(targets, scale, depth=depth)
         return image.copy() if f is None else f.apply(image)

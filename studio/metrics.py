@@ -46,17 +46,30 @@ def psnr(a: np.ndarray, b: np.ndarray, mask=None) -> float:
     return float("inf") if mse == 0 else float(10.0 * np.log10(255.0**2 / mse))
 
 
+#: SSIM is measured at most at this long side (larger images are downscaled first, area-averaged).
+SSIM_MAX_SIDE = 1024
+
+
 def ssim(a: np.ndarray, b: np.ndarray, mask=None) -> float:
     """Structural similarity (Wang et al. 2004, Gaussian window σ=1.5), averaged over the mask if given."""
     from skimage.metrics import structural_similarity
 
+    import cv2
+
     _check_pair(a, b)
+    m = bool_mask(mask, a.shape)
+    scale = SSIM_MAX_SIDE / max(a.shape[:2])
+    if scale < 1:
+        # Structure at screen scale: SSIM's 11-px window on a 12 MP photo measures sensor noise, and costs seconds.
+        size = (max(1, round(a.shape[1] * scale)), max(1, round(a.shape[0] * scale)))
+        a, b = (cv2.resize(x, size, interpolation=cv2.INTER_AREA) for x in (a, b))
+        if m is not None:
+            m = cv2.resize(m.astype(np.uint8), size, interpolation=cv2.INTER_NEAREST) > 0
     if min(a.shape[:2]) < 7:
         return 1.0 if np.array_equal(a, b) else float(np.corrcoef(a.ravel(), b.ravel())[0, 1])
     _, full = structural_similarity(a, b, channel_axis=-1 if a.ndim == 3 else None, data_range=255,
                                     gaussian_weights=True, sigma=1.5, use_sample_covariance=False, full=True)  # fmt: skip
     per_pixel = full.mean(axis=-1) if full.ndim == 3 else full
-    m = bool_mask(mask, a.shape)
     if m is not None:
         if not m.any():
             raise ValueError("SSIM mask selects no pixels")

@@ -37,7 +37,7 @@ STABLE = (10, 338, 297, 332, 284, 251, 389, 356, 454, 234, 127, 162, 21, 54, 103
 LIPS_ALL = (0, 13, 14, 17, 37, 39, 40, 61, 78, 80, 81, 82, 84, 87, 88, 91, 95, 146, 178, 181, 185, 191, 267, 269,
             270, 291, 308, 310, 311, 312, 314, 317, 318, 321, 324, 375, 402, 405, 409, 415)  # FACEMESH_LIPS; fmt: skip
 #: The largest head turn a 2-D warp shows without revealing what the photo never saw (degrees, any axis).
-MAX_TURN_DEG = 25.0
+MAX_TURN_DEG = 20.0
 #: Rings around the face, as multiples of the face oval's size about its centre: the inner one follows the head
 #: rigidly (hair, ears), the outer one stays put, and the warp fades between them.
 HEAD_RING, STILL_RING = 1.3, 2.1
@@ -98,8 +98,9 @@ def angles_deg(rot: np.ndarray) -> dict[str, float]:
 #: Lid gap over eye width of a relaxed open eye (both lids' mid points over the corner distance), the neutral a
 #: single driver photo's eyes are read against: the mean of the five frontal fixture faces that do not smile (0.30–0.39).
 NEUTRAL_EYE_OPEN = 0.35
-UPPER_LIP = (0, 37, 39, 40, 185, 267, 269, 270, 409, 13, 82, 81, 80, 191, 312, 311, 310, 415)
-LOWER_LIP = (17, 84, 181, 91, 146, 314, 405, 321, 375, 14, 87, 178, 88, 95, 317, 402, 318, 324)
+#: Outer lip width over the eye distance of a closed, relaxed mouth: 0.72–0.85 on the fixture faces that do not
+#: smile (0.78 their mean); smiles measure 1.0–1.24.
+NEUTRAL_MOUTH_WIDTH = 0.78
 _EYE_LIDS = {"right": (33, 133, 159, 145), "left": (263, 362, 386, 374)}  # outer, inner corner; upper, lower mid
 
 
@@ -112,7 +113,8 @@ def eye_openness(points: np.ndarray, side: str) -> float:
 def still_offsets(mesh: np.ndarray, carried: np.ndarray) -> np.ndarray:
     """Offsets (478×3, source pixels) a *single* driver photo asks of the source, whose shape stays the source's:
 
-    - lips: as the driver's (carried into the source's frame): mouth opening, smile, pout;
+    - lips: the driver's opening and smile (its inner-lip ring, carried into the source's frame), the source's lips
+      around it;
     - lids: each eye opened or closed by the driver's openness over a relaxed eye's (`NEUTRAL_EYE_OPEN`), the lids
       of the source's own eye moved, never replaced (eye shape is identity);
     - chin, jaw and cheeks: the lips' motion spread to them (a Gaussian-weighted mean of the nearest lip offsets),
@@ -122,8 +124,14 @@ def still_offsets(mesh: np.ndarray, carried: np.ndarray) -> np.ndarray:
     p = mesh[:, :2]
     iod = interocular(mesh)
     offsets = np.zeros_like(mesh)
+    # The opening is the driver's inner-lip ring, hung from the source's upper-lip centre (13) and widened by how much
+    # wider than a relaxed mouth the source's own is; the outer ring follows its inner partner point by point, so the
+    # lips keep the source's fullness.
+    ring = carried[list(LIPS_INNER)] - carried[13]
+    ring[:, 0] *= np.clip(np.linalg.norm(p[61] - p[291]) / (NEUTRAL_MOUTH_WIDTH * iod), 0.85, 1.15)
+    offsets[list(LIPS_INNER)] = mesh[13] + ring - mesh[list(LIPS_INNER)]
+    offsets[list(LIPS_OUTER)] = offsets[list(LIPS_INNER)]  # the two rings list partner points in the same order
     lips = list(LIPS_ALL)
-    offsets[lips] = carried[lips] - mesh[lips]
     for side, ring in (("right", RIGHT_EYE), ("left", LEFT_EYE)):
         outer, inner = _EYE_LIDS[side][:2]
         factor = float(np.clip(eye_openness(carried, side) / NEUTRAL_EYE_OPEN, 0.1, 1.25))
@@ -137,7 +145,7 @@ def still_offsets(mesh: np.ndarray, carried: np.ndarray) -> np.ndarray:
     reach = np.where(u[:, 1] > 0, np.clip(1.0 - np.abs(u[:, 0]) / 1.1, 0, 1),
                      np.clip(1.0 - np.abs(u[:, 0]) / 1.0, 0, 1) * np.clip(1.0 + u[:, 1] / 0.35, 0, 1))
     rest = np.setdiff1d(np.arange(len(p)), lips + list(RIGHT_EYE) + list(LEFT_EYE))
-    d2 = ((p[rest, None, :] - p[None, lips, :]) ** 2).sum(-1) / (0.25 * iod) ** 2
+    d2 = ((p[rest, None, :] - p[None, lips, :]) ** 2).sum(-1) / (0.12 * iod) ** 2
     kernel = np.exp(-0.5 * (d2 - d2.min(axis=1, keepdims=True)))  # shifted: the nearest lip point always counts
     spread = kernel @ offsets[lips] / kernel.sum(axis=1, keepdims=True)
     offsets[rest] = spread * reach[rest, None]
@@ -168,17 +176,59 @@ def build_rig(rgb: np.ndarray, face: Face) -> Rig:
     centre = oval.mean(0)
     face_h = float(np.ptp(oval[:, 1]))
     head = centre + (oval - centre) * HEAD_RING
+    head[:, 2] = oval[:, 2]  # hair and ears sit about as deep as the face's outline
     head[:, 1] -= np.clip(centre[1] - oval[:, 1], 0, None) / max(face_h, 1) * 0.25 * face_h  # room for hair on top
     still = centre + (oval - centre) * STILL_RING
     still[:, 2] = centre[2]
-    corners = np.array([[0, 0], [w - 1, 0], [0, h - 1], [w - 1, h - 1], [w / 2, 0], [w / 2, h - 1], [0, h / 2],
-                        [w - 1, h / 2]], np.float64)  # fmt: skip
+    corners = np.array([[0, 0], [w - 1, 0], [0, h - 1], [w - 1, h - 1]], np.float64)
     rings = np.vstack([head, still, np.column_stack([corners, np.full(len(corners), centre[2])])])
-    warp = MeshWarp(np.vstack([mesh, rings])[:, :2], (h, w))
+    points = np.vstack([mesh, rings])
+    warp = MeshWarp(points[:, :2], (h, w), rig_triangles(points[:, :2], len(mesh)))
     pivot = mesh[list(STABLE)].mean(0)
     pivot[2] += 0.6 * face_h  # the neck turns the head about a point behind the face, not on its skin
     return Rig(rgb, mesh, rings, len(head), warp, pivot, interocular(mesh), _skin_lab(rgb, face),
                mouth_opening(mesh))  # fmt: skip
+
+
+_TESSELLATION: list = []
+
+
+def tessellation() -> np.ndarray:
+    """MediaPipe's face-mesh triangles (the 3-cliques of FACEMESH_TESSELATION's edges), (T, 3). They follow the
+    face's surface, unlike a 2-D Delaunay of the projected points, which links points near the silhouette that lie
+    far apart in depth and folds as soon as the head turns."""
+    if not _TESSELLATION:
+        from mediapipe.python.solutions.face_mesh_connections import FACEMESH_TESSELATION
+
+        near: dict[int, set] = {}
+        for a, b in FACEMESH_TESSELATION:
+            near.setdefault(a, set()).add(b)
+            near.setdefault(b, set()).add(a)
+        found = {tuple(sorted((a, b, c))) for a, b in FACEMESH_TESSELATION for c in near[a] & near[b]}
+        _TESSELLATION.append(np.array(sorted(found), np.int32))
+    return _TESSELLATION[0]
+
+
+def _delaunay_in(points: np.ndarray, indices, polygon, inside: bool) -> np.ndarray:
+    """Delaunay triangles of `points[indices]` (as indices into `points`) whose centroid is inside (or outside)
+    the polygon `points[polygon]`."""
+    from scipy.spatial import Delaunay
+
+    idx = np.asarray(indices)
+    tris = idx[Delaunay(points[idx]).simplices]
+    poly = points[list(polygon)].astype(np.float32).reshape(-1, 1, 2)
+    keep = [(cv2.pointPolygonTest(poly, tuple(map(float, points[t].mean(0))), False) >= 0) == inside for t in tris]
+    return tris[np.array(keep, bool)] if len(tris) else tris
+
+
+def rig_triangles(points: np.ndarray, n_mesh: int) -> np.ndarray:
+    """The puppet's triangles: the face's own mesh, its holes (mouth, eyes with their irises) filled, and the
+    rings around it triangulated outside the face outline."""
+    holes = [_delaunay_in(points, LIPS_INNER, LIPS_INNER, True),
+             _delaunay_in(points, RIGHT_EYE + tuple(range(468, 473)), RIGHT_EYE, True),
+             _delaunay_in(points, LEFT_EYE + tuple(range(473, 478)), LEFT_EYE, True)]  # fmt: skip
+    outer = _delaunay_in(points, list(FACE_OVAL) + list(range(n_mesh, len(points))), FACE_OVAL, False)
+    return np.vstack([outer, tessellation(), *holes])
 
 
 def _skin_lab(rgb: np.ndarray, face: Face) -> np.ndarray:
@@ -272,20 +322,22 @@ class PuppetStream:
 
 
 def targets(rig: Rig, drive: Drive) -> np.ndarray:
-    """Where every control point goes (mesh, head ring, still ring, corners), (N, 2) pixels."""
+    """Where every control point goes (mesh, head ring, still ring, corners), (N, 3): pixels and depth."""
     moved = (rig.mesh + drive.offsets - rig.pivot) @ drive.rotation.T + rig.pivot
     head = rig.rings[: rig.n_head]
     rigid = (head - rig.pivot) @ drive.rotation.T + rig.pivot
     below = head[:, 1] > rig.mesh[list(LIPS_OUTER), 1].mean()  # the neck turns less than the head
     rigid[below] = head[below] + 0.5 * (rigid[below] - head[below])
-    return np.vstack([moved, rigid, rig.rings[rig.n_head :]])[:, :2]
+    return np.vstack([moved, rigid, rig.rings[rig.n_head :]])
 
 
 def render(rig: Rig, drive: Drive, scale: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
     """(the source moved as the drive says, the target mesh (478, 2))."""
     goal = targets(rig, drive)
-    out = rig.warp.warp(rig.image, goal, scale)
-    mesh = goal[: len(rig.mesh)]
+    depth = goal[:, 2].copy()
+    depth[len(rig.mesh) :] = depth[: len(rig.mesh)].max() + rig.iod * 10  # the face always covers what is around it
+    out = rig.warp.warp(rig.image, goal[:, :2], scale, depth=depth)
+    mesh = goal[: len(rig.mesh), :2]
     if drive.mouth is not None:
         out = fill_mouth(out, rig, mesh, *drive.mouth)
     return out, mesh

@@ -10,8 +10,9 @@ from .toon import Look
 
 @dataclass(frozen=True)
 class Shape:
-    """Feature scales at caricature 1 (1.0 = unchanged), applied by the mesh-driven warp around each feature's
-    centre, and how strongly the face's own distinctive proportions are exaggerated."""
+    """Feature scales at caricature 1 (1.0 = unchanged; the default caricature 0.5 gives half of each change),
+    applied by the mesh-driven warp around each feature's centre, and how strongly the face's own distinctive
+    proportions are exaggerated."""
 
     eyes: float = 1.0
     nose: float = 1.0
@@ -32,18 +33,19 @@ PRESETS: dict[str, Preset] = {
     p.name: p
     for p in (
         Preset("cartoon", "flat shading in soft steps, clean dark outlines, brighter colour",
-               Look(smooth=45, passes=2, levels=6, step=0.35, saturation=1.3, lines=0.9, line_width=0.005),
-               Shape(eyes=1.18, exaggerate=1.6)),
+               Look(smooth=40, passes=3, band=0.9, step=0.35, saturation=1.3, lines=0.9, line_width=0.005),
+               Shape(eyes=1.3, exaggerate=3.0)),
         Preset("comic", "ink lines, a few hard tones and halftone dots in the shadows",
-               Look(smooth=40, passes=2, levels=4, step=0.0, saturation=1.25, lines=1.0, line_width=0.007,
-                    ink=(15, 12, 20), halftone=0.8),
-               Shape(eyes=1.08, exaggerate=2.2)),
+               Look(smooth=35, passes=2, band=1.1, step=0.0, saturation=1.3, lines=1.0, line_width=0.0065,
+                    line_threshold=0.008, ink=(15, 12, 20), halftone=0.85),
+               Shape(eyes=1.15, exaggerate=4.0)),
         Preset("anime", "big eyes, small nose and mouth, smooth skin and two-tone cel shading",
-               Look(smooth=60, passes=3, levels=3, step=0.06, saturation=1.2, lines=0.85, line_width=0.0045,
-                    ink=(45, 25, 30), lift=0.35),
-               Shape(eyes=1.32, nose=0.75, mouth=0.8, jaw=0.92)),
+               Look(smooth=60, passes=4, band=1.6, step=0.08, saturation=1.15, lines=0.85, line_width=0.0045,
+                    line_threshold=0.012, ink=(60, 30, 30), work_face=72),
+               Shape(eyes=1.6, nose=0.55, mouth=0.65, jaw=0.86)),
         Preset("painted", "brushy strokes that follow the edges, rich colour, a canvas grain",
-               Look(smooth=0, passes=0, levels=0, step=0.0, saturation=1.2, lines=0.0, line_width=0.0, brush=0.05),
-               Shape(eyes=1.06, exaggerate=1.2)),
+               Look(smooth=0, passes=0, band=0.0, step=0.0, saturation=1.25, lines=0.0, line_width=0.0,
+                    brush=0.035),
+               Shape(eyes=1.1, exaggerate=2.0)),
     )
 }  # fmt: skip

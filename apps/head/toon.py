@@ -25,59 +25,54 @@ import cv2
 import numpy as np
 
 
+#: Smoothing, shading and brush work run on the crop scaled so the face is this tall (never enlarged): the look
+#: then has the same stroke and band sizes on any photo, and a 12-megapixel portrait costs what a selfie does.
+WORK_FACE = 128
+
+
 @dataclass(frozen=True)
 class Look:
     """The filter settings of one preset (see presets.py)."""
 
-    smooth: float  # bilateral strength (sigmaColor); 0 = none
-    passes: int  # bilateral passes at half resolution
-    levels: int  # lightness levels; 0 = no quantisation
-    step: float  # width of a level step (0 = hard cel edge, 0.5 = gentle)
+    smooth: float  # bilateral sigmaColor of the flattening passes; 0 = none
+    passes: int  # bilateral passes
+    band: float  # lightness band width in units of the face's own lightness spread; 0 = no bands
+    step: float  # softness of a band edge (0 = hard cel edge, 0.5 = gentle)
     saturation: float  # chroma gain
     lines: float  # outline opacity 0–1
     line_width: float  # XDoG sigma in face heights
+    line_threshold: float = 0.01  # how dark an edge must be to draw a line (lower = more lines)
     ink: tuple[int, int, int] = (25, 20, 25)  # line colour (RGB)
     halftone: float = 0.0  # dot-screen opacity in the shadows (comic)
     brush: float = 0.0  # Kuwahara radius in face heights (painted)
-    lift: float = 0.0  # lightness lift of the darkest level towards the middle (anime's bright cel look)
+    work_face: int = WORK_FACE  # face height (px) the flattening runs at: lower = broader, flatter shapes
+    shadow: float = 0.6  # halftone: dots start this many bands below the face's median lightness
 
 
-def _half(rgb: np.ndarray) -> np.ndarray:
-    h, w = rgb.shape[:2]
-    return cv2.resize(rgb, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA)
+def work_scale(scale: float, work_face: int = WORK_FACE) -> float:
+    """The factor from crop pixels to work pixels (≤ 1)."""
+    return min(1.0, work_face / max(scale, 1.0))
 
 
-def flatten(rgb: np.ndarray, look: Look, scale: float) -> np.ndarray:
-    """Edge-preserving smoothing at half resolution (skin texture and noise go, edges stay)."""
-    if look.smooth <= 0 or look.passes <= 0:
-        return rgb
-    small = _half(rgb)
-    d = int(np.clip(0.03 * scale, 5, 9))
+def flatten(small: np.ndarray, look: Look) -> np.ndarray:
+    """Edge-preserving smoothing at work scale: skin texture and noise go, edges stay."""
     for _ in range(look.passes):
-        small = cv2.bilateralFilter(small, d, look.smooth, d)
-    return cv2.resize(small, rgb.shape[1::-1], interpolation=cv2.INTER_LINEAR)
+        small = cv2.bilateralFilter(small, 5, look.smooth, 3)
+    return small
 
 
-def quantise(lab: np.ndarray, levels: int, step: float, lift: float = 0.0) -> np.ndarray:
-    """Lightness cut into `levels` bands with steps `step` wide (fractions of a band), chroma untouched.
-
-    `lab` is float32 OpenCV Lab (L, a, b in 0–255); a copy is returned."""
-    out = lab.copy()
-    if levels <= 0:
-        return out
-    q = out[..., 0] * (levels / 255.0)
-    base = np.floor(q)
-    frac = q - base
+def quantise(lightness: np.ndarray, centre: float, width: float, step: float) -> np.ndarray:
+    """Lightness (0–255) in bands `width` wide, one centred on `centre` (the face's own median lightness, so the
+    face keeps its tone), with band edges `step` wide (0 = hard)."""
+    x = (lightness - centre) / max(width, 1.0)
+    base = np.floor(x)
+    frac = x - base
     if step > 0:
         frac = np.clip((frac - 0.5) / step + 0.5, 0.0, 1.0)
         frac = frac * frac * (3.0 - 2.0 * frac)
     else:
         frac = (frac >= 0.5).astype(np.float32)
-    level = (base + frac) / levels
-    if lift > 0:  # the darkest band moves towards the middle: bright, flat anime skin without erasing shadow shapes
-        level = level + lift * (1.0 - level) * (level < 0.5)
-    out[..., 0] = np.clip(level * 255.0, 0, 255)
-    return out
+    return np.clip(centre + (base + frac) * width, 0.0, 255.0)
 
 
 def saturate(lab: np.ndarray, gain: float) -> np.ndarray:
@@ -86,28 +81,26 @@ def saturate(lab: np.ndarray, gain: float) -> np.ndarray:
     return lab
 
 
-def xdog_lines(grey: np.ndarray, sigma: float, density: float = 1.0) -> np.ndarray:
-    """Line opacity (float32 0–1) from XDoG on a grey image (uint8). `density` > 1 draws more lines."""
+def xdog_lines(grey: np.ndarray, sigma: float, threshold: float = 0.01) -> np.ndarray:
+    """Line opacity (float32 0–1) from XDoG on a grey image (uint8); a lower `threshold` draws more lines."""
     g = grey.astype(np.float32) / 255.0
     g1 = cv2.GaussianBlur(g, (0, 0), sigma)
     g2 = cv2.GaussianBlur(g, (0, 0), sigma * 1.6)
-    dog = g1 - 0.985 * g2
-    # A soft threshold: tanh(phi · (dog − eps)) below eps. eps sets how dark an edge must be; phi its crispness.
-    eps = -0.012 / max(density, 0.2)
-    lines = np.clip(-np.tanh(60.0 * (dog - eps)), 0.0, 1.0)
-    return lines
+    dog = g1 - 0.99 * g2
+    # XDoG's soft threshold: 1 − tanh(φ·(D − ε)) below ε; ε (−threshold) sets how dark an edge must be, φ = 80
+    # its crispness.
+    return np.clip(-np.tanh(80.0 * (dog + threshold)), 0.0, 1.0)
 
 
-def halftone_dots(lightness: np.ndarray, cell: float, threshold: float = 0.42) -> np.ndarray:
-    """Ink coverage (0/1 float32) of a 45° dot screen: dots where lightness (0–1) is under `threshold`, their
-    radius growing with the darkness (Ben-Day dots of printed comics)."""
-    h, w = lightness.shape
+def halftone_dots(dark: np.ndarray, cell: float) -> np.ndarray:
+    """Ink coverage (float32 0–1) of a 45° dot screen with `cell`-pixel spacing, each dot's area growing with
+    `dark` (0–1), as the Ben-Day dots of printed comics."""
+    h, w = dark.shape
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
     u = (xs + ys) * (0.70710678 / cell)
     v = (xs - ys) * (0.70710678 / cell)
     du, dv = u - np.floor(u) - 0.5, v - np.floor(v) - 0.5
     dist = np.sqrt(du * du + dv * dv)  # 0 at a cell centre, ~0.7 at its corner
-    dark = np.clip((threshold - lightness) / threshold, 0.0, 1.0)
     radius = 0.55 * np.sqrt(dark)
     return np.clip((radius - dist) * cell, 0.0, 1.0).astype(np.float32)
 
@@ -164,32 +157,47 @@ def canvas_texture(shape: tuple[int, int], cell: float) -> np.ndarray:
             + np.sin((xs + ys) * (np.pi / (2.3 * cell))) * 0.4).astype(np.float32)  # fmt: skip
 
 
-def stylise(rgb: np.ndarray, look: Look, scale: float, palette=None) -> np.ndarray:
-    """The head crop `rgb` in `look`; `scale` is the face height in crop pixels; `palette` an optional
-    `style.StyleRef` whose colours and line character the result takes on."""
-    density = palette.line_density if palette is not None else 1.0
+def stylise(rgb: np.ndarray, look: Look, scale: float, skin: tuple[float, float] = (128.0, 30.0),
+            palette=None) -> np.ndarray:  # fmt: skip
+    """The head crop `rgb` in `look`.
+
+    Args:
+        scale: the face height in crop pixels (sizes of strokes, lines and dots follow it).
+        skin: (median, spread) of the face's lightness in OpenCV Lab L units: the bands are laid out around the
+            face's own tone, so a dark face stays dark and a pale one pale.
+        palette: an optional `style.StyleRef` whose colours and line character the result takes on.
+    """
+    h, w = rgb.shape[:2]
+    f = work_scale(scale, look.work_face)
+    small = cv2.resize(rgb, (max(8, round(w * f)), max(8, round(h * f))), interpolation=cv2.INTER_AREA) if f < 1 else rgb
     if look.brush > 0:
-        # Painted: the Kuwahara filter at half resolution (brush strokes a few pixels wide need no more), then a
-        # light bilateral pass to merge the strokes' seams.
-        small = _half(rgb)
-        small = kuwahara(small, look.brush * scale / 2.0)
-        base = cv2.resize(small, rgb.shape[1::-1], interpolation=cv2.INTER_CUBIC)
+        small = kuwahara(small, look.brush * scale * f)
     else:
-        base = flatten(rgb, look, scale)
-    lab = cv2.cvtColor(base, cv2.COLOR_RGB2LAB).astype(np.float32)
-    lab = quantise(lab, look.levels, look.step, look.lift)
+        small = flatten(small, look)
+    lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32)
+    if look.band > 0:
+        lab[..., 0] = quantise(lab[..., 0], skin[0], look.band * max(skin[1], 8.0), look.step)
     lab = saturate(lab, look.saturation)
     if palette is not None:
         lab = palette.recolour(lab)
+    if (h, w) != lab.shape[:2]:
+        lab = cv2.resize(lab, (w, h), interpolation=cv2.INTER_LINEAR)
+        smooth = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    else:
+        smooth = small
     if look.brush > 0:
-        lab[..., 0] = np.clip(lab[..., 0] + 6.0 * canvas_texture(lab.shape[:2], max(2.0, 0.012 * scale)), 0, 255)
+        lab[..., 0] = np.clip(lab[..., 0] + 5.0 * canvas_texture((h, w), max(2.0, 0.012 * scale)), 0, 255)
     out = cv2.cvtColor(np.clip(lab, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB).astype(np.float32)
+    ink = np.array(look.ink, np.float32)
     if look.halftone > 0:
-        dots = halftone_dots(lab[..., 0] / 255.0, max(3.0, 0.022 * scale)) * look.halftone
-        out = out * (1.0 - dots[..., None]) + np.array(look.ink, np.float32) * dots[..., None]
+        width = look.band * max(skin[1], 8.0)
+        dark = np.clip((skin[0] - look.shadow * width - lab[..., 0]) / (2.0 * width), 0.0, 1.0)
+        dots = halftone_dots(dark, max(3.0, 0.022 * scale)) * look.halftone
+        out += (ink - out) * dots[..., None]
     if look.lines > 0:
-        grey = cv2.cvtColor(base, cv2.COLOR_RGB2GRAY)
-        sigma = max(0.7, look.line_width * scale) * (palette.line_weight if palette is not None else 1.0)
-        lines = xdog_lines(grey, sigma, density) * look.lines
-        out = out * (1.0 - lines[..., None]) + np.array(look.ink, np.float32) * lines[..., None]
+        grey = cv2.cvtColor(smooth, cv2.COLOR_RGB2GRAY)
+        weight = palette.line_weight if palette is not None else 1.0
+        density = palette.line_density if palette is not None else 1.0
+        lines = xdog_lines(grey, max(0.7, look.line_width * scale * weight), look.line_threshold / density)
+        out += (ink - out) * (lines * look.lines)[..., None]
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)

@@ -47,6 +47,7 @@ base's exact original weights back.
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
 import time
@@ -464,6 +465,18 @@ class DeviceWorker:
 
 _workers: dict[str, DeviceWorker] = {}
 _workers_guard = threading.Lock()
+
+
+def _forget_workers_in_child() -> None:
+    """A forked child (ZeroGPU runs each GPU call in a forked worker process) inherits the registry but not the
+    parent's device threads: start fresh ones there rather than queue work for a thread that never runs it."""
+    global _workers_guard
+    _workers.clear()
+    _workers_guard = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_workers_in_child)
 
 
 def device_worker(device: str) -> DeviceWorker:

@@ -37,29 +37,72 @@ NECK_HALF_WIDTH = 0.38  # the column under the chin that is always neck, never h
 SKIN_DISTANCE = 3.0
 #: The same for hair, in Lab, against the hair seen above the forehead.
 HAIR_DISTANCE = 2.5
+#: Masks are computed with the face scaled to at most this height (px), then scaled back and refined.
+MASK_FACE = 160
+
+
+@dataclass
+class HeadMask:
+    """One head: soft masks (float32, 0-1) inside its band box."""
+
+    box: tuple[int, int, int, int]  # (x0, y0, x1, y1) of the band in photo pixels
+    head: np.ndarray  # face, ears and hair; the neck and clothes excluded
+    face: np.ndarray  # the filled face oval (0/1, where the person mask agrees)
+
+    def full(self, mask: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+        """`mask` (one of this head's box-sized masks) placed on a photo-sized canvas."""
+        out = np.zeros(shape, np.float32)
+        x0, y0, x1, y1 = self.box
+        out[y0:y1, x0:x1] = mask
+        return out
 
 
 @dataclass
 class HeadMasks:
-    """Soft masks of one or more heads on the full photo, float32 in [0, 1], and the box that holds them."""
+    """The heads of every face in a photo: per head, and merged on the photo."""
 
-    head: np.ndarray  # the head: face, ears, hair; the neck and clothes excluded
-    hair: np.ndarray  # the head minus the (grown) face oval
-    face: np.ndarray  # the filled face oval, 0/1
-    box: tuple[int, int, int, int]  # (x0, y0, x1, y1) enclosing every non-zero head pixel, plus a margin
+    heads: list[HeadMask]
+    shape: tuple[int, int]  # (height, width) of the photo
+
+    def _union(self, pick) -> np.ndarray:
+        out = np.zeros(self.shape, np.float32)
+        for one in self.heads:
+            x0, y0, x1, y1 = one.box
+            np.maximum(out[y0:y1, x0:x1], pick(one), out=out[y0:y1, x0:x1])
+        return out
+
+    @property
+    def head(self) -> np.ndarray:
+        return self._union(lambda one: one.head)
+
+    @property
+    def face(self) -> np.ndarray:
+        return self._union(lambda one: one.face)
+
+    @property
+    def hair(self) -> np.ndarray:
+        """Head minus the grown face oval: the hair (and ears)."""
+        grown = cv2.dilate((self.face > 0.5).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9)))
+        return np.clip(self.head - cv2.GaussianBlur(grown.astype(np.float32), (0, 0), 2.0), 0.0, 1.0)
+
+    @property
+    def box(self) -> tuple[int, int, int, int]:
+        """The smallest box holding every head pixel (mask > 0.02)."""
+        ys, xs = np.nonzero(self.head > 0.02)
+        return (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1) if len(xs) else (0, 0, 0, 0)
 
     def generous_box(self, grow: float = 0.15) -> tuple[int, int, int, int]:
-        """The box grown by `grow` of its size on every side (clipped to the photo): "outside the head" for checks
-        that the rest of the photo is unchanged."""
-        h, w = self.head.shape
+        """The head box grown by `grow` of its size on every side (clipped to the photo): "outside the head" for
+        checks that the rest of the photo is unchanged."""
+        h, w = self.shape
         x0, y0, x1, y1 = self.box
         gx, gy = grow * (x1 - x0), grow * (y1 - y0)
         return (max(0, int(x0 - gx)), max(0, int(y0 - gy)), min(w, int(np.ceil(x1 + gx))), min(h, int(np.ceil(y1 + gy))))
 
 
-def _frame(face: Face) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
+def _frame(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:
     """(chin point, unit up vector, unit right vector (image right on an upright face), face height, face width)."""
-    lm = face.landmarks[:, :2].astype(np.float32)
+    lm = landmarks[:, :2].astype(np.float32)
     chin, top = lm[CHIN], lm[FOREHEAD]
     up = top - chin
     fh = max(float(np.linalg.norm(up)), 1.0)
@@ -73,7 +116,7 @@ def _frame(face: Face) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float
 
 def band_box(face: Face, image_size: tuple[int, int]) -> tuple[int, int, int, int]:
     """The pixel box (x0, y0, x1, y1) of a face's head band, clipped to the image."""
-    chin, up, right, fh, fw = _frame(face)
+    chin, up, right, fh, fw = _frame(face.landmarks)
     corners = []
     for s in (-BAND_HALF_WIDTH * fw, BAND_HALF_WIDTH * fw):
         for t in (-BAND_BELOW_CHIN * fh, BAND_TOP * fh):
@@ -100,52 +143,51 @@ def _likeness(values: np.ndarray, sample: np.ndarray, spread_floor: float, limit
 
 
 def head_masks(rgb: np.ndarray, faces: list[Face], person: np.ndarray | None, refine: bool = True) -> HeadMasks:
-    """Head, hair and face masks of every face in `rgb`.
+    """Head and face masks of every face in `rgb`, one `HeadMask` per face (same order).
 
     Args:
         rgb: the photo (H×W×3 uint8).
-        faces: the faces whose heads to mask (each adds its own head; overlapping heads merge).
+        faces: the faces whose heads to mask.
         person: the selfie-segmentation mask (float32 H×W, 0-1), or None: then the band alone bounds the hair,
             which over-reaches into the background (callers should say so).
-        refine: snap the edge to the photo with a guided filter (stills and live both can afford it).
+        refine: snap the edge to the photo's own edges with a guided filter.
     """
     h, w = rgb.shape[:2]
-    head = np.zeros((h, w), np.float32)
-    face_mask = np.zeros((h, w), np.float32)
-    boxes = []
+    heads = []
     for face in faces:
         x0, y0, x1, y1 = band_box(face, (h, w))
         if x1 - x0 < 4 or y1 - y0 < 4:
+            heads.append(HeadMask((x0, y0, max(x1, x0), max(y1, y0)), np.zeros((max(0, y1 - y0), max(0, x1 - x0)),
+                                  np.float32), np.zeros((max(0, y1 - y0), max(0, x1 - x0)), np.float32)))  # fmt: skip
             continue
-        boxes.append((x0, y0, x1, y1))
-        local = _one_head(rgb[y0:y1, x0:x1], face, (x0, y0), None if person is None else person[y0:y1, x0:x1])
-        np.maximum(head[y0:y1, x0:x1], local[0], out=head[y0:y1, x0:x1])
-        np.maximum(face_mask[y0:y1, x0:x1], local[1], out=face_mask[y0:y1, x0:x1])
-    if not boxes:
-        return HeadMasks(head, head.copy(), face_mask, (0, 0, 0, 0))
-    bx0, by0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
-    bx1, by1 = max(b[2] for b in boxes), max(b[3] for b in boxes)
-    if refine:
-        part = head[by0:by1, bx0:bx1]
-        grey = cv2.cvtColor(np.ascontiguousarray(rgb[by0:by1, bx0:bx1]), cv2.COLOR_RGB2GRAY)
-        radius = max(2, int(round(0.02 * max(face_height(f) for f in faces))))
-        refined = cv2.ximgproc.guidedFilter(grey, part, radius, 1e-2 * 255.0**2 / 100.0)
-        # The filter may only soften the edge; it never adds head beyond the band or removes the face.
-        refined = np.clip(refined, 0.0, 1.0) * (part > 0.02)
-        head[by0:by1, bx0:bx1] = np.maximum(refined, face_mask[by0:by1, bx0:bx1])
-    grown = cv2.dilate((face_mask > 0.5).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (9, 9)))
-    hair = np.clip(head - cv2.GaussianBlur(grown.astype(np.float32), (0, 0), 2.0), 0.0, 1.0)
-    ys, xs = np.nonzero(head > 0.02)
-    box = (int(xs.min()), int(ys.min()), int(xs.max()) + 1, int(ys.max()) + 1) if len(xs) else (0, 0, 0, 0)
-    return HeadMasks(head, hair, face_mask, box)
+        part = rgb[y0:y1, x0:x1]
+        local = None if person is None else person[y0:y1, x0:x1]
+        lm = face.landmarks[:, :2] - np.array([x0, y0], np.float32)
+        f = min(1.0, MASK_FACE / max(face_height(face), 1.0))
+        if f < 1.0:  # a smooth mask needs no more resolution; the guided filter below restores the fine edge
+            size = (max(4, round((x1 - x0) * f)), max(4, round((y1 - y0) * f)))
+            small = cv2.resize(part, size, interpolation=cv2.INTER_AREA)
+            local = None if local is None else cv2.resize(local, size, interpolation=cv2.INTER_AREA)
+            head, oval = _one_head(small, lm * np.array([size[0] / (x1 - x0), size[1] / (y1 - y0)], np.float32), local)
+            head = cv2.resize(head, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+            oval = cv2.resize(oval, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+        else:
+            head, oval = _one_head(part, lm, local)
+        if refine:
+            grey = cv2.cvtColor(np.ascontiguousarray(part), cv2.COLOR_RGB2GRAY)
+            radius = max(2, int(round(0.02 * face_height(face))))
+            # eps 0.01 (in 0-1 grey units²): edges with more contrast than ~0.1 pull the mask's edge onto them.
+            refined = cv2.ximgproc.guidedFilter(grey, head, radius, 0.01 * 255.0**2)
+            # The filter may only soften the edge: it never adds head beyond the band or removes the face.
+            head = np.maximum(np.clip(refined, 0.0, 1.0) * (head > 0.02), oval)
+        heads.append(HeadMask((x0, y0, x1, y1), head.astype(np.float32), oval))
+    return HeadMasks(heads, (h, w))
 
 
-def _one_head(rgb: np.ndarray, face: Face, origin: tuple[int, int],
-              person: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """(head, face oval) of one face inside its band box (local coordinates)."""
+def _one_head(rgb: np.ndarray, lm: np.ndarray, person: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """(head, face oval) of one face inside its band box; `lm` are the landmarks in the box's pixels."""
     bh, bw = rgb.shape[:2]
-    chin, up, right, fh, fw = _frame(face)
-    chin = chin - np.array(origin, np.float32)
+    chin, up, right, fh, fw = _frame(lm)
     ys, xs = np.mgrid[0:bh, 0:bw].astype(np.float32)
     dx, dy = xs - chin[0], ys - chin[1]
     s = dx * right[0] + dy * right[1]  # across the face
@@ -158,7 +200,7 @@ def _one_head(rgb: np.ndarray, face: Face, origin: tuple[int, int],
     band *= bottom
 
     oval = np.zeros((bh, bw), np.uint8)
-    pts = face.landmarks[list(FACE_OVAL), :2] - np.array(origin, np.float32)
+    pts = lm[list(FACE_OVAL), :2]
     cv2.fillPoly(oval, [np.round(pts * 16).astype(np.int32)], 1, cv2.LINE_AA, 4)
     oval_f = oval.astype(np.float32)
 
@@ -167,7 +209,7 @@ def _one_head(rgb: np.ndarray, face: Face, origin: tuple[int, int],
     # face. Below the cheek landmarks (234/454), outside the oval, a pixel stays only when it looks like this
     # head's hair (colour statistics of the hair above the forehead) and not like its skin, and never in the
     # column under the chin.
-    cheek_t = float(np.mean([(face.landmarks[i, :2] - origin - chin) @ up for i in (234, 454)]))
+    cheek_t = float(np.mean([(lm[i, :2] - chin) @ up for i in (234, 454)]))
     grown_oval = cv2.dilate(oval, np.ones((5, 5), np.uint8))
     below = np.clip((cheek_t - t) / (0.1 * fh), 0.0, 1.0) * (1.0 - grown_oval)
     if below.any():

@@ -466,6 +466,12 @@ def reference_statistics(landmark_sets: Sequence[np.ndarray]) -> tuple[np.ndarra
     return feats.mean(axis=0), feats.std(axis=0)
 
 
+def average_face() -> tuple[np.ndarray, np.ndarray]:
+    """(mean, std) of `geometric_features` of the built-in reference faces: the average face the descriptor
+    standardises against (head stylization's caricature exaggerates a face's deviation from it)."""
+    return _REFERENCE_MEAN.copy(), _REFERENCE_STD.copy()
+
+
 class GeometricEmbedder:
     """The "geometric-mesh-v1" embedder: an offline face-*shape* descriptor from the 478-point MediaPipe mesh.
 

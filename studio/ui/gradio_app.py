@@ -319,7 +319,7 @@ def _live_section(app: App, ctx: RunContext, inputs: list, names: list[str], out
     def on_frame(frame, *values):
         if frame is None:
             return None
-        if isinstance(frame, str):  # an API client sends a file
+        if not isinstance(frame, np.ndarray):  # an API client's file (a path) or inline bytes
             from ..imaging import load_image
 
             with _friendly_errors():
@@ -329,8 +329,15 @@ def _live_section(app: App, ctx: RunContext, inputs: list, names: list[str], out
             params.pop(app.live_param)
             return outbox.image(app.live(ctx, frame, **params))
 
-    camera.stream(_named(on_frame, ["frame", *live_params(app)]), [camera, *others], [live_out], stream_every=0.1, time_limit=60, concurrency_limit=4,
-                  api_name=f"{api_name(app)}_live")  # fmt: skip
+    # The page streams the webcam; API clients call `/<app>_live` with one frame per request (a `.stream()` event
+    # answers with `process_streaming` messages, which gradio_client cannot read: KeyError).
+    camera.stream(on_frame, [camera, *others], [live_out], stream_every=0.1, time_limit=60, concurrency_limit=4,
+                  concurrency_id=f"{app.id}-live", api_name=f"{api_name(app)}_live_stream", api_visibility="private")  # fmt: skip
+    api_frame = gr.Image(type="filepath", visible=False)
+    api_frame.preprocess = _path_passthrough
+    api_out = gr.Image(type="numpy", visible=False)
+    gr.Button(visible=False).click(_named(on_frame, ["frame", *live_params(app)]), [api_frame, *others], [api_out],
+                                   api_name=f"{api_name(app)}_live", concurrency_id=f"{app.id}-live")  # fmt: skip
 
 
 def _batch_section(app: App, ctx: RunContext, inputs: list, names: list[str], outbox: _Outbox,

@@ -1,0 +1,101 @@
+"""The lite tier: every head in the photo reshaped, stylised and composited back; the rest of the photo untouched.
+
+Per face (largest first):
+
+1. **mask** — head and hair from the selfie mask cut around the face oval (studio.preprocess.head);
+2. **warp** — the caricature handles (geometry.py) through a moving-least-squares warp inside the head's band box,
+   its border pinned (studio.warp), so nothing outside the box moves; the head mask follows the warp;
+3. **look** — the preset's filters (toon.py) on the warped band box, sized by this face and laid out around its own
+   skin tone;
+4. **composite** — through the head mask, minus the other faces' ovals, so two heads cheek to cheek each keep their
+   own tone. Outside the head masks every pixel is the photo's own byte.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from studio.preprocess.face import Face, face_height
+from studio.preprocess.head import HeadMasks, head_masks
+from studio.warp import apply_in_box, warp_maps
+
+from . import geometry, toon
+from .presets import Preset
+
+
+@dataclass
+class Stylised:
+    image: np.ndarray
+    masks: HeadMasks
+    alpha: np.ndarray  # the composite's opacity (float32 H×W): where the stylised head replaced the photo
+    warped: np.ndarray  # the photo after the caricature warp, before the look
+    scales: list[dict] = field(default_factory=list)  # per face: the feature scales the warp used
+    notes: list[str] = field(default_factory=list)
+
+
+def skin_tone(rgb: np.ndarray, face: Face) -> tuple[float, float]:
+    """(median, robust spread) of the face skin's lightness in OpenCV Lab L units (0–255)."""
+    x0, y0, x1, y1 = face.regions.roi
+    skin = face.regions.local("skin") > 0
+    if skin.sum() < 30:
+        return 128.0, 30.0
+    lightness = cv2.cvtColor(np.ascontiguousarray(rgb[y0:y1, x0:x1]), cv2.COLOR_RGB2LAB)[..., 0][skin]
+    q1, median, q3 = np.percentile(lightness, (25, 50, 75))
+    return float(median), float(max((q3 - q1) / 1.35, 4.0))
+
+
+def stylise_photo(rgb: np.ndarray, faces: list[Face], person: np.ndarray | None, preset: Preset, caricature: float,
+                  palette=None, masks: HeadMasks | None = None) -> Stylised:  # fmt: skip
+    """Every face's head in `preset` at caricature `amount`; `person` is the selfie mask (None: the band alone)."""
+    masks = masks if masks is not None else head_masks(rgb, faces, person)
+    shape = rgb.shape[:2]
+    out = rgb.copy()
+    warped = rgb
+    alpha_all = np.zeros(shape, np.float32)
+    ovals = [cv2.dilate(m.face, np.ones((5, 5), np.uint8)) for m in masks.heads]
+    scales, notes = [], []
+    for i, (face, head) in enumerate(zip(faces, masks.heads)):
+        x0, y0, x1, y1 = head.box
+        if x1 - x0 < 8 or y1 - y0 < 8:
+            continue
+        alpha = head.head
+        moved = geometry.handles(face, preset.shape, caricature)
+        if moved is not None:
+            maps = warp_maps(moved.moves_from, moved.moves_to, head.box, pinned=moved.pinned)
+            warped = apply_in_box(warped, maps, head.box)
+            # The head's mask follows the warp; the photo's own outline stays covered too, so no sliver of the
+            # unstylised head shows where a narrowed jaw pulled in.
+            local = (maps[0] - x0, maps[1] - y0)
+            alpha = np.maximum(alpha, cv2.remap(alpha, *local, cv2.INTER_LINEAR, borderValue=0.0))
+            scales.append({k: round(v, 3) for k, v in moved.scales.items()})
+        else:
+            scales.append({})
+        for j, other in enumerate(masks.heads):  # keep off the other faces
+            if j != i:
+                alpha = alpha * (1.0 - _in_box(ovals[j], other.box, head.box))
+        crop = warped[y0:y1, x0:x1]
+        styled = toon.stylise(crop, preset.look, face_height(face), skin_tone(rgb, face), palette)
+        region = out[y0:y1, x0:x1].astype(np.float32)
+        out[y0:y1, x0:x1] = np.clip(region + (styled.astype(np.float32) - region) * alpha[..., None] + 0.5, 0,
+                                    255).astype(np.uint8)  # fmt: skip
+        np.maximum(alpha_all[y0:y1, x0:x1], alpha, out=alpha_all[y0:y1, x0:x1])
+        if geometry.warp_weight(face) < 1.0 and caricature > 0:
+            notes.append(f"Face {i + 1} is turned about {abs(face.yaw_deg):.0f}°: the caricature warp was "
+                         f"{'reduced' if geometry.warp_weight(face) > 0 else 'left out'} (the mesh guesses the far "
+                         "side of a turned face).")  # fmt: skip
+    out = np.where(alpha_all[..., None] > 0, out, rgb)  # outside every head: the photo's own bytes
+    return Stylised(out, masks, alpha_all, warped if warped is not rgb else rgb.copy(), scales, notes)
+
+
+def _in_box(mask: np.ndarray, mask_box, box) -> np.ndarray:
+    """`mask` (covering `mask_box`) cut to `box`'s area (zeros where it does not reach)."""
+    out = np.zeros((box[3] - box[1], box[2] - box[0]), np.float32)
+    x0, y0 = max(mask_box[0], box[0]), max(mask_box[1], box[1])
+    x1, y1 = min(mask_box[2], box[2]), min(mask_box[3], box[3])
+    if x1 > x0 and y1 > y0:
+        out[y0 - box[1] : y1 - box[1], x0 - box[0] : x1 - box[0]] = \
+            mask[y0 - mask_box[1] : y1 - mask_box[1], x0 - mask_box[0] : x1 - mask_box[0]]  # fmt: skip
+    return out

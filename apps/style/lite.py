@@ -1,0 +1,185 @@
+"""The lite tier: the style image's palette, brushwork and ink on the photo, offline, at webcam rates.
+
+What is read from the style once (`fit_style`, cached by its digest):
+* its colours — ~20k sampled Lab pixels, the target of the palette transfer (palette.py);
+* its stroke size — the mean spacing of its edges, 2 / (edge pixels per pixel) on a 512 px copy (for stripes of
+  width w edges come every w/2... the factor 2 turns density into spacing), as a fraction of its long side: Van Gogh
+  measures ~0.03, Matisse's broad patches ~0.056, a smooth film frame ~0.066;
+* its ink — how much of it is thin dark line (the share of pixels a small black-top-hat finds), and the ink's
+  colour (the dark end of its palette).
+
+Per photo and style (`paint`):
+1. **Palette**: the photo through the style's 3-D LUT (IDT flow fitted on this photo's colours). The luminance is
+   protected: only `LUMINANCE_SHARE` of the way to the style's lightness, since a full transfer flattens shading
+   and its banding costs structure (round2 A1).
+2. **Faces protected**: skin (the face oval, and wherever the photo has that face's skin colour: neck, hands)
+   keeps most of its own chroma and lightness, the style only tints it; eyes, brows and lips get fine strokes.
+3. **Brushwork**: anisotropic Kuwahara (kuwahara.py) at a radius from the style's stroke size, along the photo's
+   own edge directions.
+4. **Ink**: XDoG lines of the photo in the style's ink colour, as strong as the style's own lines (faces always
+   get a little, so features stay readable).
+
+`strength` (0–1) scales all of it: 0 returns the photo. Work happens at a reduced size (`work_side`) and the
+colour field is upsampled under full-resolution lines.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from studio.preprocess.regions import (FACE_OVAL, LEFT_BROW_LOWER, LEFT_BROW_UPPER, LEFT_EYE, LIPS_OUTER,
+                                       RIGHT_BROW_LOWER, RIGHT_BROW_UPPER, RIGHT_EYE)  # fmt: skip
+
+from . import metrics
+from .kuwahara import kuwahara, structure
+from .palette import Lut, lab_of, rgb_of, sample_pixels
+
+#: How far towards the style's lightness the palette moves the photo's (the rest keeps its shading).
+LUMINANCE_SHARE = 0.6
+#: How much of the style's chroma / lightness shift skin takes at full protection (it keeps the rest).
+SKIN_CHROMA_SHARE, SKIN_LIGHTNESS_SHARE = 0.3, 0.15
+#: Kuwahara radius as a share of the style's stroke spacing, and its bounds in pixels at a 512 px long side.
+RADIUS_SHARE, RADIUS_RANGE = 0.25, (2.5, 8.0)
+#: Kuwahara radius inside faces (skin) and on eyes, brows and lips, relative to the style's.
+FACE_RADIUS, FEATURE_RADIUS = 0.55, 0.25
+#: Ink: black-top-hat share of a style without lines and of one that is all line work.
+INK_NONE, INK_FULL = 0.08, 0.22
+#: Ink on faces whatever the style (eyes and mouth stay readable).
+FACE_INK = 0.35
+
+
+@dataclass(frozen=True)
+class StyleFit:
+    """What the lite tier reads from a style image (see the module docstring)."""
+
+    lab: np.ndarray  # (N, 3) sampled Lab pixels
+    stroke: float  # edge spacing, fraction of the long side
+    lines: float  # 0–1
+    ink: np.ndarray  # Lab
+    grey: bool  # the style has no colour
+    colour_points: np.ndarray = field(repr=False, default=None)  # metric features, kept with the fit
+    texture_features: list = field(repr=False, default=None)
+
+    def to_dict(self) -> dict:
+        return {"stroke_size": round(self.stroke, 4), "ink_lines": round(self.lines, 3),
+                "ink_lab": [round(float(v), 1) for v in self.ink], "greyscale": self.grey}  # fmt: skip
+
+
+def fit_style(rgb: np.ndarray) -> StyleFit:
+    small = metrics._resize_long(rgb, 512)
+    grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
+    density = float(metrics.edges(small).mean())
+    stroke = (2.0 / max(density, 1e-3)) / 512.0
+    hat = cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7)))
+    lines = float(np.clip(((hat > 0.1).mean() - INK_NONE) / (INK_FULL - INK_NONE), 0.0, 1.0))
+    lab = sample_pixels(rgb)
+    dark = lab[lab[:, 0] <= np.percentile(lab[:, 0], 3)]
+    chroma = np.hypot(lab[:, 1], lab[:, 2])
+    return StyleFit(lab=lab, stroke=stroke, lines=lines, ink=dark.mean(axis=0), grey=bool(np.percentile(chroma, 95) < 4.0),
+                    colour_points=metrics.colour_points(rgb), texture_features=metrics.texture_features(rgb))  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------- faces
+def _poly(mask: np.ndarray, points: np.ndarray) -> None:
+    cv2.fillPoly(mask, [np.round(points * 16).astype(np.int32)], 1.0, lineType=cv2.LINE_AA, shift=4)
+
+
+@dataclass
+class Protection:
+    """Soft (0–1) float32 masks at work size: `skin` keeps its colour, `fine` gets fine strokes."""
+
+    skin: np.ndarray
+    fine: np.ndarray
+    features: np.ndarray
+
+
+def protection(lab: np.ndarray, faces: list, scale: float) -> Protection:
+    """Masks for `faces` (landmarks in photo pixels, `scale` = work size / photo size) on the work image."""
+    h, w = lab.shape[:2]
+    oval, features = np.zeros((h, w), np.float32), np.zeros((h, w), np.float32)
+    skin_px = []
+    for face in faces:
+        pts = face.landmarks[:, :2] * scale
+        face_mask = np.zeros((h, w), np.float32)
+        _poly(face_mask, pts[list(FACE_OVAL)])
+        feat = np.zeros((h, w), np.float32)
+        for ring in (LEFT_EYE, RIGHT_EYE, LIPS_OUTER, LEFT_BROW_UPPER + LEFT_BROW_LOWER[::-1],
+                     RIGHT_BROW_UPPER + RIGHT_BROW_LOWER[::-1]):  # fmt: skip
+            _poly(feat, pts[list(ring)])
+        size = max(2.0, 0.04 * float(np.ptp(pts[list(FACE_OVAL), 1])))
+        core = (face_mask > 0.5) & (cv2.dilate(feat, np.ones((3, 3), np.uint8)) < 0.5)
+        if core.sum() > 30:
+            skin_px.append(lab[core])
+        oval = np.maximum(oval, cv2.GaussianBlur(face_mask, (0, 0), size))
+        features = np.maximum(features, cv2.GaussianBlur(cv2.dilate(feat, np.ones((3, 3), np.uint8)), (0, 0),
+                                                         0.5 * size))  # fmt: skip
+    skin = oval
+    if skin_px:
+        skin = np.maximum(skin, skin_likeness(lab, np.concatenate(skin_px)))
+    return Protection(skin=skin, fine=np.maximum(oval, skin), features=np.clip(features * 1.5, 0, 1))
+
+
+def skin_likeness(lab: np.ndarray, skin: np.ndarray) -> np.ndarray:
+    """0–1 per pixel: how close its colour is to the face's skin (Mahalanobis in Lab, lightness loosely)."""
+    mean = skin.mean(axis=0)
+    cov = np.cov(skin.T) + np.diag([60.0, 2.0, 2.0])  # lightness varies with shading far more than hue does
+    inv = np.linalg.inv(cov).astype(np.float32)
+    d = lab.reshape(-1, 3) - mean.astype(np.float32)
+    m2 = np.einsum("ij,jk,ik->i", d, inv, d).reshape(lab.shape[:2])
+    return np.exp(-0.5 * np.maximum(m2 - 4.0, 0.0) / 4.0).astype(np.float32)
+
+
+# --------------------------------------------------------------------------------------------- lines
+def xdog(grey: np.ndarray, sigma: float, density: float = 0.06) -> np.ndarray:
+    """Ink coverage 0–1 (float32) of dark XDoG lines (Winnemöller et al., Computers & Graphics 36(6), 2012) on a
+    0–1 grey image: the difference of Gaussians at σ and 1.6σ, thresholded at this image's own percentile so
+    roughly `density` of it may be line, soft-edged by tanh."""
+    d = cv2.GaussianBlur(grey, (0, 0), sigma) - cv2.GaussianBlur(grey, (0, 0), 1.6 * sigma)
+    eps = max(float(np.percentile(-d, 100 * (1 - density))), 0.008)
+    return np.clip(np.tanh((-d - eps) / (0.6 * eps)), 0.0, 1.0).astype(np.float32)
+
+
+# --------------------------------------------------------------------------------------------- the chain
+def radius_px(fit: StyleFit, long_side: int) -> float:
+    at_512 = np.clip(RADIUS_SHARE * fit.stroke * 512, *RADIUS_RANGE)
+    return float(at_512 * long_side / 512)
+
+
+def paint(rgb: np.ndarray, fit: StyleFit, lut: Lut, strength: float, faces: list, work_side: int = 1024,
+          rings: int = 3) -> np.ndarray:  # fmt: skip
+    """The photo in the style (RGB uint8, the photo's size)."""
+    if strength <= 0:
+        return rgb.copy()
+    h, w = rgb.shape[:2]
+    scale = min(1.0, work_side / max(h, w))
+    small = rgb if scale == 1.0 else cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    lab = lab_of(small)
+    styled = lut(small)
+    guard = protection(lab, faces, scale)
+    # Palette, luminance-protected, skin-protected.
+    chroma_w = strength * (1.0 - (1.0 - SKIN_CHROMA_SHARE) * guard.skin)
+    light_w = strength * LUMINANCE_SHARE * (1.0 - (1.0 - SKIN_LIGHTNESS_SHARE / LUMINANCE_SHARE) * guard.skin)
+    mixed = lab + (styled - lab) * cv2.merge([light_w, chroma_w, chroma_w])
+    # Brushwork along the photo's own edges; finer on faces, finest on the features.
+    radius = radius_px(fit, max(small.shape[:2])) * (0.4 + 0.6 * strength)
+    local = radius * (1.0 - (1.0 - FACE_RADIUS) * guard.fine) * (1.0 - (1.0 - FEATURE_RADIUS) * guard.features)
+    painted = kuwahara(mixed, local.astype(np.float32), rings=rings, orientation=structure(lab[..., :1].copy()))
+    out = rgb_of(painted)
+    if scale != 1.0:
+        out = cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
+    # Ink lines at full resolution, in the style's ink colour.
+    amount = strength * max(fit.lines, FACE_INK * float(guard.skin.max()) if faces else 0.0)
+    if amount > 0.02:
+        grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
+        ink = xdog(grey, sigma=max(0.8, 0.6 * max(h, w) / 512))
+        weight = ink * strength * np.maximum(fit.lines, FACE_INK * _up(guard.skin, (w, h)))
+        ink_rgb = rgb_of(fit.ink.reshape(1, 1, 3).astype(np.float32))[0, 0].astype(np.float32)
+        out = (out * (1.0 - weight[..., None]) + ink_rgb * weight[..., None] + 0.5).astype(np.uint8)
+    return out
+
+
+def _up(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    return mask if mask.shape[::-1] == size else cv2.resize(mask, size, interpolation=cv2.INTER_LINEAR)
