@@ -96,8 +96,10 @@ class MeshWarp:
         m = np.concatenate([np.transpose(dst, (0, 2, 1)), np.ones((len(active), 1, 3))], axis=1)  # (T, 3, 3)
         det = np.linalg.det(m)
         good = np.abs(det) > 1e-6  # a triangle squashed to a line covers no pixel
+        hidden = np.zeros_like(good)
         if depth is not None:  # a triangle whose corners now run the other way round faces away: it is hidden
-            good &= np.sign(det) == self._orientation[active]
+            hidden = good & (np.sign(det) != self._orientation[active])
+            good &= ~hidden
         affine = np.zeros((len(active), 2, 3))
         affine[good] = self._src[active[good]] @ np.linalg.inv(m[good])
 
@@ -105,6 +107,8 @@ class MeshWarp:
         raster = np.round(((dst - [x0, y0] + 0.5) * [fx, fy] - 0.5) * (1 << _SHIFT)).astype(np.int32)
         for k in np.flatnonzero(good):  # later triangles cover earlier ones where they overlap
             cv2.fillConvexPoly(ids, raster[k], int(k), cv2.LINE_8, _SHIFT)
+        if hidden.any():
+            _fill_gaps(ids, raster[hidden])
 
         # Pixel centres of the raster in full-image coordinates.
         gx = (np.arange(sw, dtype=np.float32) + 0.5) / fx - 0.5 + x0
@@ -128,3 +132,19 @@ class MeshWarp:
         """`image` with its source points moved to `targets` (a copy; unchanged when nothing moves)."""
         f = self.field(targets, scale, depth=depth)
         return image.copy() if f is None else f.apply(image)
+
+
+def _fill_gaps(ids: np.ndarray, hidden_corners: np.ndarray) -> None:
+    """Where only hidden (turned-away) triangles landed, nothing visible was drawn: give those pixels the triangle
+    of the nearest drawn pixel, which continues the surface beside the fold (hair past a cheek turning away)."""
+    gap = np.zeros(ids.shape, np.uint8)
+    for corners in hidden_corners:
+        cv2.fillConvexPoly(gap, corners, 1, cv2.LINE_8, _SHIFT)
+    gap &= ids < 0
+    drawn = ids >= 0
+    if not gap.any() or not drawn.any():
+        return
+    # Every drawn pixel is a zero of the input and gets its own label, numbered in scan order.
+    _, labels = cv2.distanceTransformWithLabels((~drawn).astype(np.uint8), cv2.DIST_L2, 3,
+                                                labelType=cv2.DIST_LABEL_PIXEL)  # fmt: skip
+    ids[gap > 0] = ids[drawn][labels[gap > 0] - 1]

@@ -90,6 +90,8 @@ class Settings:
     max_faces: int = 12
     #: How many analysed images the preprocessing cache keeps per kind (face, pose, …).
     preprocess_cache_size: int = 32
+    #: Most memory the preprocessing cache may hold, in MB (faces, masks and poses of recent photos).
+    preprocess_cache_mb: int = 1024
     #: Hugging Face hub cache to resolve and download weights in; None uses huggingface_hub's default
     #: (HF_HUB_CACHE, else $HF_HOME/hub, else ~/.cache/huggingface/hub).
     hf_cache_dir: Path | None = None
@@ -128,6 +130,7 @@ class Settings:
             max_pixels=_env_number(env, "STUDIO_MAX_PIXELS", defaults.max_pixels, int, minimum=4096),
             max_faces=_env_number(env, "STUDIO_MAX_FACES", defaults.max_faces),
             preprocess_cache_size=_env_number(env, "STUDIO_PREPROCESS_CACHE", defaults.preprocess_cache_size),
+            preprocess_cache_mb=_env_number(env, "STUDIO_PREPROCESS_CACHE_MB", defaults.preprocess_cache_mb, minimum=16),
             hf_cache_dir=Path(hf_cache).expanduser() if hf_cache else None,
             memory_budget_mb=_env_number(env, "STUDIO_MEMORY_BUDGET_MB", None, float, minimum=64),
             cpu_offload=_env_bool(env, "STUDIO_CPU_OFFLOAD", False),

@@ -68,3 +68,26 @@ def test_compare_without_weights_is_one_error_with_exit_3(monkeypatch, capsys, t
     code = main(["compare", "makeup", "--inputs", str(photos), "--preset", "berry", "--out", str(tmp_path / "o")])
     captured = capsys.readouterr()
     assert code == 3 and captured.err.count("studio fetch makeup") == 1 and captured.err.startswith("error:")
+
+
+def test_the_preprocessing_cache_is_bounded_in_bytes_as_entries_grow():
+    """A cached analysis grows after it is stored (region masks computed on first use): the bound sees that."""
+    import numpy as np
+
+    from studio.cache import LRUCache
+
+    cache = LRUCache(max_items=100, max_bytes=3_000_000)
+    holders = []
+    for i in range(5):
+        holder = {"masks": []}
+        cache.get_or_compute(i, lambda h=holder: h)
+        holder["masks"].append(np.zeros(1_000_000, np.uint8))  # grows after insertion, like Face.regions
+        holders.append(holder)
+    cache.get_or_compute("next photo", lambda: {})  # the bound is checked as each new photo arrives
+    from studio.cache import deep_nbytes
+
+    assert sum(deep_nbytes(cache.get_or_compute(k, lambda: None)) for k in (2, 3, 4)) == 3_000_000
+    assert len(cache) == 4 and cache.get_or_compute(4, lambda: None) is holders[4]
+    big = LRUCache(max_items=10, max_bytes=10)
+    big.get_or_compute("huge", lambda: np.zeros(1000, np.uint8))
+    assert len(big) == 1, "the newest entry stays whatever its size"

@@ -41,6 +41,10 @@ MAX_TURN_DEG = 20.0
 #: Rings around the face, as multiples of the face oval's size about its centre: the inner one follows the head
 #: rigidly (hair, ears), the outer one stays put, and the warp fades between them.
 HEAD_RING, STILL_RING = 1.3, 2.1
+#: Depth is flattened by this much before the head turns: a 2-D warp cannot show the far cheek going out of sight,
+#: and at full depth the silhouette's triangles fold over (a seam along the jaw); flatter, a turn reads as a turn
+#: without folding.
+DEPTH_SCALE = 0.35
 #: Frames averaged into a webcam stream's neutral pose.
 NEUTRAL_FRAMES = 3
 
@@ -323,9 +327,10 @@ class PuppetStream:
 
 def targets(rig: Rig, drive: Drive) -> np.ndarray:
     """Where every control point goes (mesh, head ring, still ring, corners), (N, 3): pixels and depth."""
-    moved = (rig.mesh + drive.offsets - rig.pivot) @ drive.rotation.T + rig.pivot
+    flat = np.array([1.0, 1.0, DEPTH_SCALE])
+    moved = ((rig.mesh + drive.offsets - rig.pivot) * flat) @ drive.rotation.T / flat + rig.pivot
     head = rig.rings[: rig.n_head]
-    rigid = (head - rig.pivot) @ drive.rotation.T + rig.pivot
+    rigid = ((head - rig.pivot) * flat) @ drive.rotation.T / flat + rig.pivot
     below = head[:, 1] > rig.mesh[list(LIPS_OUTER), 1].mean()  # the neck turns less than the head
     rigid[below] = head[below] + 0.5 * (rigid[below] - head[below])
     return np.vstack([moved, rigid, rig.rings[rig.n_head :]])

@@ -47,6 +47,26 @@ def skin_tone(rgb: np.ndarray, face: Face) -> tuple[float, float]:
     return float(median), float(max((q3 - q1) / 1.35, 4.0))
 
 
+def feature_mask(face: Face, box: tuple[int, int, int, int]) -> np.ndarray:
+    """Where the face's features are, soft (float32 0–1) in `box`: eyes, irises, brows, lips and the nostrils,
+    grown a little so their outlines are inside."""
+    x0, y0, x1, y1 = box
+    out = np.zeros((y1 - y0, x1 - x0), np.float32)
+    regions = face.regions
+    rx0, ry0, rx1, ry1 = regions.roi
+    union = np.maximum.reduce([regions.local(n) for n in ("eyes", "irises", "brows", "lips", "inner_mouth")])
+    fh = face_height(face)
+    for i in (1, 98, 327):  # nose tip and nostrils
+        x, y = face.landmarks[i, :2] - (rx0, ry0)
+        cv2.circle(union, (int(round(x)), int(round(y))), max(1, int(0.035 * fh)), 255, -1)
+    grow = max(1, int(0.03 * fh))
+    union = cv2.dilate(union, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * grow + 1, 2 * grow + 1)))
+    cx0, cy0, cx1, cy1 = max(rx0, x0), max(ry0, y0), min(rx1, x1), min(ry1, y1)
+    if cx1 > cx0 and cy1 > cy0:
+        out[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0] = union[cy0 - ry0 : cy1 - ry0, cx0 - rx0 : cx1 - rx0] / 255.0
+    return cv2.GaussianBlur(out, (0, 0), max(0.8, 0.015 * fh))
+
+
 def stylise_photo(rgb: np.ndarray, faces: list[Face], person: np.ndarray | None, preset: Preset, caricature: float,
                   palette=None, masks: HeadMasks | None = None) -> Stylised:  # fmt: skip
     """Every face's head in `preset` at caricature `amount`; `person` is the selfie mask (None: the band alone)."""
@@ -62,6 +82,10 @@ def stylise_photo(rgb: np.ndarray, faces: list[Face], person: np.ndarray | None,
         if x1 - x0 < 8 or y1 - y0 < 8:
             continue
         alpha = head.head
+        # Features and the head's own edge keep the finer shapes (coarse smoothing there would leave a halo of
+        # background colour round the hair).
+        edge = cv2.dilate(((alpha > 0.05) & (alpha < 0.95)).astype(np.uint8), np.ones((5, 5), np.uint8))
+        detail = np.maximum(feature_mask(face, head.box), cv2.GaussianBlur(edge.astype(np.float32), (0, 0), 2.0))
         moved = geometry.handles(face, preset.shape, caricature)
         if moved is not None:
             maps = warp_maps(moved.moves_from, moved.moves_to, head.box, pinned=moved.pinned)
@@ -70,6 +94,7 @@ def stylise_photo(rgb: np.ndarray, faces: list[Face], person: np.ndarray | None,
             # unstylised head shows where a narrowed jaw pulled in.
             local = (maps[0] - x0, maps[1] - y0)
             alpha = np.maximum(alpha, cv2.remap(alpha, *local, cv2.INTER_LINEAR, borderValue=0.0))
+            detail = cv2.remap(detail, *local, cv2.INTER_LINEAR, borderValue=0.0)
             scales.append({k: round(v, 3) for k, v in moved.scales.items()})
         else:
             scales.append({})
@@ -77,7 +102,7 @@ def stylise_photo(rgb: np.ndarray, faces: list[Face], person: np.ndarray | None,
             if j != i:
                 alpha = alpha * (1.0 - _in_box(ovals[j], other.box, head.box))
         crop = warped[y0:y1, x0:x1]
-        styled = toon.stylise(crop, preset.look, face_height(face), skin_tone(rgb, face), palette)
+        styled = toon.stylise(crop, preset.look, face_height(face), skin_tone(rgb, face), detail, palette)
         region = out[y0:y1, x0:x1].astype(np.float32)
         out[y0:y1, x0:x1] = np.clip(region + (styled.astype(np.float32) - region) * alpha[..., None] + 0.5, 0,
                                     255).astype(np.uint8)  # fmt: skip

@@ -33,19 +33,21 @@ PRESETS: dict[str, Preset] = {
     p.name: p
     for p in (
         Preset("cartoon", "flat shading in soft steps, clean dark outlines, brighter colour",
-               Look(smooth=40, passes=3, band=0.9, step=0.35, saturation=1.3, lines=0.9, line_width=0.005),
+               Look(smooth=40, passes=3, band=0.9, step=0.35, saturation=1.3, lines=0.9, line_width=0.005,
+                    work_face=96),
                Shape(eyes=1.3, exaggerate=3.0)),
         Preset("comic", "ink lines, a few hard tones and halftone dots in the shadows",
                Look(smooth=35, passes=2, band=1.1, step=0.0, saturation=1.3, lines=1.0, line_width=0.0065,
-                    line_threshold=0.008, ink=(15, 12, 20), halftone=0.85),
+                    line_threshold=0.008, ink=(15, 12, 20), halftone=0.85, work_face=110),
                Shape(eyes=1.15, exaggerate=4.0)),
         Preset("anime", "big eyes, small nose and mouth, smooth skin and two-tone cel shading",
-               Look(smooth=60, passes=4, band=1.6, step=0.08, saturation=1.15, lines=0.85, line_width=0.0045,
-                    line_threshold=0.012, ink=(60, 30, 30), work_face=72),
+               Look(smooth=60, passes=4, band=2.0, step=0.08, saturation=1.15, lines=0.85, line_width=0.0045,
+                    line_threshold=0.012, ink=(60, 30, 30), work_face=64,
+                    highlights=False),
                Shape(eyes=1.6, nose=0.55, mouth=0.65, jaw=0.86)),
         Preset("painted", "brushy strokes that follow the edges, rich colour, a canvas grain",
                Look(smooth=0, passes=0, band=0.0, step=0.0, saturation=1.25, lines=0.0, line_width=0.0,
-                    brush=0.035),
+                    brush=0.05, work_face=80, texture=7.0),
                Shape(eyes=1.1, exaggerate=2.0)),
     )
 }  # fmt: skip

@@ -47,6 +47,8 @@ class Look:
     brush: float = 0.0  # Kuwahara radius in face heights (painted)
     work_face: int = WORK_FACE  # face height (px) the flattening runs at: lower = broader, flatter shapes
     shadow: float = 0.6  # halftone: dots start this many bands below the face's median lightness
+    texture: float = 0.0  # brush-stroke relief, in lightness units (painted)
+    highlights: bool = True  # False: no band brighter than the face's own tone (anime's flat lit skin)
 
 
 def work_scale(scale: float, work_face: int = WORK_FACE) -> float:
@@ -149,34 +151,68 @@ def _sector_kernels(r: int, n: int) -> list[np.ndarray]:
     return _SECTOR_CACHE[key]
 
 
-def canvas_texture(shape: tuple[int, int], cell: float) -> np.ndarray:
-    """A fixed woven-canvas relief (float32 around 0, ±1), the same for every frame so live video does not shimmer."""
-    h, w = shape
-    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
-    return (np.sin(xs * (np.pi / cell)) * np.sin(ys * (np.pi / cell)) * 0.6
-            + np.sin((xs + ys) * (np.pi / (2.3 * cell))) * 0.4).astype(np.float32)  # fmt: skip
+def brush_strokes(grey: np.ndarray, length: float, seed: int = 7) -> np.ndarray:
+    """A brush-stroke relief (float32, mean 0, std 1) whose streaks follow the image's edges: noise smeared along
+    each pixel's edge tangent (a line integral convolution, Cabral & Leedom, SIGGRAPH 1993), the tangent taken from
+    the smoothed structure tensor. The noise is seeded, so a still always gets the same strokes."""
+    h, w = grey.shape
+    g = grey.astype(np.float32)
+    gx, gy = cv2.Sobel(g, cv2.CV_32F, 1, 0), cv2.Sobel(g, cv2.CV_32F, 0, 1)
+    sigma = max(1.0, length / 3.0)
+    jxx, jxy, jyy = (cv2.GaussianBlur(a, (0, 0), sigma) for a in (gx * gx, gx * gy, gy * gy))
+    theta = 0.5 * np.arctan2(2.0 * jxy, jxx - jyy) + np.pi / 2.0  # along the edge, not across it
+    tx, ty = np.cos(theta), np.sin(theta)
+    noise = np.random.default_rng(seed).random((h, w), dtype=np.float32)
+    noise = cv2.GaussianBlur(noise, (0, 0), 0.7)
+    xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    steps = 6
+    acc = noise.copy()
+    for k in range(1, steps + 1):
+        d = k * length / (2.0 * steps)
+        for sign in (-1.0, 1.0):
+            acc += cv2.remap(noise, xs + sign * d * tx, ys + sign * d * ty, cv2.INTER_LINEAR,
+                             borderMode=cv2.BORDER_REFLECT)  # fmt: skip
+    acc -= acc.mean()
+    return acc / max(float(acc.std()), 1e-6)
+
+
+def _resized(rgb: np.ndarray, f: float) -> np.ndarray:
+    h, w = rgb.shape[:2]
+    return cv2.resize(rgb, (max(8, round(w * f)), max(8, round(h * f))), interpolation=cv2.INTER_AREA) if f < 1 else rgb
 
 
 def stylise(rgb: np.ndarray, look: Look, scale: float, skin: tuple[float, float] = (128.0, 30.0),
-            palette=None) -> np.ndarray:  # fmt: skip
+            detail: np.ndarray | None = None, palette=None) -> np.ndarray:  # fmt: skip
     """The head crop `rgb` in `look`.
 
     Args:
         scale: the face height in crop pixels (sizes of strokes, lines and dots follow it).
         skin: (median, spread) of the face's lightness in OpenCV Lab L units: the bands are laid out around the
             face's own tone, so a dark face stays dark and a pale one pale.
+        detail: where the face's features are (float32 0–1, crop-sized): eyes, brows, lips and nostrils keep the
+            finer work scale's shapes while skin and hair take the look's broad ones, as an illustrator draws
+            detailed eyes on simple skin (and the person stays recognisable).
         palette: an optional `style.StyleRef` whose colours and line character the result takes on.
     """
     h, w = rgb.shape[:2]
-    f = work_scale(scale, look.work_face)
-    small = cv2.resize(rgb, (max(8, round(w * f)), max(8, round(h * f))), interpolation=cv2.INTER_AREA) if f < 1 else rgb
+    fine_f = work_scale(scale, WORK_FACE)
+    fine = _resized(rgb, fine_f)
+    size = fine.shape[1::-1]
     if look.brush > 0:
-        small = kuwahara(small, look.brush * scale * f)
+        coarse = kuwahara(_resized(rgb, work_scale(scale, look.work_face)), look.brush * min(scale, look.work_face))
+        small = cv2.resize(coarse, size, interpolation=cv2.INTER_CUBIC) if coarse.shape[:2] != fine.shape[:2] else coarse
     else:
-        small = flatten(small, look)
+        coarse = flatten(_resized(rgb, work_scale(scale, look.work_face)), look)
+        small = cv2.resize(coarse, size, interpolation=cv2.INTER_LINEAR) if coarse.shape[:2] != fine.shape[:2] else coarse
+        if detail is not None and look.work_face < WORK_FACE:
+            sharp = flatten(fine, Look(**{**look.__dict__, "passes": 1}))
+            d = cv2.resize(detail, size, interpolation=cv2.INTER_AREA)[..., None]
+            small = np.clip(small + (sharp.astype(np.float32) - small) * d + 0.5, 0, 255).astype(np.uint8)
     lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32)
     if look.band > 0:
         lab[..., 0] = quantise(lab[..., 0], skin[0], look.band * max(skin[1], 8.0), look.step)
+        if not look.highlights:
+            lab[..., 0] = np.minimum(lab[..., 0], skin[0])
     lab = saturate(lab, look.saturation)
     if palette is not None:
         lab = palette.recolour(lab)
@@ -185,8 +221,11 @@ def stylise(rgb: np.ndarray, look: Look, scale: float, skin: tuple[float, float]
         smooth = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
     else:
         smooth = small
-    if look.brush > 0:
-        lab[..., 0] = np.clip(lab[..., 0] + 5.0 * canvas_texture((h, w), max(2.0, 0.012 * scale)), 0, 255)
+    if look.brush > 0:  # strokes at the fine work scale, then scaled up with the colour (they are broad)
+        strokes = brush_strokes(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), look.brush * min(scale, WORK_FACE) * 1.5)
+        if strokes.shape != lab.shape[:2]:
+            strokes = cv2.resize(strokes, (w, h), interpolation=cv2.INTER_LINEAR)
+        lab[..., 0] = np.clip(lab[..., 0] + look.texture * strokes, 0, 255)
     out = cv2.cvtColor(np.clip(lab, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB).astype(np.float32)
     ink = np.array(look.ink, np.float32)
     if look.halftone > 0:

@@ -60,11 +60,12 @@ class StyleFit:
     lines: float  # 0–1
     ink: np.ndarray  # Lab
     grey: bool  # the style has no colour
+    grain: float  # std of its lightness detail (L minus a σ = 2 px blur at 512 px), Lab units
     colour_points: np.ndarray = field(repr=False, default=None)  # metric features, kept with the fit
     texture_features: list = field(repr=False, default=None)
 
     def to_dict(self) -> dict:
-        return {"stroke_size": round(self.stroke, 4), "ink_lines": round(self.lines, 3),
+        return {"stroke_size": round(self.stroke, 4), "ink_lines": round(self.lines, 3), "grain": round(self.grain, 2),
                 "ink_lab": [round(float(v), 1) for v in self.ink], "greyscale": self.grey}  # fmt: skip
 
 
@@ -75,10 +76,12 @@ def fit_style(rgb: np.ndarray) -> StyleFit:
     stroke = (2.0 / max(density, 1e-3)) / 512.0
     hat = cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7)))
     lines = float(np.clip(((hat > 0.1).mean() - INK_NONE) / (INK_FULL - INK_NONE), 0.0, 1.0))
+    light = lab_of(small)[..., 0]
+    grain = float((light - cv2.GaussianBlur(light, (0, 0), 2.0)).std())
     lab = sample_pixels(rgb)
     dark = lab[lab[:, 0] <= np.percentile(lab[:, 0], 3)]
     chroma = np.hypot(lab[:, 1], lab[:, 2])
-    return StyleFit(lab=lab, stroke=stroke, lines=lines, ink=dark.mean(axis=0), grey=bool(np.percentile(chroma, 95) < 4.0),
+    return StyleFit(lab=lab, stroke=stroke, lines=lines, ink=dark.mean(axis=0), grey=bool(np.percentile(chroma, 95) < 4.0), grain=grain,
                     colour_points=metrics.colour_points(rgb), texture_features=metrics.texture_features(rgb))  # fmt: skip
 
 

@@ -126,6 +126,25 @@ def bake(flow: Flow, nodes: int = LUT_NODES) -> Lut:
     return Lut(np.ascontiguousarray(out.transpose(1, 0, 2, 3).reshape(nodes, nodes * nodes, 3)))
 
 
-def fit_lut(content_rgb: np.ndarray, style_lab: np.ndarray) -> Lut:
-    """The table taking this photo's colours onto the style's (`style_lab`: the style's sampled Lab pixels)."""
-    return bake(fit_flow(sample_pixels(content_rgb), style_lab))
+@dataclass(frozen=True)
+class Palette:
+    """The style's palette for one photo: chroma (and the joint look) from the IDT table, lightness from a
+    monotone map of the photo's lightness onto the style's. Monotone, so the photo's shading order, and with it
+    every edge, survives; the IDT flow's own lightness mixes in chroma and can reorder it."""
+
+    lut: Lut
+    light_src: np.ndarray  # lightness quantiles of the photo
+    light_dst: np.ndarray  # … and of the style
+
+    def lightness(self, light: np.ndarray) -> np.ndarray:
+        return np.interp(light, self.light_src, self.light_dst).astype(np.float32)
+
+
+def fit_palette(content_rgb: np.ndarray, style_lab: np.ndarray) -> Palette:
+    """The palette taking this photo's colours onto the style's (`style_lab`: the style's sampled Lab pixels)."""
+    source = sample_pixels(content_rgb)
+    q = np.linspace(0.0, 1.0, QUANTILES)
+    src = np.quantile(source[:, 0], q)
+    src = np.maximum.accumulate(src + np.arange(QUANTILES) * 1e-4)
+    return Palette(bake(fit_flow(source, style_lab)), src.astype(np.float32),
+                   np.quantile(style_lab[:, 0], q).astype(np.float32))

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 class Preprocessing:
     def __init__(self, settings: "Settings"):
         self.settings = settings
-        self._cache = LRUCache(settings.preprocess_cache_size * 4)
+        self._cache = LRUCache(settings.preprocess_cache_size * 4, max_bytes=settings.preprocess_cache_mb * 2**20)
         self._lock = threading.Lock()
         self._face_analyzer = None
         self._body_analyzer = None
