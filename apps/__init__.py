@@ -14,6 +14,7 @@ from studio.errors import InputError
 _APP_MODULES: dict[str, str] = {
     "makeup": "studio.apps.makeup.app",
     "tryon": "studio.apps.tryon.app",
+    "head": "studio.apps.head.app",
     "preprocess": "studio.apps.preprocess_inspector.app",
 }
 

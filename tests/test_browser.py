@@ -142,3 +142,79 @@ def test_app_page_runs_two_uploads(browser, studio_url, tab, photos):
     assert "lite" in badge.first.inner_text()
     assert panel.locator("img[src*='gradio_api/file']").count() >= 3  # two uploads and the result
     page.close()
+
+
+# --------------------------------------------------------------------------------------------- the notebook widget
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def jupyterlab(tmp_path_factory):
+    """JupyterLab (the test extra installs it) serving a notebook that shows a makeup widget; no token, this
+    machine only, its own settings folders."""
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    nbformat = pytest.importorskip("nbformat")
+    root = tmp_path_factory.mktemp("lab")
+    face = fixture("faces/face_woman_nomakeup_freckles_01.png")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(f"from studio import notebook\nw = notebook.widget('makeup', "
+                                          f"source={str(face)!r}, preset='berry')\nw")]  # fmt: skip
+    nbformat.write(nb, root / "widget.ipynb")
+    port = _free_port()
+    env = {**os.environ, **{k: str(root / k.lower()) for k in ("JUPYTER_CONFIG_DIR", "JUPYTERLAB_SETTINGS_DIR",
+                                                                 "JUPYTERLAB_WORKSPACES_DIR", "JUPYTER_RUNTIME_DIR")}}  # fmt: skip
+    log = (root / "lab.log").open("w")
+    proc = subprocess.Popen([sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+                             "--ServerApp.token=", "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True",
+                             f"--ServerApp.root_dir={root}", "--LabApp.news_url=None",
+                             "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
+                            env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.monotonic() + UI_WAIT_MS / 1000
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, (root / "lab.log").read_text()[-3000:]
+        try:
+            urllib.request.urlopen(f"{url}api/status", timeout=5)
+            break
+        except OSError:
+            time.sleep(1)
+    yield url
+    proc.terminate()
+    proc.wait(30)
+    log.close()
+
+
+def test_notebook_widget_in_jupyterlab_shows_the_preview_then_the_result(browser, jupyterlab, tmp_path):
+    """Open the notebook in JupyterLab, run its cell, press the widget's Run: the canvas shows a step preview,
+    then the result; the badge and metrics appear and the before/after view holds both images."""
+    page = _new_page(browser, height=1200)
+    page.goto(f"{jupyterlab}lab/tree/widget.ipynb", wait_until="load")
+    page.locator(".jp-Notebook .jp-Cell").first.wait_for()
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+    widget = page.locator(".studio-widget")
+    widget.wait_for()
+    page.evaluate("""() => { window.__phases = [];
+        const canvas = document.querySelector('.studio-canvas');
+        new MutationObserver(() => window.__phases.push(canvas.dataset.phase))
+            .observe(canvas, {attributes: true, attributeFilter: ['data-phase', 'data-previews']}); }""")
+    widget.locator(".studio-run").click()
+    widget.locator(".studio-canvas[data-phase=result]").wait_for(timeout=UI_WAIT_MS)
+    phases = page.evaluate("window.__phases")
+    assert "preview" in phases and phases.index("preview") < phases.index("result"), phases
+    assert "lite" in widget.locator(".studio-badge").inner_text()
+    assert widget.locator(".studio-metrics tr").count() > 3
+    widget.get_by_role("button", name="Before / after").click()
+    assert widget.locator(".studio-before").get_attribute("src").startswith("blob:")
+    shot = os.environ.get("STUDIO_NOTEBOOK_SCREENSHOT") or str(tmp_path / "notebook.png")
+    page.screenshot(path=shot, full_page=True)
+    page.close()

@@ -20,9 +20,9 @@ import numpy as np
 
 from studio.preprocess.face import Face
 from studio.preprocess.identity import GEOMETRIC_FEATURES, average_face, geometric_features
-from studio.preprocess.regions import (FACE_OVAL, LEFT_BROW_LOWER, LEFT_BROW_UPPER, LEFT_EYE, LEFT_IRIS_CENTER,
-                                       LEFT_IRIS_RING, LIPS_INNER, LIPS_OUTER, RIGHT_BROW_LOWER, RIGHT_BROW_UPPER,
-                                       RIGHT_EYE, RIGHT_IRIS_CENTER, RIGHT_IRIS_RING)  # fmt: skip
+from studio.preprocess.regions import (FACE_OVAL, LEFT_BROW_UPPER, LEFT_EYE, LEFT_IRIS_CENTER, LEFT_IRIS_RING,
+                                       LIPS_INNER, LIPS_OUTER, RIGHT_BROW_UPPER, RIGHT_EYE, RIGHT_IRIS_CENTER,
+                                       RIGHT_IRIS_RING)  # fmt: skip
 
 from .presets import Shape
 
@@ -30,8 +30,10 @@ from .presets import Shape
 NOSE = (1, 2, 4, 5, 19, 45, 48, 64, 94, 97, 98, 115, 195, 197, 220, 275, 278, 294, 326, 327, 344, 440)
 #: The face outline under the cheekbones, from the subject's right jaw angle round the chin to the left one.
 JAW = (132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397, 288, 361)
-PINNED = tuple(i for i in FACE_OVAL if i not in JAW) + LEFT_BROW_UPPER + LEFT_BROW_LOWER + RIGHT_BROW_UPPER \
-    + RIGHT_BROW_LOWER + (6, 168)  # fmt: skip
+PINNED = tuple(i for i in FACE_OVAL if i not in JAW) + LEFT_BROW_UPPER + RIGHT_BROW_UPPER + (6, 168)
+#: A ring of extra handles round each eye (radius in eye half-widths) carrying part of the eye's scale (a fraction),
+#: so the enlargement fades out over the lids and the cheek instead of stopping at the lash line.
+EYE_FALLOFF_RADIUS, EYE_FALLOFF_SHARE = 1.5, 0.45
 #: Gain on the log deviation from the average face; the result is clipped to ±MAX_EXAGGERATION.
 MAX_EXAGGERATION = 0.15
 #: Full warp up to this head turn (degrees), none beyond NO_WARP_YAW.
@@ -48,6 +50,7 @@ class Handles:
     moves_to: np.ndarray
     pinned: np.ndarray
     scales: dict[str, float]
+    detail: list  # (box, grid step) windows round the eyes, nose and mouth for studio.warp.warp_maps
 
 
 def deviations(face: Face) -> dict[str, float]:
@@ -87,23 +90,35 @@ def handles(face: Face, shape: Shape, amount: float) -> Handles | None:
     up = lm[10] - lm[152]
     up /= max(np.linalg.norm(up), 1e-6)
     right = np.array([-up[1], up[0]])
-    src, dst = [], []
+    src, dst, detail = [], [], []
 
-    def scale_about(indices, centre, across: float, along: float):
-        pts = lm[list(indices)]
+    def scale_about(indices, centre, across: float, along: float, window: float = 0.0, points=None):
+        pts = lm[list(indices)] if points is None else points
         rel = pts - centre
         s, t = rel @ right, rel @ up
         src.append(pts)
         dst.append(centre + np.outer(s * across, right) + np.outer(t * along, up))
+        if window > 0:  # a finer grid round a small feature: its handles sit only a few pixels apart
+            both = np.vstack([pts, dst[-1]])
+            lo, hi = both.min(axis=0), both.max(axis=0)
+            grow = window * (hi - lo).max()
+            side = float((hi - lo).max())
+            box = (int(lo[0] - grow), int(lo[1] - grow), int(np.ceil(hi[0] + grow)), int(np.ceil(hi[1] + grow)))
+            detail.append((box, max(2.0, side / 10.0)))
 
     for ring, iris, centre in ((RIGHT_EYE, RIGHT_IRIS_RING, RIGHT_IRIS_CENTER),
                                (LEFT_EYE, LEFT_IRIS_RING, LEFT_IRIS_CENTER)):  # fmt: skip
         middle = lm[list(ring)].mean(axis=0)  # the eye's middle, not the iris: it does not move with the gaze
-        scale_about(ring + iris + (centre,), middle, scales["eyes"], scales["eyes"])
-    scale_about(NOSE, lm[list(NOSE)].mean(axis=0), scales["nose_width"], scales["nose_length"])
+        half = 0.5 * float(np.linalg.norm(lm[ring[0]] - lm[ring[8]]))  # corner to corner
+        angles = np.linspace(0.0, 2.0 * np.pi, 12, endpoint=False)
+        circle = middle + EYE_FALLOFF_RADIUS * half * np.stack([np.cos(angles), np.sin(angles)], axis=1)
+        soft = 1.0 + EYE_FALLOFF_SHARE * (scales["eyes"] - 1.0)
+        scale_about((), middle, soft, soft, points=circle)
+        scale_about(ring + iris + (centre,), middle, scales["eyes"], scales["eyes"], window=1.2)
+    scale_about(NOSE, lm[list(NOSE)].mean(axis=0), scales["nose_width"], scales["nose_length"], window=0.35)
     mouth = lm[list(LIPS_OUTER)].mean(axis=0)
-    scale_about(LIPS_OUTER + LIPS_INNER, mouth, scales["mouth"], scales["mouth"])
+    scale_about(LIPS_OUTER + LIPS_INNER, mouth, scales["mouth"], scales["mouth"], window=0.35)
     # The jaw: across the face about the chin's line, and the chin along it from the cheekbones' level.
     cheeks = (lm[234] + lm[454]) / 2.0
     scale_about(JAW, cheeks + ((lm[152] - cheeks) @ right) * right, scales["jaw"], scales["chin"])
-    return Handles(np.vstack(src), np.vstack(dst), lm[list(PINNED)], scales)
+    return Handles(np.vstack(src), np.vstack(dst), lm[list(PINNED)], scales, detail)

@@ -20,7 +20,7 @@ import numpy as np
 
 from studio.preprocess.face import Face, face_height
 from studio.preprocess.head import HeadMasks, head_masks
-from studio.warp import apply_in_box, warp_maps
+from studio.warp import apply_in_box, warp_maps, warp_points
 
 from . import geometry, toon
 from .presets import Preset
@@ -33,6 +33,8 @@ class Stylised:
     alpha: np.ndarray  # the composite's opacity (float32 H×W): where the stylised head replaced the photo
     warped: np.ndarray  # the photo after the caricature warp, before the look
     scales: list[dict] = field(default_factory=list)  # per face: the feature scales the warp used
+    landmarks: list[np.ndarray] = field(default_factory=list)  # per face: its mesh (478×2) after the warp
+    alphas: list[tuple] = field(default_factory=list)  # per face: (box, its own composite opacity in the box)
     notes: list[str] = field(default_factory=list)
 
 
@@ -76,10 +78,13 @@ def stylise_photo(rgb: np.ndarray, faces: list[Face], person: np.ndarray | None,
     warped = rgb
     alpha_all = np.zeros(shape, np.float32)
     ovals = [cv2.dilate(m.face, np.ones((5, 5), np.uint8)) for m in masks.heads]
-    scales, notes = [], []
+    scales, landmarks, alphas, notes = [], [], [], []
     for i, (face, head) in enumerate(zip(faces, masks.heads)):
         x0, y0, x1, y1 = head.box
+        landmarks.append(face.landmarks[:, :2].copy())
         if x1 - x0 < 8 or y1 - y0 < 8:
+            scales.append({})
+            alphas.append((head.box, np.zeros((max(0, y1 - y0), max(0, x1 - x0)), np.float32)))
             continue
         alpha = head.head
         # Features and the head's own edge keep the finer shapes (coarse smoothing there would leave a halo of
@@ -88,7 +93,7 @@ def stylise_photo(rgb: np.ndarray, faces: list[Face], person: np.ndarray | None,
         detail = np.maximum(feature_mask(face, head.box), cv2.GaussianBlur(edge.astype(np.float32), (0, 0), 2.0))
         moved = geometry.handles(face, preset.shape, caricature)
         if moved is not None:
-            maps = warp_maps(moved.moves_from, moved.moves_to, head.box, pinned=moved.pinned)
+            maps = warp_maps(moved.moves_from, moved.moves_to, head.box, pinned=moved.pinned, detail=moved.detail)
             warped = apply_in_box(warped, maps, head.box)
             # The head's mask follows the warp; the photo's own outline stays covered too, so no sliver of the
             # unstylised head shows where a narrowed jaw pulled in.
@@ -96,6 +101,7 @@ def stylise_photo(rgb: np.ndarray, faces: list[Face], person: np.ndarray | None,
             alpha = np.maximum(alpha, cv2.remap(alpha, *local, cv2.INTER_LINEAR, borderValue=0.0))
             detail = cv2.remap(detail, *local, cv2.INTER_LINEAR, borderValue=0.0)
             scales.append({k: round(v, 3) for k, v in moved.scales.items()})
+            landmarks[-1] = warp_points(moved.moves_from, moved.moves_to, head.box, landmarks[-1], moved.pinned)
         else:
             scales.append({})
         for j, other in enumerate(masks.heads):  # keep off the other faces
@@ -107,12 +113,14 @@ def stylise_photo(rgb: np.ndarray, faces: list[Face], person: np.ndarray | None,
         out[y0:y1, x0:x1] = np.clip(region + (styled.astype(np.float32) - region) * alpha[..., None] + 0.5, 0,
                                     255).astype(np.uint8)  # fmt: skip
         np.maximum(alpha_all[y0:y1, x0:x1], alpha, out=alpha_all[y0:y1, x0:x1])
+        alphas.append((head.box, alpha))
         if geometry.warp_weight(face) < 1.0 and caricature > 0:
             notes.append(f"Face {i + 1} is turned about {abs(face.yaw_deg):.0f}°: the caricature warp was "
                          f"{'reduced' if geometry.warp_weight(face) > 0 else 'left out'} (the mesh guesses the far "
                          "side of a turned face).")  # fmt: skip
     out = np.where(alpha_all[..., None] > 0, out, rgb)  # outside every head: the photo's own bytes
-    return Stylised(out, masks, alpha_all, warped if warped is not rgb else rgb.copy(), scales, notes)
+    return Stylised(out, masks, alpha_all, warped if warped is not rgb else rgb.copy(), scales, landmarks, alphas,
+                    notes)
 
 
 def _in_box(mask: np.ndarray, mask_box, box) -> np.ndarray:

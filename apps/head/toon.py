@@ -237,6 +237,6 @@ def stylise(rgb: np.ndarray, look: Look, scale: float, skin: tuple[float, float]
         grey = cv2.cvtColor(smooth, cv2.COLOR_RGB2GRAY)
         weight = palette.line_weight if palette is not None else 1.0
         density = palette.line_density if palette is not None else 1.0
-        lines = xdog_lines(grey, max(0.7, look.line_width * scale * weight), look.line_threshold / density)
+        lines = xdog_lines(grey, max(1.0, look.line_width * scale * weight), look.line_threshold / density)
         out += (ink - out) * (lines * look.lines)[..., None]
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)

@@ -8,11 +8,13 @@ app's result looks wrong: most failures start with a mask in the wrong place.
 from __future__ import annotations
 
 from studio.errors import InputError, NoPersonFound, PreprocessorUnavailable
-from studio.imaging import load_image
+from studio.imaging import fit_within, load_image
 from studio.preprocess.draw import draw_landmarks, draw_regions, mask_on_image
 from studio.preprocess.regions import PAIRED
 from studio.schema import App, ChoiceParam, ImageParam, Preview, Provenance, Result, SliderParam, Stopwatch, ToggleParam
 
+#: Photos are inspected at most this size: a dozen full-size overlays of a 49 MP photo would take gigabytes.
+INSPECT_MAX_SIDE = 2048
 #: The region masks shown one by one (left and right parts merged, as a makeup artist thinks of them).
 SHOWN_REGIONS = ("lips", "inner_mouth", "eyes", "irises", "brows", "eyeshadow", "eyeliner", "cheeks", "skin", "head")
 
@@ -21,7 +23,12 @@ def run(ctx, image, max_faces: int, clothing: str, with_controls: bool):
     watch = Stopwatch()
     pre = ctx.preprocess
     with watch("load"):
-        rgb = load_image(image, what="photo", max_pixels=ctx.settings.max_pixels)
+        photo = load_image(image, what="photo", max_pixels=ctx.settings.max_pixels)
+        rgb = fit_within(photo, INSPECT_MAX_SIDE)
+    size_note = ([f"The photo is {photo.shape[1]}×{photo.shape[0]}; it was inspected at {rgb.shape[1]}×{rgb.shape[0]} "
+                  "(every overlay is a full image; the detectors work at lower resolution anyway)."]
+                 if rgb.shape != photo.shape else [])  # fmt: skip
+    del photo
     with watch("faces"):
         faces = pre.faces(rgb, max_faces=max_faces)
     with watch("regions"):
@@ -40,7 +47,7 @@ def run(ctx, image, max_faces: int, clothing: str, with_controls: bool):
             "No face and no person found in the photo. The inspector needs a visible face or body; "
             "try a brighter, sharper photo where the subject faces the camera."
         )
-    notes: list[str] = [n for face in faces for n in face.notes]
+    notes: list[str] = size_note + [n for face in faces for n in face.notes]
     extras = {"landmarks": landmarks, "regions": overlay}
     for name in SHOWN_REGIONS:
         parts = PAIRED.get(name, (name,))

@@ -35,20 +35,22 @@ from studio.preprocess.regions import (FACE_OVAL, LEFT_BROW_LOWER, LEFT_BROW_UPP
 
 from . import metrics
 from .kuwahara import kuwahara, structure
-from .palette import Lut, lab_of, rgb_of, sample_pixels
+from .palette import Palette, lab_of, rgb_of, sample_pixels
 
 #: How far towards the style's lightness the palette moves the photo's (the rest keeps its shading).
-LUMINANCE_SHARE = 0.6
+LUMINANCE_SHARE = 1.0
 #: How much of the style's chroma / lightness shift skin takes at full protection (it keeps the rest).
-SKIN_CHROMA_SHARE, SKIN_LIGHTNESS_SHARE = 0.3, 0.15
+SKIN_CHROMA_SHARE, SKIN_LIGHTNESS_SHARE = 0.35, 0.35
 #: Kuwahara radius as a share of the style's stroke spacing, and its bounds in pixels at a 512 px long side.
-RADIUS_SHARE, RADIUS_RANGE = 0.25, (2.5, 8.0)
+RADIUS_SHARE, RADIUS_RANGE = 0.35, (3.0, 10.0)
 #: Kuwahara radius inside faces (skin) and on eyes, brows and lips, relative to the style's.
 FACE_RADIUS, FEATURE_RADIUS = 0.55, 0.25
 #: Ink: black-top-hat share of a style without lines and of one that is all line work.
 INK_NONE, INK_FULL = 0.08, 0.22
 #: Ink on faces whatever the style (eyes and mouth stay readable).
 FACE_INK = 0.35
+#: Stroke texture: share of the style's grain painted on, and taps of the line integral.
+TEXTURE_SHARE, TEXTURE_TAPS = 1.0, 9
 
 
 @dataclass(frozen=True)
@@ -151,8 +153,26 @@ def radius_px(fit: StyleFit, long_side: int) -> float:
     return float(at_512 * long_side / 512)
 
 
-def paint(rgb: np.ndarray, fit: StyleFit, lut: Lut, strength: float, faces: list, work_side: int = 1024,
-          rings: int = 3) -> np.ndarray:  # fmt: skip
+def brush_texture(tangent: np.ndarray, stroke_px: float, seed: int = 0) -> np.ndarray:
+    """Zero-mean, unit-std strokes (float32 H×W): noise blobs half a stroke wide, smeared along `tangent` (line
+    integral convolution, Cabral & Leedom 1993) over three stroke widths. Fixed seed: a still is reproducible and
+    a webcam stream's canvas grain stays put."""
+    h, w = tangent.shape[:2]
+    cell = max(1.0, 0.5 * stroke_px)
+    rng = np.random.default_rng(seed)
+    noise = rng.standard_normal((max(2, round(h / cell)), max(2, round(w / cell)))).astype(np.float32)
+    noise = cv2.resize(noise, (w, h), interpolation=cv2.INTER_CUBIC)
+    grid = np.dstack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)))
+    acc = np.zeros((h, w), np.float32)
+    for t in np.linspace(-1.5 * stroke_px, 1.5 * stroke_px, TEXTURE_TAPS):
+        acc += cv2.remap(noise, cv2.scaleAdd(tangent, float(t), grid), None, cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_REFLECT)  # fmt: skip
+    acc -= acc.mean()
+    return acc / max(float(acc.std()), 1e-6)
+
+
+def paint(rgb: np.ndarray, fit: StyleFit, palette: Palette, strength: float, faces: list, work_side: int = 1024,
+          rings: int = 3, bank=None) -> np.ndarray:  # fmt: skip
     """The photo in the style (RGB uint8, the photo's size)."""
     if strength <= 0:
         return rgb.copy()
@@ -160,22 +180,31 @@ def paint(rgb: np.ndarray, fit: StyleFit, lut: Lut, strength: float, faces: list
     scale = min(1.0, work_side / max(h, w))
     small = rgb if scale == 1.0 else cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
     lab = lab_of(small)
-    styled = lut(small)
+    styled = palette.lut(small)
+    styled[..., 0] = palette.lightness(lab[..., 0])
     guard = protection(lab, faces, scale)
-    # Palette, luminance-protected, skin-protected.
-    chroma_w = strength * (1.0 - (1.0 - SKIN_CHROMA_SHARE) * guard.skin)
-    light_w = strength * LUMINANCE_SHARE * (1.0 - (1.0 - SKIN_LIGHTNESS_SHARE / LUMINANCE_SHARE) * guard.skin)
+    # Palette, skin-protected.
+    keep = 1.0 - guard.skin
+    chroma_w = strength * (SKIN_CHROMA_SHARE + (1.0 - SKIN_CHROMA_SHARE) * keep)
+    light_w = strength * (SKIN_LIGHTNESS_SHARE + (LUMINANCE_SHARE - SKIN_LIGHTNESS_SHARE) * keep)
     mixed = lab + (styled - lab) * cv2.merge([light_w, chroma_w, chroma_w])
     # Brushwork along the photo's own edges; finer on faces, finest on the features.
-    radius = radius_px(fit, max(small.shape[:2])) * (0.4 + 0.6 * strength)
+    long_side = max(small.shape[:2])
+    radius = radius_px(fit, long_side) * (0.4 + 0.6 * strength)
     local = radius * (1.0 - (1.0 - FACE_RADIUS) * guard.fine) * (1.0 - (1.0 - FEATURE_RADIUS) * guard.features)
-    painted = kuwahara(mixed, local.astype(np.float32), rings=rings, orientation=structure(lab[..., :1].copy()))
+    light = np.ascontiguousarray(lab[..., 0])
+    painted = kuwahara(mixed, local.astype(np.float32), rings=rings, orientation=structure(light))
+    # Strokes: the style's own detail, patch by patch where the palette gives the same colour; lighter on skin.
+    if bank is not None:
+        detail = bank.transfer(mixed if bank.shape == mixed.shape[:2] else mixed)
+        amount = strength * TEXTURE_SHARE * (1.0 - 0.75 * guard.fine)
+        painted += detail * cv2.merge([amount, 0.6 * amount, 0.6 * amount])
     out = rgb_of(painted)
     if scale != 1.0:
         out = cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
     # Ink lines at full resolution, in the style's ink colour.
-    amount = strength * max(fit.lines, FACE_INK * float(guard.skin.max()) if faces else 0.0)
-    if amount > 0.02:
+    face_ink = FACE_INK * float(guard.skin.max()) if faces else 0.0
+    if strength * max(fit.lines, face_ink) > 0.02:
         grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
         ink = xdog(grey, sigma=max(0.8, 0.6 * max(h, w) / 512))
         weight = ink * strength * np.maximum(fit.lines, FACE_INK * _up(guard.skin, (w, h)))

@@ -92,6 +92,7 @@ class Plan:
     schedule: Schedule | None = None
     controlnet_scale: float | None = None
     sources: dict[str, str] = field(default_factory=dict)  # setting -> where the value this call uses comes from
+    loras: list = field(default_factory=list)  # (Resolved, weight) of the request's user LoRAs
     resolve_ms: float = 0.0
     notes: list[str] = field(default_factory=list)
 
@@ -282,6 +283,14 @@ class Engine:
             plan.controlnet = self._resolve(controlnets[0], recipe)
         if request.ip_adapter_image is not None:
             plan.ip_adapter = self._resolve(ip_adapters[0], recipe)
+        if request.loras:
+            from .user_loras import resolve as resolve_user_lora
+
+            if spec.kind == "unet":
+                raise InputError(f"User LoRAs apply to {base_spec.id}'s UNet, which the student '{spec.id}' replaces "
+                                 "with its own: choose a LoRA student, or the teacher.")  # fmt: skip
+            plan.loras = [(resolve_user_lora(lora, base, base_spec.family), float(w)) for lora, w in request.loras]
+            plan.sources["loras"] = "request"
         if spec.kind in ("lora", "unet"):
             located = self.resolver.locate(spec)
             if located.resolved is None:

@@ -406,6 +406,18 @@ class ComponentState:
             layer.set_scale(adapter, scale)  # a no-op for layers without the adapter
             _set_lora_off(layer, False, direct)
 
+    def activate_loras(self, scales: dict[str, float]) -> None:
+        """Run the captured LoRA layers with several adapters at once (a student and a user's style LoRA), each at
+        its scale: diffusers' `set_adapters(names, weights)` on the cached layer list."""
+        direct = _peft_disable_flag()
+        names = list(scales)
+        for layer, *_ in self.lora:
+            if layer.active_adapters != names:
+                layer.set_adapter(names)
+            for name, scale in scales.items():
+                layer.set_scale(name, scale)
+            _set_lora_off(layer, False, direct)
+
     def deactivate_lora(self) -> None:
         """Run on the plain base weights (the teacher, or a full-UNet student): every LoRA layer disabled."""
         switch_lora([layer for layer, *_ in self.lora], enabled=False)

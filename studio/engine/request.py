@@ -61,6 +61,9 @@ class GenerationRequest:
     quality_gate: Callable[[np.ndarray], bool | str | None] | None = None  # student image -> pass? (see Engine)
     cancel: Callable[[], bool] | None = None  # polled every step; True stops the run (GenerationCancelled)
     previews: bool = True  # stream step previews (see previews.preview_steps for how many)
+    # User LoRA files (studio.engine.user_loras.UserLora, weight) applied on the base UNet on top of the tier's own
+    # weights, both tiers alike: a style LoRA from models/loras/.
+    loras: tuple = ()
 
 
 def check_request(req: GenerationRequest, kind: str) -> None:
@@ -78,6 +81,9 @@ def check_request(req: GenerationRequest, kind: str) -> None:
         raise InputError(f"steps must be between 1 and 200; got {req.steps}.")
     if req.guidance is not None and not (0.0 <= req.guidance <= 30.0):
         raise InputError(f"guidance must be between 0 and 30; got {req.guidance}.")
+    for _, weight in req.loras:
+        if not -4.0 <= float(weight) <= 4.0:
+            raise InputError(f"A LoRA weight must be between -4 and 4; got {weight}.")
     if not (0 <= int(req.seed) < 2**32):
         raise InputError(f"seed must be between 0 and 4294967295; got {req.seed}.")
     for name in ("width", "height"):

@@ -90,6 +90,11 @@ def load_for(engine, request, plan, notes: list[str]) -> Loaded:
         if spec.id not in loras:
             load_lora(base_entry.value, plan.own)  # stays resident, disabled, in the shared base
             loras.add(spec.id)
+    for resolved, _ in plan.loras:  # user LoRAs (a style): resident in the base like the students'
+        loras = base_entry.state.setdefault("loras", set())
+        if resolved.spec.id not in loras:
+            load_lora(base_entry.value, resolved)
+            loras.add(resolved.spec.id)
     elif plan.own is not None:
         unet_entry = residency.get(("unet", spec.id), lambda: load_unet(plan.own, base_entry.value.unet, to, dtype),
                                    estimate_mb(spec, dtype), pinned)  # fmt: skip
@@ -190,8 +195,14 @@ def run_plan(engine, request, plan, emit: Callable[[Preview], None], cancelled: 
 
     call_start = time.perf_counter()
     try:
+        extra = {resolved.spec.id: weight for resolved, weight in plan.loras}  # user LoRAs, on either tier
         if plan.own is not None and plan.own.spec.kind == "lora":
-            state.activate_lora(spec.id, spec.scale)
+            if extra:
+                state.activate_loras({spec.id: spec.scale, **extra})
+            else:
+                state.activate_lora(spec.id, spec.scale)
+        elif extra:
+            state.activate_loras(extra)
         else:
             state.deactivate_lora()  # the teacher (or a UNet student) runs on the plain base weights
         if plan.ip_adapter is not None:
@@ -232,6 +243,8 @@ def run_plan(engine, request, plan, emit: Callable[[Preview], None], cancelled: 
     settings = _settings(plan, kwargs, described, callback.timesteps, cfg, request)
     notes.append("settings: " + describe_settings(settings))
     labels = [r.label for r in (plan.own, plan.base, plan.controlnet, plan.ip_adapter, plan.preview) if r is not None]
+    labels += [f"{resolved.label} ({resolved.spec.weights.path}, licence {resolved.spec.licence.name})"
+               for resolved, _ in plan.loras]
     provenance = Provenance(
         app=request.app, tier=plan.tier, models=labels, steps=len(callback.timesteps), guidance=plan.guidance,
         seed=int(request.seed), device=dev, timings_ms={k: round(v, 2) for k, v in timings.items()},
@@ -261,6 +274,8 @@ def _settings(plan, kwargs: dict, scheduler: str, timesteps: list, cfg: bool, re
         out["eta"] = kwargs["eta"]
     if plan.own is not None and spec.kind == "lora":
         out["lora_scale"] = spec.scale
+    if plan.loras:
+        out["loras"] = {resolved.spec.weights.path: weight for resolved, weight in plan.loras}
     if "controlnet_conditioning_scale" in kwargs:
         out["controlnet_scale"] = kwargs["controlnet_conditioning_scale"]
     if plan.ip_adapter is not None:
@@ -288,7 +303,8 @@ def describe_settings(settings: dict) -> str:
 
 def _sync_lora_fusion(engine, loaded: Loaded, plan) -> str | None:
     """Merge the student's LoRA into the base, or give the base its exact own weights back, as this call needs."""
-    fused_student = plan.own is not None and plan.own.spec.kind == "lora" and engine.fuses_lora
+    # A merged layer ignores every other adapter (PEFT), so a call with user LoRAs runs its student unfused.
+    fused_student = plan.own is not None and plan.own.spec.kind == "lora" and engine.fuses_lora and not plan.loras
     fusion = loaded.base_entry.state.get("fusion")
     if fusion is None:
         if not fused_student:

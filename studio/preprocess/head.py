@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..live import LIVE_MAX_FACES, FaceTracker
 from .face import Face, face_height
 from .regions import CHIN, FACE_OVAL, FOREHEAD
 
@@ -248,3 +249,27 @@ class SelfieSegmenter:
                 self._graph = mp.solutions.selfie_segmentation.SelfieSegmentation(model_selection=int(self.landscape))
             out = self._graph.process(np.ascontiguousarray(rgb)).segmentation_mask
         return np.clip(np.array(out, dtype=np.float32, copy=True), 0.0, 1.0)
+
+
+class HeadTracker(FaceTracker):
+    """Faces and the person mask for a stream of webcam frames: MediaPipe's face mesh in tracking mode and the
+    landscape selfie model, both skipped on frames that barely changed (studio.live's still-frame gate)."""
+
+    def __init__(self, max_faces: int = LIVE_MAX_FACES, skip_similar: bool = True):
+        super().__init__(max_faces, skip_similar=skip_similar)
+        self.segmenter = SelfieSegmenter(landscape=True)
+        self._mask_for: tuple = (None, None)  # (the faces list the mask was made with, the mask)
+        self._mask_lock = threading.Lock()
+
+    def heads(self, rgb: np.ndarray) -> tuple[list[Face], np.ndarray | None]:
+        """(faces, person mask or None when there is no face) of one frame."""
+        faces = self.faces(rgb)
+        if not faces:
+            return faces, None
+        with self._mask_lock:
+            seen, mask = self._mask_for
+            if seen is faces and mask is not None and mask.shape == rgb.shape[:2]:
+                return faces, mask  # a still frame: the tracker reused its faces, so the mask is reused too
+            mask = self.segmenter.mask(rgb)
+            self._mask_for = (faces, mask)
+            return faces, mask

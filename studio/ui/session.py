@@ -85,16 +85,21 @@ class Cancellable:
         return False
 
     def track(self, items: Iterator) -> Iterator:
-        """Registers the call as active while `items` runs; a consumer that stops early cancels it."""
-        finished = False
+        """Registers the call as active while `items` runs. A consumer that stops early (GeneratorExit at a yield)
+        cancels it; an error raised by the app itself is an error, not a cancel."""
         with _active_lock:
             _active.add(self)
         try:
-            yield from items
-            finished = True
+            for item in items:
+                try:
+                    yield item
+                except BaseException:
+                    self.cancel()
+                    raise
         finally:
-            if not finished:
-                self.cancel()
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()  # the app's own finally blocks run now (the engine stops its device work)
             with _active_lock:
                 _active.discard(self)
 

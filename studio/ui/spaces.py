@@ -171,8 +171,10 @@ def launch_space(demo) -> None:
     """Serve the Space: host and port from GRADIO_SERVER_NAME / GRADIO_SERVER_PORT (Spaces sets them)."""
     import threading
 
+    from ..native_logs import filter_native_stderr
     from ..serve import launch
 
+    filter_native_stderr()
     launch(demo, host=None, port=None, block=False)
     ctx_warm = getattr(demo, "studio_ctx", None)
     if ctx_warm is not None:
