@@ -15,6 +15,7 @@ _APP_MODULES: dict[str, str] = {
     "makeup": "studio.apps.makeup.app",
     "tryon": "studio.apps.tryon.app",
     "head": "studio.apps.head.app",
+    "avatar": "studio.apps.avatar.app",
     "preprocess": "studio.apps.preprocess_inspector.app",
 }
 

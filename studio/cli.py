@@ -8,6 +8,8 @@
     studio fetch makeup --dry-run
     studio api makeup                     # the app's gradio_client endpoints, parameters and defaults
     studio space makeup --out space/      # a ready Hugging Face Space
+    studio plan tryon --vram 8            # predicted peak GPU memory and the memory mode, before loading anything
+    studio distill --teacher sd15 --images photos/ --out runs/mine   # your own few-step LoRA student
 
 Errors a user can fix print one line starting with "error:" and exit non-zero (2 bad input,
 3 missing weights); `--json` output goes to stdout, messages to stderr.
@@ -24,8 +26,9 @@ from pathlib import Path
 from .errors import InputError
 
 
-def _add_param_flags(parser: argparse.ArgumentParser, app, skip_images: bool = False) -> None:
-    from .schema import ImageParam, SliderParam, ToggleParam
+def _add_param_flags(parser: argparse.ArgumentParser, app, skip_images: bool = False, several: bool = False) -> None:
+    """One flag per parameter. `several` (batch): a choice flag takes several values, and the batch runs each."""
+    from .schema import ChoiceParam, ImageListParam, ImageParam, SliderParam, ToggleParam
 
     for p in app.params:
         if skip_images and p.name in (app.primary_input, "tier"):
@@ -36,11 +39,16 @@ def _add_param_flags(parser: argparse.ArgumentParser, app, skip_images: bool = F
         elif isinstance(p, ImageParam):
             parser.add_argument(flag, dest=p.name, metavar="IMAGE", default=None,
                                 help=f"{p.help} (required)" if p.required else p.help)  # fmt: skip
+        elif isinstance(p, ImageListParam):
+            parser.add_argument(flag, dest=p.name, metavar="IMAGE", nargs="*", default=None,
+                                help=f"{p.help} (up to {p.max_items} files)")  # fmt: skip
         else:
             extra = f" [{p.minimum:g}–{p.maximum:g}]" if isinstance(p, SliderParam) else ""
             choices = getattr(p, "choices", None) or None
-            parser.add_argument(flag, dest=p.name, default=None, choices=choices,
-                                help=f"{p.help}{extra} (default {p.default})")  # fmt: skip
+            many = {"nargs": "+"} if several and isinstance(p, ChoiceParam) else {}
+            parser.add_argument(flag, dest=p.name, default=None, choices=choices, **many,
+                                help=f"{p.help}{extra} (default {p.default})" + (" Several: each is run." if many
+                                                                                  else ""))  # fmt: skip
 
 
 def _save_rgb(path: Path, rgb) -> None:
@@ -54,13 +62,14 @@ def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
-def _run_app(app_id: str, values: dict, out: Path | None, extras_dir: Path | None, device: str | None) -> int:
+def _run_app(app_id: str, values: dict, out: Path | None, extras_dir: Path | None, device: str | None,
+             ctx=None) -> int:  # fmt: skip
     from studio.apps import get_app
 
     from .context import make_context
     from .ui.session import Call
 
-    call = Call(get_app(app_id), make_context(device), values)
+    call = Call(get_app(app_id), ctx or make_context(device), values)
     show_progress = sys.stderr.isatty()
     try:
         for update in call.updates():
@@ -97,9 +106,24 @@ def cmd_preprocess(args) -> int:
     return _run_app("preprocess", values, args.out / "overlay.png", args.out, args.device)
 
 
+def _context(args, app_id: str):
+    """make_context for `run` / `compare`, on the tiny studio with --tiny, with --student picked for the app."""
+    from .context import make_context
+
+    ctx = make_context(args.device)
+    if args.tiny:
+        from .engine.tiny import tiny_context
+
+        ctx = tiny_context(ctx, echo=lambda m: print(m, file=sys.stderr))
+    if args.student:
+        ctx = ctx.with_student(app_id, args.student)
+        ctx.student_choice(app_id)  # an unknown id fails here, before any work
+    return ctx
+
+
 def cmd_run(args, app) -> int:
     values = {p.name: getattr(args, p.name) for p in app.params}
-    return _run_app(app.id, values, args.out, args.extras, args.device)
+    return _run_app(app.id, values, args.out, args.extras, args.device, ctx=_context(args, app.id))
 
 
 def cmd_bench(args) -> int:
@@ -107,6 +131,11 @@ def cmd_bench(args) -> int:
         from .bench import bench_preprocess
 
         report = bench_preprocess(image=args.image, frames=args.frames, out_json=args.json, plot=args.plot)
+    elif args.live:
+        if not args.tiny:
+            raise InputError("--live measures the student live path on the tiny hub here: add --tiny (on a GPU, "
+                             "benchmarks/gpu.sh measures it at full size).")  # fmt: skip
+        report = _bench_live(args)
     elif args.tiny or args.random_weights:
         report = _bench_diffusion(args)
     else:
@@ -126,6 +155,23 @@ def cmd_bench(args) -> int:
         report["markdown"] = str(write_markdown(report, args.json.with_suffix(".md")))
     print(json.dumps(report, indent=2))
     return 0
+
+
+def cmd_plan(args) -> int:
+    """`studio plan APP`: the app's predicted peak GPU memory and memory mode, student and teacher (nothing loads)."""
+    from .engine.planner import plan_for_cli
+
+    print(json.dumps(plan_for_cli(args.app, args.vram, args.resolution, args.device), indent=2))
+    return 0
+
+
+def _bench_live(args) -> dict:
+    """`--tiny --live`: the student live path (studio/live_student.py) on the tiny hub: FPS and dropped frames."""
+    from studio.apps import get_app
+
+    from .bench.live import bench_live
+
+    return bench_live(get_app(args.target), seconds=args.seconds, out_json=args.json, plot=args.plot)
 
 
 def _bench_diffusion(args) -> dict:
@@ -182,11 +228,10 @@ def cmd_batch(args, app) -> int:
 
 def cmd_compare(args, app) -> int:
     from .compare import compare_folder
-    from .context import make_context
 
     values = {p.name: getattr(args, p.name) for p in app.params
               if p.name not in ("tier", "seed", app.primary_input)}  # fmt: skip
-    report = compare_folder(app, make_context(args.device), args.inputs, args.out, values, seed=args.seed or 0,
+    report = compare_folder(app, _context(args, app.id), args.inputs, args.out, values, seed=args.seed or 0,
                             include_lite=args.lite)  # fmt: skip
     print(json.dumps({k: v for k, v in report.items() if k != "inputs"}, indent=2))
     return 0 if report["inputs"] else 2
@@ -261,9 +306,13 @@ def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, dict]:
 
         app = get_app(argv[1])
         target = {"run": run, "batch": batch, "compare": compare}[argv[0]]
-        _add_param_flags(target, app, skip_images=argv[0] == "compare")
+        _add_param_flags(target, app, skip_images=argv[0] == "compare", several=argv[0] == "batch")
         apps_parsers["app"] = app
     compare.add_argument("--device", default=None)
+    for p in (run, compare):  # another student for the app (a catalog alternative or one `studio distill` made)
+        p.add_argument("--student", default=None, metavar="ID", help="run this student instead of the recipe's "
+                       "(a catalog id or one `studio distill` made; it brings its own teacher)")  # fmt: skip
+        p.add_argument("--tiny", action="store_true", help="on the tiny hub's random-weight models (CPU; noise)")
     run.add_argument("--out", type=Path, default=None, help="where to write the result image (PNG)")
     run.add_argument("--extras", type=Path, default=None, help="folder for the detail images and summary.json")
     run.add_argument("--device", default=None)
@@ -282,7 +331,21 @@ def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, dict]:
     bench.add_argument("--frames", type=int, default=100)
     bench.add_argument("--json", type=Path, default=None, help="write the report here")
     bench.add_argument("--plot", type=Path, default=None, help="write a PNG plot here (default: next to --json)")
+    bench.add_argument("--live", action="store_true",
+                       help="with --tiny: the student live path (webcam frames through a 1-2 step student): FPS and "
+                            "dropped frames")  # fmt: skip
+    bench.add_argument("--seconds", type=float, default=10.0, help="with --live: how long the simulated webcam runs")
     bench.set_defaults(func=cmd_bench)
+
+    plan = sub.add_parser("plan", help="predict an app's peak GPU memory and the memory mode it needs (JSON; loads "
+                                       "nothing)")  # fmt: skip
+    plan.add_argument("app", help="an app with a diffusion recipe (makeup, tryon, avatar, style, head)")
+    plan.add_argument("--vram", type=float, nargs="+", default=None, metavar="GB",
+                      help="plan for a GPU with this many GB (several: one plan each, with a summary); default: "
+                           "this machine's device")  # fmt: skip
+    plan.add_argument("--resolution", type=int, default=None, help="image side in px (default: the recipe's own)")
+    plan.add_argument("--device", default=None)
+    plan.set_defaults(func=cmd_plan)
 
     fetch = sub.add_parser("fetch", help="download the weights an app (or one catalog model) needs")
     fetch.add_argument("target", help="an app id (makeup, tryon, avatar, style, head) or a catalog model id")
@@ -316,6 +379,10 @@ def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, dict]:
                        help="keep non-commercial models in the Space (left out with a warning otherwise)")
     space.add_argument("--hardware", default=None, help="suggested_hardware (default: from the recipe's family)")
     space.set_defaults(func=cmd_space)
+
+    from .distill.command import add_parser as add_distill_parser
+
+    add_distill_parser(sub)
     return parser, apps_parsers
 
 

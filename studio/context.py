@@ -38,11 +38,28 @@ class RunContext:
     cancel: Callable[[], bool] = _never
     #: Quality-gate limits per app id, replacing the app's defaults (tests and experiments inject them here).
     gate_limits: dict[str, Any] = field(default_factory=dict)
+    #: Students chosen per app id for this call (`with_student`), replacing the recipe's default student.
+    students: dict[str, str] = field(default_factory=dict)
     _shared: _Shared = field(default_factory=_Shared)
 
     def for_call(self, cancel: Callable[[], bool] | None = None) -> "RunContext":
         """A view for one call: the same caches, engine and trackers, its own cancel flag."""
         return replace(self, cancel=cancel or _never)
+
+    def with_student(self, app_id: str, student_id: str | None) -> "RunContext":
+        """A view that runs `app_id` with another student: a catalog alternative or one `studio distill` made (None:
+        the recipe's default). A user-distilled student brings the teacher it was distilled from."""
+        students = {k: v for k, v in self.students.items() if k != app_id}
+        return replace(self, students={**students, app_id: student_id} if student_id else students)
+
+    def student_choice(self, app_id: str) -> dict:
+        """{"student": id, "teacher": id or None} chosen for `app_id` ({} for the recipe's own): the overrides
+        `run_on_engine` puts in each request and `choose_tier` checks availability with."""
+        if not self.students.get(app_id):
+            return {}
+        from .engine.user_students import choice
+
+        return choice(self.engine, self.students[app_id])
 
     def with_engine(self, engine) -> "RunContext":
         """Use `engine` (e.g. one on a test catalog) instead of building one from the settings."""

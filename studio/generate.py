@@ -31,8 +31,14 @@ def run_on_engine(ctx, request, paste: Callable[[np.ndarray], np.ndarray],
     """Yield the engine's step previews pasted into the full frame (`paste(crop_image) -> frame`), labelled with
     `label` when given (e.g. "face 2 of 3"); return the engine's `Result` (its image still the crop).
 
-    The request's cancel flag is the call's own (`ctx.cancel`), so a cancelled call stops between steps.
+    The request's cancel flag is the call's own (`ctx.cancel`), so a cancelled call stops between steps. A student
+    chosen for the app on this call (`ctx.with_student`) replaces the recipe's, with its own teacher if it has one.
     """
+    if getattr(ctx, "students", None) and request.student is None:
+        from dataclasses import replace
+
+        choice = ctx.student_choice(request.app)
+        request = replace(request, **{k: v for k, v in choice.items() if v and getattr(request, k) is None})
     if request.cancel is None:
         request.cancel = ctx.cancel
     result = None

@@ -60,8 +60,7 @@ class MeshWarp:
         self.triangles = np.asarray(triangles, np.int32)
         # Source corners per triangle, (T, 2, 3): the "to" side of every per-triangle affine.
         self._src = np.transpose(self.points[self.triangles], (0, 2, 1)).astype(np.float64)
-        ones = np.ones((len(self.triangles), 1, 3))
-        self._orientation = np.sign(np.linalg.det(np.concatenate([self._src, ones], axis=1)))
+        self._orientation = np.sign(_inverse_corners(self.points[self.triangles].astype(np.float64))[1])
 
     def field(self, targets: np.ndarray, scale: float = 0.5, moved_px: float = 0.05,
               depth: np.ndarray | None = None) -> WarpField | None:  # fmt: skip
@@ -93,15 +92,19 @@ class MeshWarp:
 
         # Per-triangle affine from target pixels to source pixels: src = A @ [x, y, 1].
         dst = targets[self.triangles[active]].astype(np.float64)  # (T, 3, 2)
-        m = np.concatenate([np.transpose(dst, (0, 2, 1)), np.ones((len(active), 1, 3))], axis=1)  # (T, 3, 3)
-        det = np.linalg.det(m)
+        inverse, det = _inverse_corners(dst)
         good = np.abs(det) > 1e-6  # a triangle squashed to a line covers no pixel
         hidden = np.zeros_like(good)
         if depth is not None:  # a triangle whose corners now run the other way round faces away: it is hidden
             hidden = good & (np.sign(det) != self._orientation[active])
             good &= ~hidden
-        affine = np.zeros((len(active), 2, 3))
-        affine[good] = self._src[active[good]] @ np.linalg.inv(m[good])
+        # Displacement per triangle, (6, T + 1): src − target = D @ [x, y, 1]; the last column (all zero) is for
+        # pixels no triangle covers.
+        coef = np.zeros((6, len(active) + 1), np.float32)
+        affine = self._src[active[good]] @ (inverse[good] / det[good, None, None])
+        affine[:, 0, 0] -= 1.0
+        affine[:, 1, 1] -= 1.0
+        coef[:, np.flatnonzero(good)] = affine.reshape(-1, 6).T
 
         ids = np.full((sh, sw), -1, np.int32)
         raster = np.round(((dst - [x0, y0] + 0.5) * [fx, fy] - 0.5) * (1 << _SHIFT)).astype(np.int32)
@@ -109,29 +112,39 @@ class MeshWarp:
             cv2.fillConvexPoly(ids, raster[k], int(k), cv2.LINE_8, _SHIFT)
         if hidden.any():
             _fill_gaps(ids, raster[hidden])
+        ids[ids < 0] = len(active)
 
-        # Pixel centres of the raster in full-image coordinates.
-        gx = (np.arange(sw, dtype=np.float32) + 0.5) / fx - 0.5 + x0
-        gy = (np.arange(sh, dtype=np.float32) + 0.5) / fy - 0.5 + y0
-        xx, yy = np.meshgrid(gx, gy)
-        inside = ids >= 0
-        a = affine[ids[inside]].astype(np.float32)
-        px, py = xx[inside], yy[inside]
-        dx = np.zeros((sh, sw), np.float32)
-        dy = np.zeros((sh, sw), np.float32)
-        dx[inside] = a[:, 0, 0] * px + a[:, 0, 1] * py + a[:, 0, 2] - px
-        dy[inside] = a[:, 1, 0] * px + a[:, 1, 1] * py + a[:, 1, 2] - py
+        # Pixel centres of the raster in full-image coordinates, broadcast along rows and columns.
+        gx = ((np.arange(sw, dtype=np.float32) + 0.5) / fx - 0.5 + x0)[None, :]
+        gy = ((np.arange(sh, dtype=np.float32) + 0.5) / fy - 0.5 + y0)[:, None]
+        c = np.take(coef, ids, axis=1)  # (6, sh, sw)
+        dx = c[0] * gx + c[1] * gy + c[2]
+        dy = c[3] * gx + c[4] * gy + c[5]
         if (sw, sh) != (bw, bh):
             dx = cv2.resize(dx, (bw, bh), interpolation=cv2.INTER_LINEAR)
             dy = cv2.resize(dy, (bw, bh), interpolation=cv2.INTER_LINEAR)
-        fullx, fully = np.meshgrid(np.arange(x0, x1, dtype=np.float32), np.arange(y0, y1, dtype=np.float32))
-        return WarpField((int(x0), int(y0), int(x1), int(y1)), fullx + dx, fully + dy)
+        map_x = dx + np.arange(x0, x1, dtype=np.float32)[None, :]
+        map_y = dy + np.arange(y0, y1, dtype=np.float32)[:, None]
+        return WarpField((int(x0), int(y0), int(x1), int(y1)), map_x, map_y)
 
     def warp(self, image: np.ndarray, targets: np.ndarray, scale: float = 0.5,
              depth: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
         """`image` with its source points moved to `targets` (a copy; unchanged when nothing moves)."""
         f = self.field(targets, scale, depth=depth)
         return image.copy() if f is None else f.apply(image)
+
+
+def _inverse_corners(corners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(adjugate, determinant) of every triangle's [[x_a, x_b, x_c], [y_a, y_b, y_c], [1, 1, 1]], from (T, 3, 2)
+    corners, written out (a thousand 3×3 inverses through LAPACK cost more than the rest of a frame); the inverse is
+    adjugate / determinant, and the determinant's sign is the triangle's orientation."""
+    (xa, ya), (xb, yb), (xc, yc) = (corners[:, k].T for k in range(3))
+    adj = np.empty((len(corners), 3, 3))
+    adj[:, 0, 0], adj[:, 0, 1], adj[:, 0, 2] = yb - yc, xc - xb, xb * yc - xc * yb
+    adj[:, 1, 0], adj[:, 1, 1], adj[:, 1, 2] = yc - ya, xa - xc, xc * ya - xa * yc
+    adj[:, 2, 0], adj[:, 2, 1], adj[:, 2, 2] = ya - yb, xb - xa, xa * yb - xb * ya
+    det = xa * (yb - yc) + xb * (yc - ya) + xc * (ya - yb)
+    return adj, det
 
 
 def _fill_gaps(ids: np.ndarray, hidden_corners: np.ndarray) -> None:

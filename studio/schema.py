@@ -43,6 +43,26 @@ class ImageParam(Param):
 
 
 @dataclass(frozen=True)
+class ImageListParam(Param):
+    """Several images for one input (more photos of the same person): optional, at most `max_items`. Validates to a
+    tuple (empty when none were given); each item is anything `load_image` takes. Not an `ImageParam`: batch and
+    compare never iterate it, every row gets the same list."""
+
+    max_items: int = 4
+    kind = "images"
+
+    def validate(self, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return ()
+        if isinstance(value, (str, bytes, np.ndarray)) or not hasattr(value, "__iter__"):
+            value = [value]  # one image given where a list was expected
+        items = tuple(v for v in value if v is not None)
+        if len(items) > self.max_items:
+            raise InputError(f"'{self.label}' takes at most {self.max_items} images; got {len(items)}.")
+        return items
+
+
+@dataclass(frozen=True)
 class SliderParam(Param):
     minimum: float = 0.0
     maximum: float = 1.0

@@ -107,6 +107,14 @@ class Settings:
     include_noncommercial: bool = False
     #: Explicit local weights per catalog id: ((id, folder or file), ...); wins over models_dir and the cache.
     model_paths: tuple[tuple[str, Path], ...] = ()
+    #: Plan every diffusion call as if the GPU had this many GB (the VRAM planner, studio/engine/planner.py);
+    #: None = the device's own memory. On a CPU it makes the engine act on plans (tests, rehearsals).
+    vram_gb: float | None = None
+    #: torch.compile for the denoiser and the VAE decoder: "off", "regional" (the repeated blocks, seconds to
+    #: compile) or "full" (whole models, longest compile). See studio/engine/speed.py.
+    compile: str = "off"
+    #: Where torch.compile keeps its caches between runs (None: <cache_dir>/torch-compile).
+    compile_cache_dir: Path | None = None
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> "Settings":
@@ -137,6 +145,10 @@ class Settings:
             fuse_lora=_env_choice(env, "STUDIO_FUSE_LORA", defaults.fuse_lora, ("auto", "on", "off")),
             include_noncommercial=_env_bool(env, "STUDIO_INCLUDE_NONCOMMERCIAL", False),
             model_paths=_parse_model_paths(env.get("STUDIO_MODEL_PATHS", "")),
+            vram_gb=_env_number(env, "STUDIO_VRAM_GB", None, float, minimum=0.5),
+            compile=_env_choice(env, "STUDIO_COMPILE", defaults.compile, ("off", "regional", "full")),
+            compile_cache_dir=(_writable_dir(env, "STUDIO_COMPILE_CACHE", Path())
+                               if env.get("STUDIO_COMPILE_CACHE") else None),  # fmt: skip
         )
 
     def with_overrides(self, **overrides) -> "Settings":

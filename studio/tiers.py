@@ -82,7 +82,9 @@ def choose_tier(ctx, app_id: str, tier: str, what: str | None = None) -> TierCho
     """
     if tier == "lite":
         return TierChoice(tier, None)
-    have = ctx.engine.availability(app_id)
+    # A student chosen for this call (ctx.with_student) is the one whose weights count, on its own teacher if any.
+    chosen = ctx.student_choice(app_id) if getattr(ctx, "students", None) else {}
+    have = ctx.engine.availability(app_id, **chosen)
     fetch = have["fetch"]
     if tier == "auto":
         if have["student"]["available"] or have["teacher"]["available"]:

@@ -78,16 +78,29 @@ def warp_maps(moves_from: np.ndarray, moves_to: np.ndarray, box: tuple[int, int,
     bw, bh = x1 - x0, y1 - y0
     if margin is None:
         margin = 0.08 * min(bw, bh)
-    border = _border_points(box, 5)
+    border = _border_points(box, 4)
     anchors = border if pinned is None or not len(pinned) else np.vstack([pinned, border])
     src = np.vstack([moves_from, anchors]).astype(np.float64)
     dst = np.vstack([moves_to, anchors]).astype(np.float64)
-    disp = _field(src, dst, box, step)
+    # Every grid (the box's, then each detail window's) is evaluated in one MLS call: a call's fixed cost is most
+    # of its time at webcam sizes.
+    windows = [(box, step)]
     for (dx0, dy0, dx1, dy1), fine_step in detail:
         dx0, dy0, dx1, dy1 = max(dx0, x0), max(dy0, y0), min(dx1, x1), min(dy1, y1)
-        if dx1 - dx0 < 4 or dy1 - dy0 < 4:
-            continue
-        fine = _field(src, dst, (dx0, dy0, dx1, dy1), fine_step)
+        if dx1 - dx0 >= 4 and dy1 - dy0 >= 4:
+            windows.append(((dx0, dy0, dx1, dy1), fine_step))
+    grids = [_grid(b, s) for b, s in windows]
+    moved = mls_similarity(dst, src, np.vstack([g.reshape(-1, 2) for g in grids]))  # backward: targets → sources
+    fields, start = [], 0
+    for (b, _), g in zip(windows, grids):
+        n = g.shape[0] * g.shape[1]
+        back = (moved[start : start + n] - g.reshape(-1, 2)).reshape(g.shape).astype(np.float32)
+        start += n
+        # The grid's first and last samples sit on the box's first and last pixel centres, as align_corners
+        # resizing expects; cv2.resize aligns pixel areas, a sub-pixel difference invisible in a smooth field.
+        fields.append(cv2.resize(back, (b[2] - b[0], b[3] - b[1]), interpolation=cv2.INTER_LINEAR))
+    disp = fields[0]
+    for ((dx0, dy0, dx1, dy1), _), fine in zip(windows[1:], fields[1:]):
         blend = _window(dy1 - dy0, dx1 - dx0, 0.3 * min(dx1 - dx0, dy1 - dy0))[..., None]
         part = disp[dy0 - y0 : dy1 - y0, dx0 - x0 : dx1 - x0]
         part += (fine - part) * blend
@@ -100,23 +113,17 @@ def warp_points(moves_from: np.ndarray, moves_to: np.ndarray, box: tuple[int, in
                 pinned: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
     """Where `points` (N×2, photo pixels) land under the same deformation as `warp_maps` (forward, without the
     border window: for points well inside the box, such as a face's landmarks)."""
-    border = _border_points(box, 5)
+    border = _border_points(box, 4)
     anchors = border if pinned is None or not len(pinned) else np.vstack([pinned, border])
     return mls_similarity(np.vstack([moves_from, anchors]), np.vstack([moves_to, anchors]), points)
 
 
-def _field(src: np.ndarray, dst: np.ndarray, box: tuple[int, int, int, int], step: float) -> np.ndarray:
-    """The backward displacement (bh × bw × 2, float32) over `box`, evaluated every `step` px and interpolated."""
+def _grid(box: tuple[int, int, int, int], step: float) -> np.ndarray:
+    """Sample points (gh × gw × 2) every ~`step` px over the box, its first and last pixel centres included."""
     x0, y0, x1, y1 = box
-    bw, bh = x1 - x0, y1 - y0
-    gx = np.linspace(x0, x1 - 1, max(2, int(np.ceil(bw / step)) + 1))
-    gy = np.linspace(y0, y1 - 1, max(2, int(np.ceil(bh / step)) + 1))
-    grid = np.stack(np.meshgrid(gx, gy), axis=-1).reshape(-1, 2)
-    # Backward map: solve from the targets to the sources, evaluated at output positions.
-    back = mls_similarity(dst, src, grid).reshape(len(gy), len(gx), 2) - grid.reshape(len(gy), len(gx), 2)
-    # The grid's first and last samples sit on the box's first and last pixel centres, as align_corners resizing
-    # expects; cv2.resize aligns pixel areas instead, a sub-pixel difference that is invisible in a smooth field.
-    return cv2.resize(back.astype(np.float32), (bw, bh), interpolation=cv2.INTER_LINEAR)
+    gx = np.linspace(x0, x1 - 1, max(2, int(np.ceil((x1 - x0) / step)) + 1))
+    gy = np.linspace(y0, y1 - 1, max(2, int(np.ceil((y1 - y0) / step)) + 1))
+    return np.stack(np.meshgrid(gx, gy), axis=-1)
 
 
 def _border_points(box: tuple[int, int, int, int], per_side: int) -> np.ndarray:

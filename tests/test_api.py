@@ -170,18 +170,21 @@ def slow_page(settings, preprocessing):
     limits = ServerLimits(max_upload_mb=1, queue_size=2, delete_after_min=2 / 60)
     page = build_page(slow.app, RunContext(settings=settings, preprocess=preprocessing), delete_cache=limits.delete_cache)
     _, url, _ = launch(page, port=None, block=False, limits=limits)
-    yield slow, url
+    yield slow, url, page
     page.close()
 
 
-def _idle_within(seconds: float) -> float:
-    from studio.ui.session import active_calls
-
+def _idle_within(page, slow, seconds: float) -> float:
+    """Seconds until the page's queue has no running event and the app has stopped stepping."""
     start = time.monotonic()
-    while active_calls() and time.monotonic() - start < seconds:
+    while page._queue.get_active_worker_count() and time.monotonic() - start < seconds:
         time.sleep(0.05)
-    assert active_calls() == 0, f"the worker was still busy {seconds} s after its client left"
-    return time.monotonic() - start
+    waited = time.monotonic() - start
+    assert page._queue.get_active_worker_count() == 0, f"the worker was still busy {seconds} s after its client left"
+    steps = slow.steps
+    time.sleep(1.0)
+    assert slow.steps <= steps + 1 and steps < 100, "the app kept working after its client left"
+    return waited
 
 
 def _photo(tmp_path) -> str:
@@ -193,7 +196,7 @@ def _photo(tmp_path) -> str:
 
 
 def test_a_client_killed_mid_run_frees_the_worker_within_seconds(slow_page, tmp_path):
-    slow, url = slow_page
+    slow, url, page = slow_page
     script = ("import sys, time; from gradio_client import Client, handle_file;"
               f"c = Client({url!r}, verbose=False); c.submit(handle_file({_photo(tmp_path)!r}), api_name='/slow');"
               "time.sleep(600)")  # fmt: skip
@@ -204,30 +207,26 @@ def test_a_client_killed_mid_run_frees_the_worker_within_seconds(slow_page, tmp_
     finally:
         proc.kill()
         proc.wait()
-    waited = _idle_within(10)
-    stopped_at = slow.steps
-    time.sleep(1.0)
-    assert slow.steps == stopped_at and stopped_at < 100, "the app kept working after its client left"
+    waited = _idle_within(page, slow, 10)
     print(f"disconnect → idle worker: {waited:.2f} s")
 
 
 def test_job_cancel_stops_the_run_at_its_next_step(slow_page, tmp_path):
-    slow, url = slow_page
+    slow, url, page = slow_page
     client = Client(url, verbose=False)
     job = client.submit(handle_file(_photo(tmp_path)), api_name="/slow")
     assert slow.started.wait(120)
     start = time.monotonic()
     job.cancel()
     assert time.monotonic() - start < 10, "job.cancel() blocked"
-    _idle_within(10)
-    assert slow.steps < 100
+    _idle_within(page, slow, 10)
     client.close()
 
 
 def test_a_full_queue_says_busy_retry(slow_page, tmp_path):
     import httpx
 
-    slow, url = slow_page
+    slow, url, _ = slow_page
     client = Client(url, verbose=False)
     photo = handle_file(_photo(tmp_path))
     jobs = [client.submit(photo, api_name="/slow") for _ in range(2)]  # one runs (limit 2), the queue fills
@@ -246,7 +245,7 @@ def test_a_full_queue_says_busy_retry(slow_page, tmp_path):
 
 
 def test_uploads_over_the_limit_are_refused(slow_page, tmp_path):
-    _, url = slow_page
+    _, url, _ = slow_page
     big = tmp_path / "big.png"
     big.write_bytes(b"\x89PNG" + np.random.default_rng(0).bytes(1_500_000))  # 1.5 MB against a 1 MB limit
     client = Client(url, verbose=False)
@@ -259,7 +258,7 @@ def test_results_and_uploads_are_private_and_deleted_on_schedule(slow_page, tmp_
     import os
     import stat
 
-    slow, url = slow_page
+    _, url, _ = slow_page
     client = Client(url, verbose=False)
     out = client.predict(handle_file(_photo(tmp_path)), "auto", 0, 2, api_name="/slow")[0]
     root = Path(os.environ["GRADIO_TEMP_DIR"])

@@ -174,7 +174,8 @@ def jupyterlab(tmp_path_factory):
                                                                  "JUPYTERLAB_WORKSPACES_DIR", "JUPYTER_RUNTIME_DIR")}}  # fmt: skip
     log = (root / "lab.log").open("w")
     proc = subprocess.Popen([sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
-                             "--ServerApp.token=", "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True",
+                             "--IdentityProvider.token=", "--ServerApp.password=", "--ServerApp.disable_check_xsrf=True",
+                             "--allow-root",
                              f"--ServerApp.root_dir={root}", "--LabApp.news_url=None",
                              "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"],
                             env=env, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip

@@ -99,23 +99,27 @@ def frame_transform(head: Head, size: tuple[int, int], head_share: float, eyes_f
 
 
 def place(rgb: np.ndarray, matte: np.ndarray, m: np.ndarray, size: tuple[int, int],
-          fade: float) -> tuple[np.ndarray, np.ndarray, float]:  # fmt: skip
-    """(photo in the frame, matte in the frame, share of the frame the photo did not cover). Past the photo's edge
-    the person (where the matte touches that edge) continues and fades out over `fade` photo pixels."""
+          fade: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """(photo in the frame, matte in the frame, where the photo covers the frame 0–1). Past the photo's edge the
+    person (where the matte touches that edge) continues, mirrored, and fades out over `fade` photo pixels — over a
+    quarter of that above the photo, where mirroring would stack a second forehead on the first."""
     w, h = size
     shrink = m[0, 0] ** 2 + m[0, 1] ** 2 < 1.0
     flags = cv2.INTER_AREA if shrink else cv2.INTER_CUBIC
-    # Mirrored past the edge: hair continues as hair, a shirt as a shirt (replicating smears stripes).
+    # Mirrored past the edge: a shirt continues as a shirt (replicating the edge row smears stripes).
     image = cv2.warpAffine(rgb, m, (w, h), flags=flags, borderMode=cv2.BORDER_REFLECT_101)
-    alpha = cv2.warpAffine(matte, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    alpha = cv2.warpAffine(matte, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
     inv = cv2.invertAffineTransform(m)
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
     sx = inv[0, 0] * xs + inv[0, 1] * ys + inv[0, 2]
     sy = inv[1, 0] * xs + inv[1, 1] * ys + inv[1, 2]
     ph, pw = rgb.shape[:2]
-    outside = np.maximum.reduce([-sx, sx - (pw - 1), -sy, sy - (ph - 1), np.zeros_like(sx)])
-    alpha *= np.clip(1.0 - outside / max(fade, 1.0), 0.0, 1.0) ** 1.5
-    return image, np.clip(alpha, 0, 1).astype(np.float32), float((outside > 0.5).mean())
+    fade = max(fade, 1.0)
+    side = np.maximum.reduce([-sx, sx - (pw - 1), sy - (ph - 1), np.zeros_like(sx)])
+    above = np.maximum(-sy, 0.0)
+    alpha *= np.clip(1.0 - side / fade, 0.0, 1.0) ** 1.5 * np.clip(1.0 - above / (0.25 * fade), 0.0, 1.0)
+    covered = ((side < 0.5) & (above < 0.5)).astype(np.float32)
+    return image, np.clip(alpha, 0, 1).astype(np.float32), covered
 
 
 @dataclass

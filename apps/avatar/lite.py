@@ -54,8 +54,8 @@ def portrait(ctx, rgb: np.ndarray, face: Face, preset: Preset, background: np.nd
                                                             "the photo's own"})  # fmt: skip
     size = preset.size
     head = measure_head(face, matte)
-    m, framed, alpha, padded = _fit(lit, matte, head, preset, face_height(face))
-    back, what = _backdrop(preset, size, framed, alpha, background)
+    m, framed, alpha, covered, padded = _fit(lit, matte, head, preset, face_height(face))
+    back, what = _backdrop(preset, size, framed, alpha * covered + (1.0 - covered), background)
     if preset.look == "duotone":  # toned before the backdrop goes behind, so no edge pixel carries the old colour
         framed = looks.duotone(framed, alpha)
     image = composite(framed, alpha, back, spill=0.0 if preset.look == "duotone" else 0.35)
@@ -81,26 +81,41 @@ def portrait(ctx, rgb: np.ndarray, face: Face, preset: Preset, background: np.nd
 
 
 def _fit(rgb, matte, head: Head, preset: Preset, fh: float):
-    """(transform, framed photo, framed matte, share of the frame past the photo). A tight crop cannot fill a
-    head-and-shoulders frame: the head is allowed to grow (up to the passport rule's top for passports, a third more
-    otherwise) until the photo covers the frame, so as little as possible has to fade into the backdrop."""
-    top = 0.66 if preset.id == "passport" else min(0.8, preset.head_share * 1.35)
+    """(transform, framed photo, framed matte, where the photo covers the frame, the share it does not). A tight crop
+    cannot fill a head-and-shoulders frame: the head is allowed to grow (to the passport rule's top for passports, to
+    a close-up otherwise) until the photo covers the frame, so as little as possible has to fade into the backdrop.
+    Candidates are judged on a coarse grid; only the chosen framing is rendered."""
+    top = 0.66 if preset.id == "passport" else 0.8
+    w, h = preset.size
+    gx, gy = np.meshgrid(np.linspace(0, w - 1, 40), np.linspace(0, h - 1, 50))
+    grid = np.stack([gx.ravel(), gy.ravel(), np.ones(gx.size)])
+    ph, pw = rgb.shape[:2]
     best = None
     for share in np.linspace(preset.head_share, top, 6):
         m = frame_transform(head, preset.size, float(share), preset.eyes_from_top, preset.level)
-        framed, alpha, padded = place(rgb, matte, m, preset.size, fade=0.25 * fh)
-        if best is None or padded < best[3] - 0.01:
-            best = (m, framed, alpha, padded)
+        edge = float((m @ np.array([head.centre_x, 0.0, 1.0]))[1])  # the photo's top edge, in the frame
+        if not head.crown_in_photo and edge > 0 and preset.id != "passport":
+            # The hair runs off the photo's top: let it run off the frame's top too (a tight headshot), rather than
+            # fade into the backdrop, raising the eyes at most to a fifth of the way down.
+            m[1, 2] -= min(edge, (preset.eyes_from_top - 0.2) * h)
+        sx, sy = cv2.invertAffineTransform(m) @ grid
+        padded = float(((sx < 0) | (sx > pw - 1) | (sy < 0) | (sy > ph - 1)).mean())
+        if best is None or padded < best[1] - 0.01:
+            best = (m, padded)
         if padded <= 0.03:
             break
-    return best
+    m = best[0]
+    framed, alpha, covered = place(rgb, matte, m, preset.size, fade=0.25 * fh)
+    return m, framed, alpha, covered, 1.0 - float(covered.mean())
 
 
-def _backdrop(preset: Preset, size, framed, alpha, background) -> tuple[np.ndarray, str]:
+def _backdrop(preset: Preset, size, framed, hide, background) -> tuple[np.ndarray, str]:
+    """The backdrop and what it is; `hide` (0–1) marks what a blurred background must not come from (the person,
+    and the frame past the photo, which holds only mirrored photo)."""
     if background is not None and preset.uses_user_background:
         return cover(background, size), "yours"
     if preset.background == "user_or_blur":
-        return background_blur(framed, alpha, 0.025 * size[0]), "the photo's own, blurred"
+        return background_blur(framed, hide, 0.025 * size[0]), "the photo's own, blurred"
     if preset.background == "flat":
         return flat_backdrop(size, preset.backdrop), "plain"
     return studio_backdrop(size, preset.backdrop, (0.5, preset.eyes_from_top)), "studio"

@@ -96,8 +96,9 @@ def cover(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def background_blur(image: np.ndarray, matte: np.ndarray, sigma: float) -> np.ndarray:
-    """The photo's own background blurred like a wide-open lens, without the person bleeding into it: the blur is
-    normalised by the blurred background weight, so the area behind the person fills from its surroundings."""
+    """The photo's own background blurred like a wide-open lens, without the person (`matte`) bleeding into it: the
+    blur is normalised by the blurred background weight, so the area behind the person fills from its surroundings
+    (and where no background is near at all, from the background's mean colour)."""
     h, w = image.shape[:2]
     f = min(1.0, 8.0 / max(sigma, 1e-3))  # a wide blur loses nothing when computed small and enlarged
     small = (max(4, round(w * f)), max(4, round(h * f)))
@@ -106,7 +107,11 @@ def background_blur(image: np.ndarray, matte: np.ndarray, sigma: float) -> np.nd
     blurred = cv2.GaussianBlur(img * weight, (0, 0), sigma * f)
     norm = cv2.GaussianBlur(weight, (0, 0), sigma * f)
     norm = norm[..., None] if norm.ndim == 2 else norm
-    out = cv2.resize(blurred / np.maximum(norm, 1e-3), (w, h), interpolation=cv2.INTER_LINEAR)
+    total = float(weight.sum())
+    mean = (img * weight).reshape(-1, 3).sum(0) / total if total > 1.0 else img.reshape(-1, 3).mean(0)
+    reach = np.clip(norm / 0.05, 0.0, 1.0)  # trust the normalised blur only where enough background fed it
+    filled = blurred / np.maximum(norm, 1e-3) * reach + mean[None, None, :] * (1.0 - reach)
+    out = cv2.resize(filled, (w, h), interpolation=cv2.INTER_LINEAR)
     return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 
 

@@ -102,9 +102,8 @@ def angles_deg(rot: np.ndarray) -> dict[str, float]:
 #: Lid gap over eye width of a relaxed open eye (both lids' mid points over the corner distance), the neutral a
 #: single driver photo's eyes are read against: the mean of the five frontal fixture faces that do not smile (0.30–0.39).
 NEUTRAL_EYE_OPEN = 0.35
-#: Outer lip width over the eye distance of a closed, relaxed mouth: 0.72–0.85 on the fixture faces that do not
-#: smile (0.78 their mean); smiles measure 1.0–1.24.
-NEUTRAL_MOUTH_WIDTH = 0.78
+#: Openness above this share of the relaxed value reads as open: eyes narrower than average at rest stay open.
+EYE_DEAD_ZONE = 0.85
 _EYE_LIDS = {"right": (33, 133, 159, 145), "left": (263, 362, 386, 374)}  # outer, inner corner; upper, lower mid
 
 
@@ -119,7 +118,7 @@ def still_offsets(mesh: np.ndarray, carried: np.ndarray) -> np.ndarray:
 
     - lips: the driver's opening and smile (its inner-lip ring, carried into the source's frame), the source's lips
       around it;
-    - lids: each eye opened or closed by the driver's openness over a relaxed eye's (`NEUTRAL_EYE_OPEN`), the lids
+    - lids: each eye closed by as much as the driver's is narrower than a relaxed eye (`NEUTRAL_EYE_OPEN`), the lids
       of the source's own eye moved, never replaced (eye shape is identity);
     - chin, jaw and cheeks: the lips' motion spread to them (a Gaussian-weighted mean of the nearest lip offsets),
       fully below the mouth (the jaw is one bone) and fading sideways and towards the nose;
@@ -128,17 +127,16 @@ def still_offsets(mesh: np.ndarray, carried: np.ndarray) -> np.ndarray:
     p = mesh[:, :2]
     iod = interocular(mesh)
     offsets = np.zeros_like(mesh)
-    # The opening is the driver's inner-lip ring, hung from the source's upper-lip centre (13) and widened by how much
-    # wider than a relaxed mouth the source's own is; the outer ring follows its inner partner point by point, so the
-    # lips keep the source's fullness.
+    # The opening is the driver's inner-lip ring (at the source's scale), hung from the source's upper-lip centre (13);
+    # the outer ring follows its inner partner point by point, so the lips keep the source's fullness.
     ring = carried[list(LIPS_INNER)] - carried[13]
-    ring[:, 0] *= np.clip(np.linalg.norm(p[61] - p[291]) / (NEUTRAL_MOUTH_WIDTH * iod), 0.85, 1.15)
     offsets[list(LIPS_INNER)] = mesh[13] + ring - mesh[list(LIPS_INNER)]
     offsets[list(LIPS_OUTER)] = offsets[list(LIPS_INNER)]  # the two rings list partner points in the same order
     lips = list(LIPS_ALL)
     for side, ring in (("right", RIGHT_EYE), ("left", LEFT_EYE)):
         outer, inner = _EYE_LIDS[side][:2]
-        factor = float(np.clip(eye_openness(carried, side) / NEUTRAL_EYE_OPEN, 0.1, 1.25))
+        # Only a clear squint or blink closes the source's eyes (narrow eyes at rest are the driver's, not a mood).
+        factor = float(np.clip(eye_openness(carried, side) / (EYE_DEAD_ZONE * NEUTRAL_EYE_OPEN), 0.1, 1.0))
         axis = p[inner] - p[outer]
         normal = np.array([-axis[1], axis[0]]) / max(np.linalg.norm(axis), 1e-3)
         idx = list(ring)
@@ -233,6 +231,15 @@ def rig_triangles(points: np.ndarray, n_mesh: int) -> np.ndarray:
              _delaunay_in(points, LEFT_EYE + tuple(range(473, 478)), LEFT_EYE, True)]  # fmt: skip
     outer = _delaunay_in(points, list(FACE_OVAL) + list(range(n_mesh, len(points))), FACE_OVAL, False)
     return np.vstack([outer, tessellation(), *holes])
+
+
+def untouched(rig: Rig) -> np.ndarray:
+    """bool mask of the pixels no drive can change: outside the still ring."""
+    h, w = rig.image.shape[:2]
+    inside = np.zeros((h, w), np.uint8)
+    ring = rig.rings[rig.n_head : rig.n_head + len(FACE_OVAL), :2]
+    cv2.fillPoly(inside, [np.round(ring).astype(np.int32)], 1)
+    return inside == 0
 
 
 def _skin_lab(rgb: np.ndarray, face: Face) -> np.ndarray:
@@ -337,14 +344,14 @@ def targets(rig: Rig, drive: Drive) -> np.ndarray:
 
 
 def render(rig: Rig, drive: Drive, scale: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
-    """(the source moved as the drive says, the target mesh (478, 2))."""
+    """(the source moved as the drive says, the moved mesh (478, 3): pixels and depth)."""
     goal = targets(rig, drive)
     depth = goal[:, 2].copy()
     depth[len(rig.mesh) :] = depth[: len(rig.mesh)].max() + rig.iod * 10  # the face always covers what is around it
     out = rig.warp.warp(rig.image, goal[:, :2], scale, depth=depth)
-    mesh = goal[: len(rig.mesh), :2]
+    mesh = goal[: len(rig.mesh)]
     if drive.mouth is not None:
-        out = fill_mouth(out, rig, mesh, *drive.mouth)
+        out = fill_mouth(out, rig, mesh[:, :2], *drive.mouth)
     return out, mesh
 
 

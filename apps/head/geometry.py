@@ -19,10 +19,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from studio.preprocess.face import Face
-from studio.preprocess.identity import GEOMETRIC_FEATURES, average_face, geometric_features
-from studio.preprocess.regions import (FACE_OVAL, LEFT_BROW_UPPER, LEFT_EYE, LEFT_IRIS_CENTER, LEFT_IRIS_RING,
-                                       LIPS_INNER, LIPS_OUTER, RIGHT_BROW_UPPER, RIGHT_EYE, RIGHT_IRIS_CENTER,
-                                       RIGHT_IRIS_RING)  # fmt: skip
+from studio.preprocess.identity import GEOMETRIC_FEATURES, average_face, some_geometric_features
+from studio.preprocess.regions import (FACE_OVAL, LEFT_BROW_UPPER, LEFT_EYE, LEFT_IRIS_CENTER, LIPS_INNER,
+                                       LIPS_OUTER, RIGHT_BROW_UPPER, RIGHT_EYE, RIGHT_IRIS_CENTER)  # fmt: skip
 
 from .presets import Shape
 
@@ -30,7 +29,7 @@ from .presets import Shape
 NOSE = (1, 2, 4, 5, 19, 45, 48, 64, 94, 97, 98, 115, 195, 197, 220, 275, 278, 294, 326, 327, 344, 440)
 #: The face outline under the cheekbones, from the subject's right jaw angle round the chin to the left one.
 JAW = (132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397, 288, 361)
-PINNED = tuple(i for i in FACE_OVAL if i not in JAW) + LEFT_BROW_UPPER + RIGHT_BROW_UPPER + (6, 168)
+PINNED = tuple(i for i in FACE_OVAL if i not in JAW)[::2] + LEFT_BROW_UPPER[::2] + RIGHT_BROW_UPPER[::2] + (6, 168)
 #: A ring of extra handles round each eye (radius in eye half-widths) carrying part of the eye's scale (a fraction),
 #: so the enlargement fades out over the lids and the cheek instead of stopping at the lash line.
 EYE_FALLOFF_RADIUS, EYE_FALLOFF_SHARE = 1.5, 0.45
@@ -53,13 +52,17 @@ class Handles:
     detail: list  # (box, grid step) windows round the eyes, nose and mouth for studio.warp.warp_maps
 
 
+#: The proportions the caricature exaggerates: our key → the geometric descriptor's feature (two point groups).
+_PICK = {"eyes": "eye width", "nose_width": "nose width at the wings", "nose_length": "nasion to nose base",
+         "jaw": "jaw-angle width", "chin": "nose base to chin"}  # fmt: skip
+
+
 def deviations(face: Face) -> dict[str, float]:
     """How this face departs from the average face, as log ratios (0 = average; 0.1 ≈ 10 % larger)."""
     mean, _ = average_face()
-    feats = geometric_features(face.landmarks)
-    pick = {"eyes": "eye width", "nose_width": "nose width at the wings", "nose_length": "nasion to nose base",
-            "jaw": "jaw-angle width", "chin": "nose base to chin"}  # fmt: skip
-    return {key: float(feats[_FEATURE[name]] - mean[_FEATURE[name]]) for key, name in pick.items()}
+    indices = [_FEATURE[name] for name in _PICK.values()]
+    values = some_geometric_features(face.landmarks, indices) - mean[indices]
+    return {key: float(v) for key, v in zip(_PICK, values)}
 
 
 def warp_weight(face: Face) -> float:
@@ -104,21 +107,22 @@ def handles(face: Face, shape: Shape, amount: float) -> Handles | None:
             grow = window * (hi - lo).max()
             side = float((hi - lo).max())
             box = (int(lo[0] - grow), int(lo[1] - grow), int(np.ceil(hi[0] + grow)), int(np.ceil(hi[1] + grow)))
-            detail.append((box, max(2.0, side / 10.0)))
+            detail.append((box, max(3.0, side / 7.0)))
 
-    for ring, iris, centre in ((RIGHT_EYE, RIGHT_IRIS_RING, RIGHT_IRIS_CENTER),
-                               (LEFT_EYE, LEFT_IRIS_RING, LEFT_IRIS_CENTER)):  # fmt: skip
+    for ring, centre in ((RIGHT_EYE, RIGHT_IRIS_CENTER), (LEFT_EYE, LEFT_IRIS_CENTER)):
         middle = lm[list(ring)].mean(axis=0)  # the eye's middle, not the iris: it does not move with the gaze
         half = 0.5 * float(np.linalg.norm(lm[ring[0]] - lm[ring[8]]))  # corner to corner
-        angles = np.linspace(0.0, 2.0 * np.pi, 12, endpoint=False)
+        angles = np.linspace(0.0, 2.0 * np.pi, 8, endpoint=False)
         circle = middle + EYE_FALLOFF_RADIUS * half * np.stack([np.cos(angles), np.sin(angles)], axis=1)
         soft = 1.0 + EYE_FALLOFF_SHARE * (scales["eyes"] - 1.0)
         scale_about((), middle, soft, soft, points=circle)
-        scale_about(ring + iris + (centre,), middle, scales["eyes"], scales["eyes"], window=1.2)
-    scale_about(NOSE, lm[list(NOSE)].mean(axis=0), scales["nose_width"], scales["nose_length"], window=0.35)
+        # Every other point of each outline: MLS interpolates between handles, and the warp's cost grows with
+        # their number (about 100 in all keeps a webcam frame's warp near 2 ms).
+        scale_about(ring[::2] + (centre,), middle, scales["eyes"], scales["eyes"], window=0.9)
+    scale_about(NOSE[::2], lm[list(NOSE)].mean(axis=0), scales["nose_width"], scales["nose_length"], window=0.3)
     mouth = lm[list(LIPS_OUTER)].mean(axis=0)
-    scale_about(LIPS_OUTER + LIPS_INNER, mouth, scales["mouth"], scales["mouth"], window=0.35)
+    scale_about(LIPS_OUTER[::2] + LIPS_INNER[::3], mouth, scales["mouth"], scales["mouth"], window=0.3)
     # The jaw: across the face about the chin's line, and the chin along it from the cheekbones' level.
     cheeks = (lm[234] + lm[454]) / 2.0
-    scale_about(JAW, cheeks + ((lm[152] - cheeks) @ right) * right, scales["jaw"], scales["chin"])
+    scale_about(JAW[::2], cheeks + ((lm[152] - cheeks) @ right) * right, scales["jaw"], scales["chin"])
     return Handles(np.vstack(src), np.vstack(dst), lm[list(PINNED)], scales, detail)

@@ -70,18 +70,19 @@ def feature_mask(face: Face, box: tuple[int, int, int, int]) -> np.ndarray:
 
 
 def stylise_photo(rgb: np.ndarray, faces: list[Face], person: np.ndarray | None, preset: Preset, caricature: float,
-                  palette=None, masks: HeadMasks | None = None) -> Stylised:  # fmt: skip
-    """Every face's head in `preset` at caricature `amount`; `person` is the selfie mask (None: the band alone)."""
+                  palette=None, masks: HeadMasks | None = None, landmarks: bool = True) -> Stylised:  # fmt: skip
+    """Every face's head in `preset` at caricature `amount`; `person` is the selfie mask (None: the band alone).
+    `landmarks=False` skips moving each mesh through the warp (only the diffusion tiers' ControlNet needs it)."""
     masks = masks if masks is not None else head_masks(rgb, faces, person)
     shape = rgb.shape[:2]
     out = rgb.copy()
     warped = rgb
     alpha_all = np.zeros(shape, np.float32)
     ovals = [cv2.dilate(m.face, np.ones((5, 5), np.uint8)) for m in masks.heads]
-    scales, landmarks, alphas, notes = [], [], [], []
+    scales, warped_mesh, alphas, notes = [], [], [], []
     for i, (face, head) in enumerate(zip(faces, masks.heads)):
         x0, y0, x1, y1 = head.box
-        landmarks.append(face.landmarks[:, :2].copy())
+        warped_mesh.append(face.landmarks[:, :2].copy())
         if x1 - x0 < 8 or y1 - y0 < 8:
             scales.append({})
             alphas.append((head.box, np.zeros((max(0, y1 - y0), max(0, x1 - x0)), np.float32)))
@@ -101,7 +102,8 @@ def stylise_photo(rgb: np.ndarray, faces: list[Face], person: np.ndarray | None,
             alpha = np.maximum(alpha, cv2.remap(alpha, *local, cv2.INTER_LINEAR, borderValue=0.0))
             detail = cv2.remap(detail, *local, cv2.INTER_LINEAR, borderValue=0.0)
             scales.append({k: round(v, 3) for k, v in moved.scales.items()})
-            landmarks[-1] = warp_points(moved.moves_from, moved.moves_to, head.box, landmarks[-1], moved.pinned)
+            if landmarks:
+                warped_mesh[-1] = warp_points(moved.moves_from, moved.moves_to, head.box, warped_mesh[-1], moved.pinned)
         else:
             scales.append({})
         for j, other in enumerate(masks.heads):  # keep off the other faces
@@ -119,8 +121,46 @@ def stylise_photo(rgb: np.ndarray, faces: list[Face], person: np.ndarray | None,
                          f"{'reduced' if geometry.warp_weight(face) > 0 else 'left out'} (the mesh guesses the far "
                          "side of a turned face).")  # fmt: skip
     out = np.where(alpha_all[..., None] > 0, out, rgb)  # outside every head: the photo's own bytes
-    return Stylised(out, masks, alpha_all, warped if warped is not rgb else rgb.copy(), scales, landmarks, alphas,
+    return Stylised(out, masks, alpha_all, warped if warped is not rgb else rgb.copy(), scales, warped_mesh, alphas,
                     notes)
+
+
+#: Webcam frames are stylised with their long side at most this many pixels, then composited at full size: a
+#: preview's soft lines cost a quarter of the full frame's work (the face mesh still runs on the full frame).
+LIVE_SIDE = 320
+
+
+def stylise_frame(frame: np.ndarray, faces: list[Face], person: np.ndarray | None, preset: Preset,
+                  caricature: float, palette=None) -> np.ndarray:  # fmt: skip
+    """The live path: `stylise_photo` on the frame scaled to `LIVE_SIDE`, the heads composited back at full size
+    (every pixel outside them keeps the frame's bytes)."""
+    h, w = frame.shape[:2]
+    f = LIVE_SIDE / max(h, w)
+    if f >= 1.0:
+        return stylise_photo(frame, faces, person, preset, caricature, palette, landmarks=False).image
+    size = (max(8, round(w * f)), max(8, round(h * f)))
+    small = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+    scaled = [Face(face.landmarks * np.float32(f), (size[1], size[0]), face.score, face.found_by) for face in faces]
+    mask = None if person is None else cv2.resize(person, size, interpolation=cv2.INTER_LINEAR)
+    done = stylise_photo(small, scaled, mask, preset, caricature, palette, landmarks=False)
+    ys, xs = np.nonzero(done.alpha > 0)
+    if not len(xs):
+        return frame
+    # Only the heads' box is scaled up and blended.
+    bx0, by0, bx1, by1 = xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
+    x0, y0 = int(bx0 / f), int(by0 / f)
+    x1, y1 = min(w, int(np.ceil(bx1 / f))), min(h, int(np.ceil(by1 / f)))
+    box_size = (x1 - x0, y1 - y0)
+    # The part of the small image that maps onto [x0, x1) × [y0, y1) (sub-pixel aligned by warpAffine).
+    matrix = np.float32([[f, 0, x0 * f - 0.5 * (1 - f)], [0, f, y0 * f - 0.5 * (1 - f)]])
+    up = cv2.warpAffine(done.image, matrix, box_size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                        borderMode=cv2.BORDER_REPLICATE)  # fmt: skip
+    alpha = cv2.warpAffine(done.alpha, matrix, box_size, flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
+    out = frame.copy()
+    region = out[y0:y1, x0:x1]
+    blended = region.astype(np.float32) + (up.astype(np.float32) - region) * alpha[..., None]
+    out[y0:y1, x0:x1] = np.where(alpha[..., None] > 0, np.clip(blended + 0.5, 0, 255).astype(np.uint8), region)
+    return out
 
 
 def _in_box(mask: np.ndarray, mask_box, box) -> np.ndarray:

@@ -49,6 +49,7 @@ class Look:
     shadow: float = 0.6  # halftone: dots start this many bands below the face's median lightness
     texture: float = 0.0  # brush-stroke relief, in lightness units (painted)
     highlights: bool = True  # False: no band brighter than the face's own tone (anime's flat lit skin)
+    feature_tone: float = 0.0  # share of the features' own (unbanded) lightness kept inside the detail mask
 
 
 def work_scale(scale: float, work_face: int = WORK_FACE) -> float:
@@ -210,9 +211,15 @@ def stylise(rgb: np.ndarray, look: Look, scale: float, skin: tuple[float, float]
             small = np.clip(small + (sharp.astype(np.float32) - small) * d + 0.5, 0, 255).astype(np.uint8)
     lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32)
     if look.band > 0:
-        lab[..., 0] = quantise(lab[..., 0], skin[0], look.band * max(skin[1], 8.0), look.step)
+        tone = lab[..., 0].copy()
+        lab[..., 0] = quantise(tone, skin[0], look.band * max(skin[1], 8.0), look.step)
         if not look.highlights:
             lab[..., 0] = np.minimum(lab[..., 0], skin[0])
+        if detail is not None and look.feature_tone > 0:
+            # Eyes, brows, nostrils and lips keep some of their own modelling: the bands alone flatten the very
+            # shading a face is recognised by.
+            keep = cv2.resize(detail, size, interpolation=cv2.INTER_AREA) * look.feature_tone
+            lab[..., 0] += (tone - lab[..., 0]) * keep
     lab = saturate(lab, look.saturation)
     if palette is not None:
         lab = palette.recolour(lab)

@@ -21,7 +21,8 @@ import numpy as np
 from studio.color import lab_to_rgb, rgb_to_lab
 from studio.preprocess.face import Face, face_height
 
-from .look import Look, is_grayscale, lip_likeness, skin_tone
+from .look import (LIP_LINE_MIN_STEP, Look, band_colours, is_grayscale, lip_likeness, lip_line_normals, lip_line_rise,
+                   skin_tone)  # fmt: skip
 from .regions import (FEATHER_REACH, INWARD_FEATHER, REGIONS, SHADOW_BANDS, SIGMA, cheek_zone, grown_box, lid_bands,
                       mask_names, under_eye, visible_sides)  # fmt: skip
 
@@ -32,11 +33,32 @@ TINY_FACE_PX = 64
 FOUNDATION_MAX_DL, FOUNDATION_MAX_DAB = 8.0, 10.0
 # Brow products darken or tint; lightening brows by more than a touch reads as bleached.
 BROW_MAX_LIGHTEN = 3.0
-# A mouth whose opening is larger than this fraction of the lips' area can show teeth and gums, not just a parting
-# line.
-OPEN_MOUTH_RATIO = 0.45
-# How much of the source lips' own chroma variation survives (lightness variation is always kept whole).
-LIP_CHROMA_KEEP = 0.5
+# Lips whose inner midpoints (mesh points 13 and 14) are closer than this fraction of the face height touch: the
+# mouth is closed and its "inner mouth" is only the parting line. Measured: closed 0.0002–0.0006, parted with
+# teeth showing 0.039–0.089.
+CLOSED_MOUTH_GAP = 0.01
+# How much of the source lips' own chroma variation (relative to their mean) survives under the lipstick.
+LIP_CHROMA_KEEP = 0.3
+# Lip pixels brighter than this many times the lips' mean luminance are a highlight: kept, not tinted.
+LIP_SPECULAR = 1.5
+# The lipstick's border is placed by colour within the bare lip line's own width of the mesh's line, kept within
+# these fractions of the face height (measured lip lines: 0.02–0.04).
+LIP_EDGE_BAND = (0.012, 0.04)
+# At most this much (ΔE76) is added to the lipstick's colour inside the lips to make up for what the soft border
+# and the teeth guards leave uncovered.
+LIP_MAX_TOP_UP = 12.0
+# Lip-to-skin colour steps (ΔE76) from which the border follows colour (first) fully (second); below: the mesh.
+LIP_EDGE_CONTRAST = (4.0, 12.0)
+
+
+#: Eyeshadow is pigment laid over the lid: a strongly coloured one covers the lid's own colour (the lid moves to the
+#: shadow's colour), a sheer one only tints it (the lid moves by the change the shadow made on its wearer). The
+#: covering share grows with how much the shadow changed its wearer's skin (ΔE76), between these bounds.
+SHADOW_COVER = (0.3, 0.85)
+SHADOW_COVER_AT = 30.0
+#: A shadow may lighten a lid darker than its own colour only this much (L*): pale pigment on a deep lid turns
+#: ashy, and lightening is not what eye makeup is worn for.
+SHADOW_MAX_LIGHTEN = 3.0
 
 
 # --------------------------------------------------------------------------------------------- feathering
@@ -181,13 +203,16 @@ def _paint_face(out: np.ndarray, face: Face, look: Look, active: dict[str, float
                 continue
             rs, cs, alpha = soft
             alpha = alpha * (below_eyes[rs, cs] == 0) * active["eyeshadow"]
+            cur = lab[rs, cs] + delta[rs, cs]
+            # This lid's own colour per band (lash line → crease), read like the reference's (look.py).
+            lid = lid_bands(face, side, origin, lab.shape[:2], SHADOW_BANDS)[rs, cs]
+            lid[(shadow[rs, cs] == 0) | (r.local(f"{side}_eyeliner")[crop][rs, cs] > 0) | (eyes[rs, cs] > 0)] = 0
+            shift = _shadow_shift(look, band_colours(cur, lid, SHADOW_BANDS), l_ratio, ab_ratio)
             bands = lid_bands(face, side, origin, lab.shape[:2], n_bands)[rs, cs]
             # Feather pixels beyond the strips take the nearest strip's position on the lid → crease axis.
             bands = np.where(bands > 0, bands, cv2.dilate(bands, np.ones((9, 9), np.uint8), iterations=3))
             t = np.where(bands > 0, (bands.astype(np.float32) - 0.5) / n_bands, 0.0)
-            d = np.stack([np.interp(t, centres, look.eyeshadow[:, c]) for c in range(3)], axis=-1).astype(np.float32)
-            d[..., 0] *= l_ratio
-            d[..., 1:] *= ab_ratio
+            d = np.stack([np.interp(t, centres, shift[:, c]) for c in range(3)], axis=-1).astype(np.float32)
             delta[rs, cs] += alpha[..., None] * d
 
     if "brows" in active and look.brows is not None:
@@ -223,8 +248,9 @@ def _paint_face(out: np.ndarray, face: Face, look: Look, active: dict[str, float
     inner_mouth = r.local("inner_mouth")[crop]
     lip_rim = np.zeros(inner_mouth.shape, bool)
     if "lips" in active and look.lips is not None:
+        closed = np.linalg.norm(face.landmarks[13, :2] - face.landmarks[14, :2]) < CLOSED_MOUTH_GAP * fh
         lip_rim = _paint_lips(lab, delta, mask["lips"], inner_mouth, look.lips, active["lips"], fh, sigma("lips"),
-                              face.is_frontal)
+                              face.is_frontal, closed)  # fmt: skip
 
     # The eyes (whites and irises) and the inner mouth (teeth, tongue) are never changed; only lip-coloured
     # pixels on the inner mouth's rim (lip the mesh's inner line cut off) may take the lipstick.
@@ -237,6 +263,32 @@ def _paint_face(out: np.ndarray, face: Face, look: Look, active: dict[str, float
     if grayscale:
         new[..., 1:] = 0.0
     cv2.copyTo(lab_to_rgb(new), changed.astype(np.uint8), src)  # `src` is a view into `out`: written in place
+
+
+def _shadow_shift(look: Look, lid: np.ndarray, l_ratio: float, ab_ratio: float) -> np.ndarray:
+    """(SHADOW_BANDS, 3) Lab change per band that moves this lid (`lid`: its band colours, NaN where unread)
+    towards the look's eyeshadow as it appeared on its wearer, never past it.
+
+    Two readings of the look are blended: the shadow's own colour (`look.skin + look.eyeshadow`, which a covering
+    pigment brings any lid to) and its change over its wearer's bare skin (what a sheer one adds to any lid).
+    The stronger the shadow, the more it covers. Lightness only moves towards the shadow's and stops at it, so a
+    smoky reference never makes an already deep lid darker than the reference's own lid, and a pale one never
+    bleaches a deep lid; this also keeps every colour in gamut (the old additive change could turn a light lid
+    under black liner into a vivid blue).
+    """
+    change = look.eyeshadow.astype(np.float64)
+    colour = look.skin[None] + change
+    lid = np.where(np.isnan(lid), colour, lid)  # an unread band: the covering reading moves it by nothing
+    strength = np.linalg.norm(change, axis=1)
+    lo, hi = SHADOW_COVER
+    cover = np.clip(strength / SHADOW_COVER_AT, lo, hi)[:, None]
+    rel = change.copy()
+    rel[:, 0] *= l_ratio
+    rel[:, 1:] *= ab_ratio
+    shift = cover * (colour - lid) + (1.0 - cover) * rel
+    to_target = colour[:, 0] - lid[:, 0]
+    shift[:, 0] = np.clip(shift[:, 0], np.minimum(to_target, 0.0), np.clip(to_target, 0.0, SHADOW_MAX_LIGHTEN))
+    return shift
 
 
 def _paint_foundation(lab, delta, skin, look: Look, src_skin, strength: float, fh: float) -> None:
@@ -265,53 +317,167 @@ def _paint_foundation(lab, delta, skin, look: Look, src_skin, strength: float, f
     delta += cv2.resize(change, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
-def _paint_lips(lab, delta, lips, inner_mouth, lipstick, strength: float, fh: float, sigma: float,
-                frontal: bool) -> np.ndarray:  # fmt: skip
-    """Lipstick: move the lips' mean colour to the lipstick's, keep the source's lightness variation.
-    Returns the inner-mouth pixels it may have painted (the rim where the mesh's inner lip line ran short)."""
-    # The mesh's inner lip line often sits a little inside the lips (and on a closed mouth the "inner mouth" is
-    # just the parting line): inner-mouth pixels within this rim are painted when they look like lip.
-    rim = (inner_mouth > 0) & (cv2.distanceTransform(inner_mouth, cv2.DIST_L2, 3) <= max(1.5, 0.02 * fh))
-    if np.count_nonzero(inner_mouth) > OPEN_MOUTH_RATIO * np.count_nonzero(lips) and rim.any():
-        # An open mouth's rim also holds gums, as pink as lips: leave out pixels with teeth on both sides.
-        ys, xs = np.nonzero(rim | (inner_mouth > 0))
-        box = slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1)
-        local = lab[box] + delta[box]
-        lips_px = local[lips[box] > 0] if np.count_nonzero(lips[box]) >= 6 else local.reshape(-1, 3)
-        teeth = ((local[..., 0] > np.median(lips_px[:, 0]) + 6.0)
-                 & (np.hypot(local[..., 1], local[..., 2]) < 0.75 * np.median(np.hypot(lips_px[:, 1], lips_px[:, 2]))))
-        teeth = (teeth & (inner_mouth[box] > 0)).astype(np.uint8)
-        k = max(3, int(round(0.04 * fh)))
-        left = cv2.dilate(teeth, np.ones((1, k), np.uint8), anchor=(k - 1, 0))
-        right = cv2.dilate(teeth, np.ones((1, k), np.uint8), anchor=(0, 0))
-        rim[box] &= ~((left > 0) & (right > 0))
+def _paint_lips(lab, delta, lips, inner_mouth, lipstick, strength: float, fh: float, sigma: float, frontal: bool,
+                closed: bool) -> np.ndarray:  # fmt: skip
+    """Lipstick, painted as pigment under this photo's light: the lips' shading and highlights carried onto the
+    lipstick's colour (`_lipstick_colours`), their mean landing on the lipstick's, and the border following the
+    lips' own edge in the photo (`_lip_alpha`) rather than the mesh's polygon. A closed mouth's parting line takes a
+    dark shade of the lipstick instead of staying a crack of the bare lip colour.
+    Returns the inner-mouth pixels it may have painted."""
+    if np.count_nonzero(lips) < 6:
+        return np.zeros(inner_mouth.shape, bool)
+    open_mouth = not closed
+    if open_mouth:
+        # The mesh's inner lip line often sits a little inside the lips: inner-mouth pixels within this rim are
+        # painted when they look like lip, except gum pixels with teeth on both sides.
+        rim = (inner_mouth > 0) & (cv2.distanceTransform(inner_mouth, cv2.DIST_L2, 3) <= max(1.5, 0.02 * fh))
+        if rim.any():
+            ys, xs = np.nonzero(rim | (inner_mouth > 0))
+            box = slice(ys.min(), ys.max() + 1), slice(xs.min(), xs.max() + 1)
+            local = lab[box] + delta[box]
+            lips_px = local[lips[box] > 0] if np.count_nonzero(lips[box]) >= 6 else local.reshape(-1, 3)
+            teeth = ((local[..., 0] > np.median(lips_px[:, 0]) + 6.0)
+                     & (np.hypot(local[..., 1], local[..., 2]) < 0.75 * np.median(np.hypot(lips_px[:, 1],
+                                                                                          lips_px[:, 2]))))  # fmt: skip
+            teeth = (teeth & (inner_mouth[box] > 0)).astype(np.uint8)
+            k = max(3, int(round(0.04 * fh)))
+            left = cv2.dilate(teeth, np.ones((1, k), np.uint8), anchor=(k - 1, 0))
+            right = cv2.dilate(teeth, np.ones((1, k), np.uint8), anchor=(0, 0))
+            rim[box] &= ~((left > 0) & (right > 0))
+    else:
+        rim = inner_mouth > 0  # a closed mouth's "inner mouth" is the parting line between the lips
     area = np.maximum(lips, rim.astype(np.uint8) * 255)
-    soft = _soft(area, sigma)
-    if soft is None or np.count_nonzero(lips) < 6:
-        return np.zeros_like(rim)
-    rs, cs, alpha = soft
+    box = grown_box(area, int(np.ceil(2.5 * LIP_EDGE_BAND[1] * fh)) + 4)
+    rs, cs = box
     cur = lab[rs, cs] + delta[rs, cs]
     inside = lips[rs, cs] > 0
+    band = _lip_line_band(cur, inside, fh)
+    # Inwards the border never takes more than a quarter of the lips' thickness, or thin lips would be all border.
+    band_in = min(band, max(1.5, 0.5 * float(cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, 3).max())))
+    alpha = _lip_alpha(cur, area[rs, cs] > 0, inside, band, band_in, sigma)
     like = lip_likeness(cur, inside)
     # On a frontal face the outer lip line is trusted; on a turned face it can overshoot onto the background,
-    # so there every pixel must also look like lip.
-    weight = np.where(rim[rs, cs] | (not frontal), like, 1.0)
+    # so there every pixel must also look like lip. On an open mouth's rim, too.
+    weight = np.where((rim[rs, cs] & open_mouth) | (not frontal), like, 1.0)
     core = inside & (weight > 0.5)
-    mean = cur[core if np.count_nonzero(core) >= 6 else inside].mean(axis=0)
-    target = np.empty_like(cur)
-    # Keep the source's lightness variation whole (texture, highlights) and half its chroma variation.
-    target[..., 0] = cur[..., 0] - mean[0] + lipstick[0]
-    target[..., 1:] = (cur[..., 1:] - mean[1:]) * LIP_CHROMA_KEEP + lipstick[1:].astype(np.float32)
-    # Teeth and mouth-corner guard: next to the inner lip line, pixels much lighter and greyer than the lips
-    # (teeth the mesh's inner contour missed in a wide smile) or far darker (the mouth's shadowed corners)
-    # keep their colour.
-    near = cv2.dilate(inner_mouth, np.ones((3, 3), np.uint8), iterations=max(1, int(round(0.02 * fh))))[rs, cs] > 0
-    chroma = np.hypot(cur[..., 1], cur[..., 2])
-    lip_l, lip_c = np.median(cur[inside, 0]), np.median(chroma[inside])
-    teeth = np.clip((cur[..., 0] - lip_l - 6.0) / 10.0, 0, 1)
-    teeth *= np.clip((0.75 * lip_c - chroma) / (0.25 * lip_c + 1.0), 0, 1)
-    cavity = np.clip((lip_l - 22.0 - cur[..., 0]) / 10.0, 0, 1)
-    alpha = alpha * weight * (1.0 - np.maximum(teeth, cavity) * near) * strength
-    delta[rs, cs] += alpha[..., None] * (target - cur)
+    core = core if np.count_nonzero(core) >= 6 else inside
+    target = _lipstick_colours(cur, core, area[rs, cs] > 0, lipstick, band)
+    if open_mouth:
+        # Teeth and mouth-corner guard: next to the inner lip line, pixels much lighter and greyer than the lips
+        # (teeth the mesh's inner contour missed in a wide smile) or far darker (the mouth's shadowed corners)
+        # keep their colour.
+        near = cv2.dilate(inner_mouth, np.ones((3, 3), np.uint8), iterations=max(1, int(round(0.02 * fh))))[rs, cs]
+        chroma = np.hypot(cur[..., 1], cur[..., 2])
+        lip_l, lip_c = np.median(cur[inside, 0]), np.median(chroma[inside])
+        teeth = np.clip((cur[..., 0] - lip_l - 6.0) / 10.0, 0, 1)
+        teeth *= np.clip((0.75 * lip_c - chroma) / (0.25 * lip_c + 1.0), 0, 1)
+        cavity = np.clip((lip_l - 22.0 - cur[..., 0]) / 10.0, 0, 1)
+        weight = weight * (1.0 - np.maximum(teeth, cavity) * (near > 0))
+    cover = alpha * weight * strength
+    # The lips' mean colour lands where the strength says (1: the lipstick's), whatever the soft border and the
+    # guards left uncovered (a shortfall spread over the covered pixels, within reason).
+    interior = core
+    if np.count_nonzero(interior) >= 6:
+        c_int = cur[interior]
+        want = c_int.mean(axis=0) + strength * (lipstick - c_int.mean(axis=0))
+        got = (c_int + cover[interior][:, None] * (target[interior] - c_int)).mean(axis=0)
+        shortfall = (want - got) / max(float(cover[interior].mean()), 0.3)
+        target += (shortfall * min(1.0, LIP_MAX_TOP_UP / max(float(np.linalg.norm(shortfall)), 1e-6)))[None, None]
+    delta[rs, cs] += cover[..., None] * (target - cur)
     return rim
 
+
+def _lip_line_band(cur: np.ndarray, inside: np.ndarray, fh: float) -> float:
+    """Half-width (px) of the zone around the mesh's lip line where the lipstick's border follows the photo: the
+    bare lip line's own 10–90 % width, between `LIP_EDGE_BAND` face heights (a soft, upscaled or small face has a
+    wide line; a sharp close-up a narrow one)."""
+    lo, hi = LIP_EDGE_BAND[0] * fh, LIP_EDGE_BAND[1] * fh
+    normals = lip_line_normals(inside, fh)
+    if normals is None:
+        return max(lo, 1.5)
+    width, step = lip_line_rise(cur, normals)
+    seen = width[step >= LIP_LINE_MIN_STEP]
+    return max(float(np.clip(np.median(seen), lo, hi)) if len(seen) >= 8 else lo, 1.5)
+
+
+def _lip_alpha(cur: np.ndarray, area: np.ndarray, inside: np.ndarray, band: float, band_in: float,
+               sigma: float) -> np.ndarray:  # fmt: skip
+    """0…1 coverage of the lipstick: 1 inside the lips, and across the lip line as much as each pixel looks like
+    lip rather than the skin beside it, so the painted border is as soft as the lips' own border in this photo
+    and sits where the lips really end (up to `band` px outside the mesh's line, `band_in` inside). Where lips
+    and skin are too alike in colour to tell apart (pale lips, some deep skin tones), the mesh's line blurred to
+    the same width stands in (at least `sigma` px)."""
+    d_in = cv2.distanceTransform(area.astype(np.uint8), cv2.DIST_L2, 3)
+    d_out = cv2.distanceTransform((~area).astype(np.uint8), cv2.DIST_L2, 3)
+    d = d_in - d_out  # signed distance to the mesh's line, positive inside
+    # The mesh's line, softened: half covered on the line, fully within `band_in` inside, fading out over `band`
+    # outside (a soft tail onto the skin, as a real lip line has, without thinning thin lips).
+    def smooth(x):
+        x = np.clip(x, 0.0, 1.0)
+        return x * x * (3.0 - 2.0 * x)
+
+    geo = np.where(d >= 0, 0.5 + 0.5 * smooth(d / max(band_in, sigma)), 0.5 - 0.5 * smooth(-d / max(band, sigma)))
+    # Skin and lip colour next to each part of the line (the upper lip is often in shade, the lower one lit).
+    reach = 3.0 * band
+
+    def local_mean(m):
+        w = cv2.GaussianBlur(m.astype(np.float32), (0, 0), reach)
+        return cv2.GaussianBlur(cur * m[..., None], (0, 0), reach) / np.maximum(w, 1e-3)[..., None], w
+
+    skin, w_skin = local_mean((d < -band) & (d >= -2.5 * band))
+    lip, w_lip = local_mean(inside & (d > 0.5 * band_in))
+    axis = lip - skin
+    norm2 = (axis * axis).sum(axis=2)
+    proj = ((cur - skin) * axis).sum(axis=2) / np.maximum(norm2, 1e-3)
+    proj = cv2.GaussianBlur(np.clip(proj, 0.0, 1.0).astype(np.float32), (0, 0), max(0.7, 0.4 * band))
+    # Confidence: a clear colour step between lip and skin here (ΔE76 4 → 0, 12 → full), with samples of both.
+    conf = np.clip((np.sqrt(norm2) - LIP_EDGE_CONTRAST[0]) / (LIP_EDGE_CONTRAST[1] - LIP_EDGE_CONTRAST[0]), 0, 1)
+    conf *= (w_skin > 0.05) & (w_lip > 0.05)
+    # Inside the mesh's line the colour may only add (a highlight near the edge is still lip); outside it may
+    # claim lip the mesh missed, up to `band` px out.
+    col = np.where(d >= 0, np.maximum(proj, smooth(d / band_in)), proj * (d > -band))
+    return (conf * col + (1.0 - conf) * geo).astype(np.float32)
+
+
+def _lipstick_colours(cur: np.ndarray, core: np.ndarray, area: np.ndarray, lipstick: np.ndarray,
+                      band: float) -> np.ndarray:  # fmt: skip
+    """Lab of the lipstick under the light each lip pixel shows: the lips' shading (luminance over their mean,
+    a factor in linear light) carried onto the lipstick, so a shadowed corner becomes a deep shade of it rather
+    than a flat patch; highlights (light above `LIP_SPECULAR` × the lips' local luminance) added back whitish,
+    not tinted; and the whole shifted so the lips' mean is the lipstick's colour. `core`: the lip pixels the mean
+    is read on; `area`: all that is painted (a closed mouth's parting line keeps its own shade, a deep one of the
+    lipstick). Pixels on the outline of `area` take the shading of the lip beside them: they are part skin, and
+    their brightness is not the lips' light."""
+    def y_of(l):
+        return ((np.maximum(l, 0.0) + 16.0) / 116.0) ** 3  # relative luminance from L* (above L* 8)
+
+    y = y_of(cur[..., 0]).astype(np.float32)
+    y_mean = float(np.mean(y[core]))
+    # The lips' own light is read away from their outline: the outermost pixels are part skin. They take the
+    # shading of the lip beside them instead, blending in over a couple of pixels so no mask step shows.
+    edge_px = 2.0
+    depth = cv2.distanceTransform(area.astype(np.uint8), cv2.DIST_L2, 3)
+    interior = core & (depth > edge_px)
+    interior = interior if np.count_nonzero(interior) >= 6 else core
+    m = interior.astype(np.float32)
+
+    def near(values, sigma):  # `values` over the interior, spread to the pixels around it
+        return cv2.GaussianBlur(values * m, (0, 0), sigma) / np.maximum(cv2.GaussianBlur(m, (0, 0), sigma), 1e-4)
+
+    highlight = np.where(core, np.maximum(y - LIP_SPECULAR * near(y, 2.0 * band), 0.0), 0.0)
+    own = np.clip((y - highlight) / max(y_mean, 1e-4), 0.15, 1.6)
+    w_own = np.clip((depth - 0.5 * edge_px) / edge_px, 0.0, 1.0)
+    shade = w_own * own + (1.0 - w_own) * near(own, max(edge_px, 0.5 * band))
+    y_lip = float(y_of(float(lipstick[0])))
+    y_t = y_lip * shade + highlight
+    target = np.empty_like(cur)
+    target[..., 0] = 116.0 * np.cbrt(y_t) - 16.0
+    # Chroma falls with the shade (a shadowed red is a darker, less saturated red) and with the share of the
+    # pixel that is highlight; the lips' own hue variation is kept in part.
+    chroma = np.clip(target[..., 0] / max(float(lipstick[0]), 1.0), 0.15, 1.0) * (y_lip * shade / np.maximum(y_t, 1e-6))
+    mean_ab = cur[core, 1:].mean(axis=0)
+    target[..., 1:] = (lipstick[1:].astype(np.float32) * chroma[..., None]
+                       + (cur[..., 1:] - mean_ab) * LIP_CHROMA_KEEP)  # fmt: skip
+    # The mean over the lips lands on the lipstick (the strength slider's 1 means "the reference's colour").
+    target += (lipstick.astype(np.float32) - target[core].mean(axis=0))[None, None]
+    return target

@@ -21,6 +21,8 @@ from studio.preprocess.regions import LEFT_BROW_LOWER, RIGHT_BROW_LOWER
 
 from .regions import REGIONS, SHADOW_BANDS, cheek_zone, lid_bands, visible_sides
 
+# The lipstick's colour is read this far (face heights) inside the lips' outline.
+LIPSTICK_INSET = 0.01
 # Blush reads as colour; a reference's cheeks darker than its skin are mostly contour or shadow.
 BLUSH_MAX_DARKEN = 8.0
 
@@ -86,6 +88,50 @@ def lip_likeness(cur: np.ndarray, inside: np.ndarray) -> np.ndarray:
     return like * np.clip(1.0 - (lip_l - 22.0 - cur[..., 0]) / 10.0, 0.0, 1.0)
 
 
+#: Profiles across the outer lip line reach this far out onto the skin and in onto the lips (face heights).
+LIP_LINE_OUT, LIP_LINE_IN = 0.04, 0.02
+#: A profile shows a lip line when its colour steps by at least this much (ΔE76) from its skin end to its lip end.
+LIP_LINE_MIN_STEP = 5.0
+
+
+def lip_line_normals(lips: np.ndarray, fh: float, n: int = 80) -> tuple[np.ndarray, np.ndarray] | None:
+    """Sample positions (map_x, map_y: profiles × samples, float32, in `lips`' pixels) along about `n` normals
+    of the lips mask's outer contour, each running from the skin (`LIP_LINE_OUT` face heights out) across the
+    lip line onto the lip (`LIP_LINE_IN` in), every half pixel. None for a mask too small to have a line."""
+    mask = (lips > 0).astype(np.uint8)
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    if not contours or max(len(c) for c in contours) < 12:
+        return None
+    c = max(contours, key=len)[:, 0, :].astype(np.float32)
+    idx = np.arange(0, len(c), max(2, len(c) // n))
+    tangent = c[(idx + 2) % len(c)] - c[(idx - 2) % len(c)]
+    normal = np.stack([tangent[:, 1], -tangent[:, 0]], 1)
+    normal /= np.linalg.norm(normal, axis=1, keepdims=True) + 1e-6
+    pts = c[idx]
+    probe = np.round(pts + 2 * normal).astype(int)  # orient every normal outwards (towards the skin)
+    probe[:, 0] = probe[:, 0].clip(0, mask.shape[1] - 1)
+    probe[:, 1] = probe[:, 1].clip(0, mask.shape[0] - 1)
+    normal[mask[probe[:, 1], probe[:, 0]] > 0] *= -1
+    r_out, r_in = max(4.0, LIP_LINE_OUT * fh), max(3.0, LIP_LINE_IN * fh)
+    s = np.arange(r_out, -r_in - 0.25, -0.5, dtype=np.float32)
+    return ((pts[:, None, 0] + normal[:, None, 0] * s[None]).astype(np.float32),
+            (pts[:, None, 1] + normal[:, None, 1] * s[None]).astype(np.float32))  # fmt: skip
+
+
+def lip_line_rise(lab: np.ndarray, normals: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per profile of `lip_line_normals`: the 10–90 % rise width (px) of the colour from the profile's skin end to
+    its lip end, and the size of that step (ΔE76). A Gaussian-blurred edge of σ px measures 2.56 σ."""
+    map_x, map_y = normals
+    prof = np.stack([cv2.remap(np.ascontiguousarray(lab[..., ch]), map_x, map_y, cv2.INTER_LINEAR,
+                               borderMode=cv2.BORDER_REPLICATE) for ch in range(3)], axis=-1)  # fmt: skip
+    skin, lip = prof[:, :3].mean(axis=1), prof[:, -3:].mean(axis=1)
+    axis = lip - skin
+    step = np.linalg.norm(axis, axis=1)
+    t = ((prof - skin[:, None]) * axis[:, None]).sum(axis=2) / np.maximum(step, 1e-6)[:, None] ** 2
+    t = np.maximum.accumulate(np.clip(t, 0.0, 1.0), axis=1)  # each level's first crossing, from the skin
+    return ((t < 0.9).sum(axis=1) - (t < 0.1).sum(axis=1)) * 0.5, step
+
+
 def _robust_tone(lab_pixels: np.ndarray) -> np.ndarray | None:
     """Median Lab of skin pixels after dropping the darkest and brightest (shadows, nostrils, highlights) and
     the reddest (blush or flush that spread beyond the cheeks): what the bare complexion looks like."""
@@ -113,6 +159,18 @@ def skin_tone(face: Face, lab: np.ndarray, crop) -> np.ndarray | None:
     skin[: max(0, int(np.ceil(brow_y / step)))] = 0
     tone = _robust_tone(lab_s[skin > 0])
     return tone if tone is not None else _robust_tone(lab_s[r.local("skin")[sub] > 0])
+
+
+def band_colours(lab: np.ndarray, bands: np.ndarray, n: int) -> np.ndarray:
+    """(n, 3) Lab colour of each eyelid band (`bands`: 1…n, 0 elsewhere; lash line first), NaN for a band with
+    too few pixels: the median of its lighter 60 %, so lashes and liner (the darkest pixels along the lash line)
+    do not pass for eyeshadow. Reading a reference's shadow and the lid it is painted on use the same rule."""
+    out = np.full((n, 3), np.nan)
+    for j in range(n):
+        px = lab[bands == j + 1]
+        if len(px) >= 4:
+            out[j] = np.median(px[px[:, 0] >= np.percentile(px[:, 0], 40)], axis=0)
+    return out
 
 
 # --------------------------------------------------------------------------------------------- reading a look
@@ -144,7 +202,11 @@ def extract_look(rgb: np.ndarray, face: Face, name: str = "reference") -> Look:
     if not face.is_frontal and lip_mask.any():  # a turned face's lip outline can overshoot onto the background
         like = lip_mask & (lip_likeness(lab, lip_mask) > 0.5)
         lip_mask = like if np.count_nonzero(like) >= 6 else lip_mask
-    lips = mean_of(lip_mask)
+    # The lipstick itself is read inside the lip line: the outermost pixels are part skin, and a colour diluted by
+    # them would be diluted again where the painted lipstick fades out on another face.
+    inner = cv2.erode(lip_mask.astype(np.uint8), np.ones((3, 3), np.uint8),
+                      iterations=max(1, round(LIPSTICK_INSET * face_height(face)))) > 0  # fmt: skip
+    lips = mean_of(inner if np.count_nonzero(inner) >= max(6, 0.25 * np.count_nonzero(lip_mask)) else lip_mask)
     brows = mean_of(union("brow"))
     cheeks = mean_of(union("cheek"))
     # Blush is rarely centred on the mesh's cheek apple: read it over the cheeks grown into the surrounding skin,
@@ -165,14 +227,10 @@ def extract_look(rgb: np.ndarray, face: Face, name: str = "reference") -> Look:
         side_bands = lid_bands(face, side, origin, lab.shape[:2], SHADOW_BANDS)
         side_bands[(r.local(f"{side}_eyeshadow") == 0) | (r.local(f"{side}_eyeliner") > 0)] = 0
         bands = np.maximum(bands, side_bands)
-    profile = []
-    for j in range(SHADOW_BANDS):
-        px = lab[bands == j + 1]
-        if len(px) >= 4:
-            profile.append(np.median(px[px[:, 0] >= np.percentile(px[:, 0], 40)], axis=0))
+    profile = band_colours(lab, bands, SHADOW_BANDS)
     eyeshadow = None
-    if len(profile) == SHADOW_BANDS:
-        eyeshadow = np.stack(profile).astype(np.float64) - skin
+    if not np.isnan(profile).any():
+        eyeshadow = profile - skin
     # Liner: the darkest third of the lash-line band (the band also holds lid skin between the lashes).
     liner_px = lab[union("eyeliner") > 0]
     eyeliner = None

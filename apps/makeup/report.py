@@ -2,7 +2,13 @@
 
 Metrics, measured on the largest face:
 * `delta_e_lips` / `delta_e_eyeshadow` / `delta_e_cheeks`: CIEDE2000 between the mean colour of the region in
-  the result and in the reference (or the preset's colour); ≤ 2 is barely visible, ≤ 8 a close match.
+  the result and in the reference (or the preset's colour); ≤ 2 is barely visible, ≤ 8 a close match. Eyeshadow
+  is measured on the eyelids above the lash-line band (`lids_measured`): liner and lashes are not lid colour.
+  `delta_e_lips_before` / `delta_e_eyeshadow_before` are the same for the bare source: the makeup must move each
+  painted region *towards* the reference (after < before), eyelids included.
+* `edge_softness_lips`: how wide the made-up lip line is, over how wide the bare lip line was in the photo
+  (10–90 % rise widths of the colour from skin to lip, medians over profiles around the lips; `edge_widths`).
+  About 1 reads as lips; well below 1 is a sticker's cut edge. Both widths in px are in the details.
 * `identity_drift_nme`: landmarks re-detected on the result vs the source, mean distance over the outer-eye-
   corner distance (worst face); on a turned face, where that distance is foreshortened, over the face box size
   √(w·h) instead (the AFLW convention for large poses). Makeup must not move features.
@@ -21,7 +27,7 @@ from studio.metrics import landmark_nme, region_delta_e, ssim
 from studio.preprocess.face import Face, face_height
 from studio.tiles import grid, overlay
 
-from .look import Look, lip_likeness
+from .look import LIP_LINE_MIN_STEP, LIP_LINE_OUT, Look, lip_likeness, lip_line_normals, lip_line_rise
 from .regions import FEATHER_REACH, REGION_TABLE, REGIONS, grown_box, mask_names, visible_sides
 
 #: skimage's SSIM window (σ 1.5, truncated at 3.5 σ) sees this far; pixels that close to a change are excluded.
@@ -45,6 +51,41 @@ def lips_measured(face: Face, rgb: np.ndarray) -> np.ndarray:
     like = np.zeros_like(mask)
     like[box] = mask[box] & (lip_likeness(rgb_to_lab(rgb[box], fast=True), mask[box]) > 0.5)
     return like if np.count_nonzero(like) >= 6 else mask
+
+
+def edge_widths(source: np.ndarray, output: np.ndarray, face: Face, lips: np.ndarray) -> tuple[float, float] | None:
+    """(how wide the made-up lip line is, how wide the bare lip line was) in px: the 10–90 % rise of the colour
+    from skin to lip across the lips' outer line (`look.lip_line_rise`), in the result and in the source, medians
+    over the profiles that show a line in both. A pasted edge measures about 1 px. None when fewer than 8 do."""
+    ys, xs = np.nonzero(lips)
+    if ys.size < 20:
+        return None
+    fh = face_height(face)
+    pad = int(np.ceil(max(4.0, LIP_LINE_OUT * fh))) + 2
+    box = (slice(max(0, ys.min() - pad), ys.max() + pad + 1), slice(max(0, xs.min() - pad), xs.max() + pad + 1))
+    normals = lip_line_normals(lips[box], fh)
+    if normals is None:
+        return None
+    natural, step = lip_line_rise(rgb_to_lab(source[box], fast=True), normals)
+    made_up, made_up_step = lip_line_rise(rgb_to_lab(output[box], fast=True), normals)
+    ok = (step >= LIP_LINE_MIN_STEP) & (made_up_step >= LIP_LINE_MIN_STEP)
+    if ok.sum() < 8:
+        return None
+    return float(np.median(made_up[ok])), float(np.median(natural[ok]))
+
+
+def lids_measured(face: Face) -> np.ndarray:
+    """The eyelid pixels eyeshadow colour is measured on: the eyeshadow region without the lash-line band, where
+    liner and lashes (not eyelid colour) are, on the visible sides."""
+    lids = region_mask(face, "eyeshadow") > 0
+    return lids & ~(region_mask(face, "eyeliner") > 0) & ~(face.regions.full("eyes") > 0)
+
+
+def measured_mask(face: Face, rgb: np.ndarray, region: str) -> np.ndarray:
+    """The pixels a region's colour is measured on (lips and eyelids have their own rules, above)."""
+    if region == "lips":
+        return lips_measured(face, rgb)
+    return lids_measured(face) if region == "eyeshadow" else region_mask(face, region) > 0
 
 
 def drift_normalizer(face: Face) -> float:
@@ -83,15 +124,25 @@ def measure(ctx, source: np.ndarray, output: np.ndarray, faces: list[Face], look
     for key, region in (("lips", "lips"), ("eyeshadow", "eyeshadow"), ("cheeks", "blush")):
         if region not in regions:
             continue
-        mask = lips_measured(face, source) if region == "lips" else region_mask(face, region)
+        mask = measured_mask(face, source, region)
         if not mask.any():
             continue
         if reference is not None and ref_face is not None:
-            ref_mask = lips_measured(ref_face, reference) if region == "lips" else region_mask(ref_face, region)
+            ref_mask = measured_mask(ref_face, reference, region)
             if ref_mask.any():
                 metrics[f"delta_e_{key}"] = round(region_delta_e(output, mask, reference, ref_mask), 3)
+                if key != "cheeks":
+                    metrics[f"delta_e_{key}_before"] = round(region_delta_e(source, mask, reference, ref_mask), 3)
         elif key in look.targets:
             metrics[f"delta_e_{key}"] = round(float(ciede2000(mean_lab(output, mask), look.targets[key])), 3)
+            if key != "cheeks":
+                before = float(ciede2000(mean_lab(source, mask), look.targets[key]))
+                metrics[f"delta_e_{key}_before"] = round(before, 3)
+    if "lips" in regions:
+        edges = edge_widths(source, output, face, face.regions.full("lips") > 0)
+        if edges is not None and edges[1] > 0:
+            metrics["edge_softness_lips"] = round(edges[0] / edges[1], 3)
+            details["lips_edge_width_px"] = {"made up": round(edges[0], 2), "bare": round(edges[1], 2)}
     if "lips" in regions and reference is not None and ref_face is not None and len(faces) > 1:
         ref_lips = lips_measured(ref_face, reference)
         details["delta_e_lips_per_face"] = [

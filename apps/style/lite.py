@@ -51,6 +51,8 @@ INK_NONE, INK_FULL = 0.08, 0.22
 FACE_INK = 0.35
 #: Stroke texture: share of the style's grain painted on, and taps of the line integral.
 TEXTURE_SHARE, TEXTURE_TAPS = 1.0, 9
+DETAIL_BLUR = 0.0
+MIN_INK = 0.0
 
 
 @dataclass(frozen=True)
@@ -196,7 +198,9 @@ def paint(rgb: np.ndarray, fit: StyleFit, palette: Palette, strength: float, fac
     painted = kuwahara(mixed, local.astype(np.float32), rings=rings, orientation=structure(light))
     # Strokes: the style's own detail, patch by patch where the palette gives the same colour; lighter on skin.
     if bank is not None:
-        detail = bank.transfer(mixed if bank.shape == mixed.shape[:2] else mixed)
+        detail = bank.transfer(mixed, lab)
+        if DETAIL_BLUR > 0:
+            detail = cv2.GaussianBlur(detail, (0, 0), DETAIL_BLUR * max(mixed.shape[:2]) / 768)
         amount = strength * TEXTURE_SHARE * (1.0 - 0.75 * guard.fine)
         painted += detail * cv2.merge([amount, 0.6 * amount, 0.6 * amount])
     out = rgb_of(painted)
@@ -204,10 +208,11 @@ def paint(rgb: np.ndarray, fit: StyleFit, palette: Palette, strength: float, fac
         out = cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
     # Ink lines at full resolution, in the style's ink colour.
     face_ink = FACE_INK * float(guard.skin.max()) if faces else 0.0
-    if strength * max(fit.lines, face_ink) > 0.02:
+    lines = max(fit.lines, MIN_INK)
+    if strength * max(lines, face_ink) > 0.02:
         grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
         ink = xdog(grey, sigma=max(0.8, 0.6 * max(h, w) / 512))
-        weight = ink * strength * np.maximum(fit.lines, FACE_INK * _up(guard.skin, (w, h)))
+        weight = ink * strength * np.maximum(lines, FACE_INK * _up(guard.skin, (w, h)))
         ink_rgb = rgb_of(fit.ink.reshape(1, 1, 3).astype(np.float32))[0, 0].astype(np.float32)
         out = (out * (1.0 - weight[..., None]) + ink_rgb * weight[..., None] + 0.5).astype(np.uint8)
     return out

@@ -26,6 +26,8 @@ import numpy as np
 
 #: Weight of the direction key against the colour key (Lab units per unit of coherence).
 DIRECTION_WEIGHT = 12.0
+#: Weight of the activity key (a busy part of the photo takes busy strokes, a flat sky the style's calm areas).
+ACTIVITY_WEIGHT = 30.0
 #: Candidates per cell; one is drawn (fixed seed) so a uniform region gets varied patches.
 CANDIDATES = 6
 
@@ -44,29 +46,45 @@ def _direction(light: np.ndarray, sigma: float) -> np.ndarray:
     return np.dstack([c, s]) / (e + g + 1e-3)[..., None]
 
 
-def _keys(lab: np.ndarray, p: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+def _activity(light: np.ndarray, p: int, centre_y: np.ndarray, centre_x: np.ndarray) -> np.ndarray:
+    """How busy each cell is, as its rank (0–1) among the image's cells: the local std of the lightness detail."""
+    detail = light - cv2.GaussianBlur(light, (0, 0), p / 4)
+    local = np.sqrt(cv2.GaussianBlur(detail * detail, (0, 0), p / 3))[centre_y, centre_x]
+    ranks = np.empty(local.size, np.float32)
+    ranks[np.argsort(local, axis=None)] = np.linspace(0.0, 1.0, local.size, dtype=np.float32)
+    return ranks.reshape(local.shape)
+
+
+def _keys(lab: np.ndarray, p: int, rows: np.ndarray, cols: np.ndarray, guide: np.ndarray | None = None) -> np.ndarray:
+    """Per cell: base colour (Lab), direction (2) and activity rank (1) — the last two read from `guide` (the
+    photo itself, when `lab` is the photo already in the style's palette)."""
+    guide = lab if guide is None else guide
+    light = np.ascontiguousarray(guide[..., 0])
     base = cv2.GaussianBlur(lab, (0, 0), p / 2)
-    direction = _direction(np.ascontiguousarray(lab[..., 0]), p / 2)
+    direction = _direction(light, p / 2)
     centre_y, centre_x = np.meshgrid(rows + p // 2, cols + p // 2, indexing="ij")
-    return np.concatenate([base[centre_y, centre_x], DIRECTION_WEIGHT * direction[centre_y, centre_x]], -1)
+    return np.concatenate([base[centre_y, centre_x], DIRECTION_WEIGHT * direction[centre_y, centre_x],
+                           ACTIVITY_WEIGHT * _activity(light, p, centre_y, centre_x)[..., None]], -1)  # fmt: skip
 
 
 @dataclass(frozen=True)
 class Bank:
     patch: int
-    keys: np.ndarray  # (N, 5) float32
+    keys: np.ndarray  # (N, 6) float32
     detail: np.ndarray  # (N, p, p, 3) float32, windowed
     tree: object  # scipy cKDTree over keys
     shape: tuple[int, int]  # the style's working size
 
-    def transfer(self, lab: np.ndarray, seed: int = 0) -> np.ndarray:
-        """The detail field (H×W×3 Lab) for an image `lab` already in the style's palette."""
+    def transfer(self, lab: np.ndarray, guide: np.ndarray, seed: int = 0) -> np.ndarray:
+        """The detail field (H×W×3 Lab) for an image `lab` already in the style's palette; `guide` is the photo's
+        own Lab (its directions and busy parts)."""
         p, hop = self.patch, self.patch // 2
         h, w = lab.shape[:2]
         rows_n, cols_n = (h + hop - 1) // hop + 1, (w + hop - 1) // hop + 1
-        padded = cv2.copyMakeBorder(lab, hop, rows_n * hop + hop - h, hop, cols_n * hop + hop - w, cv2.BORDER_REFLECT)
+        pad = (hop, rows_n * hop + hop - h, hop, cols_n * hop + hop - w)
+        padded, guide = (cv2.copyMakeBorder(x, *pad, cv2.BORDER_REFLECT) for x in (lab, guide))
         rows, cols = np.arange(rows_n) * hop, np.arange(cols_n) * hop
-        keys = _keys(padded, p, rows, cols).reshape(-1, self.keys.shape[1])
+        keys = _keys(padded, p, rows, cols, guide).reshape(-1, self.keys.shape[1])
         k = min(CANDIDATES, len(self.keys))
         _, nearest = self.tree.query(keys, k=k)
         nearest = nearest.reshape(len(keys), k)
@@ -91,12 +109,12 @@ def build_bank(style_lab: np.ndarray, patch: int, max_patches: int = 30_000) -> 
     detail = style_lab - base
     h, w = style_lab.shape[:2]
     rows, cols = np.arange(0, h - p + 1, hop), np.arange(0, w - p + 1, hop)
-    keys = _keys(style_lab, p, rows, cols).reshape(-1, 5)
+    keys = _keys(style_lab, p, rows, cols).reshape(-1, 6)
     iy, ix = np.meshgrid(rows, cols, indexing="ij")
     offs = np.arange(p)
     patches = detail[iy.reshape(-1, 1, 1) + offs[None, :, None], ix.reshape(-1, 1, 1) + offs[None, None, :]]
     # Turned by 90°: the direction key's doubled angle turns by 180°, i.e. changes sign.
-    keys = np.concatenate([keys, keys * np.array([1, 1, 1, -1, -1], np.float32)])
+    keys = np.concatenate([keys, keys * np.array([1, 1, 1, -1, -1, 1], np.float32)])
     patches = np.concatenate([patches, np.rot90(patches, 1, axes=(1, 2))])
     if len(keys) > max_patches:
         keep = np.random.default_rng(0).choice(len(keys), max_patches, replace=False)

@@ -33,6 +33,9 @@ class Workload:
     streams: dict[str, np.ndarray] = field(default_factory=dict)
     #: The app's parts timed alone, name → fn(moving frame).
     parts: dict[str, Callable[[np.ndarray], object]] = field(default_factory=dict)
+    #: One-off photo runs too slow for the frame loop (e.g. each preset with its metrics), name → fn(); each is
+    #: timed `max(3, frames // 20)` times after one warm-up call.
+    stills: dict[str, Callable[[], object]] = field(default_factory=dict)
     #: What the frame shows, for the report (e.g. {"look": "classic_red"}).
     info: dict = field(default_factory=dict)
 
@@ -65,6 +68,8 @@ def bench_lite(app, tier: str = "lite", frames: int = 100, out_json=None, plot=N
         results[name] = time_calls(lambda p=part: p(next(moving)), frames)
     results["live_frame_still_scene"] = time_calls(lambda: app.live(still_ctx, rgb, **live_values), frames)
     results["photo_run_with_metrics"] = time_calls(photo_run, max(5, frames // 10), warmup=2)
+    for name, still in workload.stills.items():
+        results[name] = time_calls(still, max(3, frames // 20), warmup=1)
 
     trackers = [obj for c in (live_ctx, *stream_ctxs.values()) for obj in c._shared.objects.values()
                 if isinstance(obj, FrameTracker)]  # fmt: skip

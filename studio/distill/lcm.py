@@ -31,7 +31,7 @@ class OdeGrid:
     (`original_inference_steps`), so a student trained here and sampled there sees the same timesteps."""
 
     timesteps: torch.Tensor  # (n,) long: t_{n+k} candidates
-    alphas_cumprod: torch.Tensor  # (T,) float64 from the teacher's noise schedule
+    alphas_cumprod: torch.Tensor  # (T,) float32 from the teacher's noise schedule (float64 is missing on MPS)
     skip: int  # k
 
     @classmethod
@@ -41,7 +41,7 @@ class OdeGrid:
             raise ValueError(f"num_ddim_timesteps must be between 1 and {total}; got {num_ddim_timesteps}.")
         skip = total // num_ddim_timesteps
         timesteps = torch.arange(1, num_ddim_timesteps + 1, dtype=torch.long) * skip - 1
-        return cls(timesteps, alphas_cumprod.to(torch.float64), skip)
+        return cls(timesteps, alphas_cumprod.to(torch.float32), skip)
 
     def to(self, device) -> "OdeGrid":
         return OdeGrid(self.timesteps.to(device), self.alphas_cumprod.to(device), self.skip)
@@ -70,7 +70,7 @@ class OdeGrid:
 def boundary_scalings(t: torch.Tensor, ndim: int, timestep_scaling: float = 10.0) -> tuple[torch.Tensor, torch.Tensor]:
     """c_skip(t), c_out(t) of the consistency function f(x, t) = c_skip·x + c_out·x̂0 (LCM Eq. 3 with the discrete
     scaling `LCMScheduler` uses: c_skip → 1 and c_out → 0 as t → 0, so f(x, 0) = x)."""
-    scaled = t.to(torch.float64) * timestep_scaling
+    scaled = t.to(torch.float32) * timestep_scaling
     c_skip = SIGMA_DATA**2 / (scaled**2 + SIGMA_DATA**2)
     c_out = scaled / (scaled**2 + SIGMA_DATA**2).sqrt()
     shape = (-1,) + (1,) * (ndim - 1)
@@ -81,7 +81,7 @@ def predicted_x0(model_output: torch.Tensor, t: torch.Tensor, sample: torch.Tens
                  grid: OdeGrid) -> torch.Tensor:  # fmt: skip
     """x̂0 from the UNet's output at timestep t: ε-prediction (SD1.5, SDXL) or v-prediction (SD 2.x-style fine-tunes)."""
     a, s = grid.alpha_sigma(t, sample.ndim)
-    out, x = model_output.to(torch.float64), sample.to(torch.float64)
+    out, x = model_output.float(), sample.float()
     if prediction_type == "epsilon":
         x0 = (x - s * out) / a
     elif prediction_type == "v_prediction":
@@ -97,13 +97,13 @@ def predicted_eps(model_output: torch.Tensor, t: torch.Tensor, sample: torch.Ten
     if prediction_type == "epsilon":
         return model_output
     a, s = grid.alpha_sigma(t, sample.ndim)
-    return (s * sample.to(torch.float64) + a * model_output.to(torch.float64)).to(sample.dtype)
+    return (s * sample.float() + a * model_output.float()).to(sample.dtype)
 
 
 def consistency(sample: torch.Tensor, x0: torch.Tensor, t: torch.Tensor, timestep_scaling: float) -> torch.Tensor:
     """f(x_t, t) = c_skip(t)·x_t + c_out(t)·x̂0."""
     c_skip, c_out = boundary_scalings(t, sample.ndim, timestep_scaling)
-    return (c_skip * sample.to(torch.float64) + c_out * x0.to(torch.float64)).to(sample.dtype)
+    return (c_skip * sample.float() + c_out * x0.float()).to(sample.dtype)
 
 
 def guided(cond: torch.Tensor, uncond: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
@@ -123,4 +123,4 @@ def distillation_loss(pred: torch.Tensor, target: torch.Tensor, loss_type: str, 
 
 def sample_guidance(batch: int, w_min: float, w_max: float, generator: torch.Generator) -> torch.Tensor:
     """w ~ U[w_min, w_max] per sample (LCM §4.2: the student bakes in a range of guidance strengths)."""
-    return torch.rand(batch, generator=generator, dtype=torch.float64) * (w_max - w_min) + w_min
+    return torch.rand(batch, generator=generator) * (w_max - w_min) + w_min

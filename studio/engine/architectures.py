@@ -22,3 +22,18 @@ VAE = dict(
     in_channels=3, out_channels=3, latent_channels=4, layers_per_block=2, block_out_channels=(128, 256, 512, 512),
     down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4, norm_num_groups=32,
 )  # fmt: skip
+
+# Text and image encoders (transformers configs). CLIP ViT-L/14 text: `text_encoder/config.json` of both SD repos;
+# OpenCLIP ViT-bigG/14 text: SDXL's `text_encoder_2/config.json`; the IP-Adapter image encoders: h94/IP-Adapter
+# `models/image_encoder` (OpenCLIP ViT-H/14) and `sdxl_models/image_encoder` (ViT-bigG/14) config.json.
+CLIP_L_TEXT = dict(hidden_size=768, intermediate_size=3072, num_hidden_layers=12, num_attention_heads=12,
+                   max_position_embeddings=77, vocab_size=49408, projection_dim=768,
+                   hidden_act="quick_gelu")  # fmt: skip
+BIGG_TEXT = dict(hidden_size=1280, intermediate_size=5120, num_hidden_layers=32, num_attention_heads=20,
+                 max_position_embeddings=77, vocab_size=49408, projection_dim=1280, hidden_act="gelu")  # fmt: skip
+VIT_H_VISION = dict(hidden_size=1280, intermediate_size=5120, num_hidden_layers=32, num_attention_heads=16,
+                    image_size=224, patch_size=14, projection_dim=1024, hidden_act="gelu")  # fmt: skip
+VIT_BIGG_VISION = dict(hidden_size=1664, intermediate_size=8192, num_hidden_layers=48, num_attention_heads=16,
+                       image_size=224, patch_size=14, projection_dim=1280, hidden_act="gelu")  # fmt: skip
+#: The IP-Adapter image encoder folder → its vision config.
+IMAGE_ENCODERS = {"models/image_encoder": VIT_H_VISION, "sdxl_models/image_encoder": VIT_BIGG_VISION}

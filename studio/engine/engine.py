@@ -53,7 +53,7 @@ import threading
 import time
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Callable, Generator, Iterator, TypeVar
+from typing import Any, Callable, Generator, Iterator, TypeVar
 
 from ..devices import is_oom, pick_device
 from ..errors import InputError, ModelUnavailable, StudioError
@@ -93,6 +93,7 @@ class Plan:
     controlnet_scale: float | None = None
     sources: dict[str, str] = field(default_factory=dict)  # setting -> where the value this call uses comes from
     loras: list = field(default_factory=list)  # (Resolved, weight) of the request's user LoRAs
+    memory: Any = None  # planner.MemoryPlan: the call's predicted peak and the memory mode it runs in
     resolve_ms: float = 0.0
     notes: list[str] = field(default_factory=list)
 
@@ -108,6 +109,7 @@ class Engine:
         self.resolver = Resolver(settings)
         self._device = None
         self._residency = None
+        self._capacity = None  # (vram_gb setting, (MB, source)) of the device, read once
 
     # ------------------------------------------------------------------------------------------ public API
     def generate(self, request: GenerationRequest) -> Iterator[Preview | Result]:
@@ -166,20 +168,22 @@ class Engine:
             result = item if isinstance(item, Result) else result
         return result
 
-    def availability(self, app: str, student: str | None = None, adapters: tuple[str, ...] | None = None) -> dict:
+    def availability(self, app: str, student: str | None = None, adapters: tuple[str, ...] | None = None,
+                     teacher: str | None = None) -> dict:  # fmt: skip
         """Which tiers of `app` have their weights here (checked without downloading or loading).
 
         Returns {"student": {"available": bool, "missing": {id: [files]}}, "teacher": {...}, "fetch": command};
-        `adapters` as in GenerationRequest (None = the app's defaults).
+        `student`, `teacher` and `adapters` as in GenerationRequest (None = the app's defaults).
         """
         recipe = self._recipe(app)
         report = {}
         adapter_ids = recipe.adapters if adapters is None else adapters
-        for tier, sid in (("student", student or recipe.student), ("teacher", recipe.teacher)):
+        teacher = teacher or recipe.teacher
+        for tier, sid in (("student", student or recipe.student), ("teacher", teacher)):
             spec = self.catalog.get(sid)
             needed = [spec, *[self.catalog.get(a) for a in adapter_ids]]
             if tier == "student" and spec.kind in ("lora", "unet"):
-                needed.append(self.catalog.get(recipe.teacher))
+                needed.append(self.catalog.get(teacher))
             located = [self.resolver.locate(s) for s in needed]
             missing = {loc.spec.id: loc.missing for loc in located if loc.resolved is None}
             report[tier] = {"available": not missing, "missing": missing}
@@ -224,6 +228,26 @@ class Engine:
         """Drop every loaded model (the next call loads again)."""
         if self._residency is not None:
             self._residency.clear()
+
+    def memory_plan(self, request: GenerationRequest, plan: Plan, decoder: str = "vae"):
+        """The VRAM plan of one tier's call (planner.py): its predicted peak on this device and the cheapest memory
+        mode that fits, from the catalog's sizes and the request's resolution (nothing loads). `decoder="taesd"`:
+        a live stream's call, which encodes and decodes with TAESD (live_student.py)."""
+        from .planner import Call, Weight, device_capacity, device_modes, enforced, inputs_size, plan_call
+
+        dev, vram = self.device.device, self.settings.vram_gb
+        if self._capacity is None or self._capacity[0] != vram:
+            self._capacity = (vram, device_capacity(dev, vram))
+        capacity_mb, source = self._capacity[1]
+        width, height = inputs_size(request, plan.kind, plan.spec)
+        spec_of = lambda resolved: resolved.spec if resolved is not None else None  # noqa: E731
+        user = [Weight(f"{r.spec.id}: user LoRA", "unet", mb, "float16", mb)
+                for r, _ in plan.loras for mb in [_file_mb(r.file(r.spec.weights.path))]]  # fmt: skip
+        call = Call(plan.tier, plan.spec, plan.base.spec, plan.kind, width, height, plan.guidance,
+                    self.device.dtype_name, spec_of(plan.controlnet), spec_of(plan.ip_adapter), spec_of(plan.preview),
+                    spec_of(plan.vae_fix), decoder, fused=self.fuses_lora and not plan.loras, extra=user)  # fmt: skip
+        floor = "model_offload" if self.settings.cpu_offload and dev.startswith("cuda") else None
+        return plan_call(call, capacity_mb, source, dev, device_modes(dev, vram), floor, enforced(dev, vram))
 
     # ------------------------------------------------------------------------------------------ planning
     def _recipe(self, app: str) -> AppModels:
@@ -388,8 +412,12 @@ class Engine:
     def _execute(self, request: GenerationRequest, plan: Plan, fallback: str | None,
                  notes: list[str]) -> Generator[Preview, None, Result]:  # fmt: skip
         """Run one tier on a worker thread, yielding its previews as they come; returns its Result."""
+        from .planner import WontFit
         from .runner import run_plan
 
+        plan.memory = self.memory_plan(request, plan)  # before anything loads: a call that cannot fit stops here
+        if not plan.memory.fits and plan.memory.enforced:
+            raise WontFit(plan.memory)
         cancel = request.cancel or (lambda: False)
         events: queue.Queue = queue.Queue()
         stop = threading.Event()
@@ -454,10 +482,19 @@ class DeviceWorker:
 
     def __init__(self, name: str):
         self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._waiting = 0  # submitted and not finished (running or queued)
+        self._count_lock = threading.Lock()
         threading.Thread(target=self._loop, name=name, daemon=True).start()
+
+    @property
+    def busy(self) -> bool:
+        """Whether a call is running or queued: a live stream drops its frame then instead of queueing it."""
+        return self._waiting > 0
 
     def submit(self, fn: Callable[..., T], *args) -> "Future[T]":
         future: Future = Future()
+        with self._count_lock:
+            self._waiting += 1
         self._jobs.put((future, fn, args))
         return future
 
@@ -465,11 +502,20 @@ class DeviceWorker:
         while True:
             future, fn, args = self._jobs.get()
             if not future.set_running_or_notify_cancel():
+                self._done()
                 continue
             try:
-                future.set_result(fn(*args))
+                result = fn(*args)
             except BaseException as exc:  # the submitter re-raises it from future.result()
+                self._done()  # before waking the submitter: its next call finds the device free
                 future.set_exception(exc)
+            else:
+                self._done()
+                future.set_result(result)
+
+    def _done(self) -> None:
+        with self._count_lock:
+            self._waiting -= 1
 
 
 _workers: dict[str, DeviceWorker] = {}
@@ -501,6 +547,13 @@ def device_worker(device: str) -> DeviceWorker:
         if device not in _workers:
             _workers[device] = DeviceWorker(f"studio-{device}")
         return _workers[device]
+
+
+def _file_mb(path) -> float:
+    try:
+        return round(os.path.getsize(path) / 1e6, 1)
+    except OSError:
+        return 0.0
 
 
 class _StudentMissing(Exception):

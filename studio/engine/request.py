@@ -45,7 +45,7 @@ class GenerationRequest:
     mask_image: Any = None  # inpaint kinds
     control_image: Any = None  # ControlNet kinds
     control_mode: int | None = None  # union ControlNet mode (0 openpose, 1 depth, 2 thick line, 3 thin line, ...)
-    ip_adapter_image: Any = None  # reference image for the app's IP-Adapter; None = no IP-Adapter this call
+    ip_adapter_image: Any = None  # reference image for the app's IP-Adapter (or a list: embeddings averaged); None = none
     strength: float | None = None  # img2img/inpaint strength; None = 0.6 (img2img) or the lower inpaint strength of
     # the student and its base (see request.schedule)
     steps: int | None = None  # None = the tier's catalog default (inpaint kinds: its inpaint_steps when it has one)
@@ -235,7 +235,11 @@ def call_kwargs(req: GenerationRequest, plan) -> tuple[dict, dict]:
             kwargs["control_image"] = [control]
             kwargs["control_mode"] = [int(req.control_mode)]
     if plan.ip_adapter is not None:
-        kwargs["ip_adapter_image"] = to_pil(req.ip_adapter_image)
+        images = req.ip_adapter_image
+        # Several references of one subject (an avatar's selfies) stay a list: the runner averages their embeddings.
+        many = isinstance(images, (list, tuple)) and len(images) > 1
+        kwargs["ip_adapter_image"] = [to_pil(i) for i in images] if many else to_pil(
+            images[0] if isinstance(images, (list, tuple)) else images)
     # Fixed timesteps are not passed as `timesteps`: the runner sets them on the call's scheduler (every pipeline).
     kwargs["num_inference_steps"] = sched.num_inference_steps
     if spec.eta is not None:

@@ -20,10 +20,13 @@ import numpy as np
 import torch
 
 from ..schema import Preview, Provenance, Result
+from . import speed
 from .fusion import LoraFusion
 from .loader import (ComponentState, attach_ip_adapter, fresh_scheduler, image_processor_for, load_autoencoder,
                      load_controlnet, load_image_encoder, load_lora, load_pipeline, load_unet, lora_layers,
-                     make_scheduler, make_view, pin_timesteps, quiet, scheduler_info, structure_changed)  # fmt: skip
+                     make_scheduler, make_view, module_bytes, pin_timesteps, quiet, scheduler_info,
+                     structure_changed)  # fmt: skip
+from .placement import call_mode, offload_hooks, place, tiled_vae
 from .previews import DenoisedCapture, Latent2RGB, StepCallback, TinyVAEPreview
 from .prompts import chunk_long_prompts
 from .request import call_kwargs
@@ -66,7 +69,7 @@ class Loaded:
 def load_for(engine, request, plan, notes: list[str]) -> Loaded:
     """Everything the plan needs, from the resident LRU or freshly loaded into it."""
     residency, dtype = engine.residency, engine.device.dtype
-    offload = engine.settings.cpu_offload and engine.device.device.startswith("cuda")
+    offload, _ = call_mode(engine, plan)  # the memory plan's (placement.py)
     to = "cpu" if offload else engine.device.device
     spec = plan.spec
     ip = plan.ip_adapter.spec if plan.ip_adapter else None
@@ -76,12 +79,23 @@ def load_for(engine, request, plan, notes: list[str]) -> Loaded:
     pinned |= {(kind, r.spec.id) for kind, r in (("unet", plan.own), ("controlnet", plan.controlnet),
                                                  ("taesd", plan.preview)) if r}  # fmt: skip
 
+    prepared: dict = {}
+
     def base_loader():
         vae = load_autoencoder(plan.vae_fix, to, dtype, tiny=False) if plan.vae_fix else None
-        return load_pipeline(plan.base, to, dtype, vae=vae, offload=offload)
+        pipe = load_pipeline(plan.base, to, dtype, vae=vae, offload=bool(offload))
+        prepared.update(speed.prepare_pipeline(pipe, engine.settings, engine.device.device))  # compile, NHWC
+        return pipe
 
+    def faster(model, kind: str):
+        speed.prepare_model(model, engine.settings, engine.device.device, kind)
+        return model
+
+    _room_for_the_plan(residency, plan, pinned, offload)
     base_key = ("pipeline", plan.base.spec.id)
     base_entry = residency.get(base_key, base_loader, estimate_mb(plan.base.spec, dtype), pinned)
+    if prepared:
+        base_entry.state["speed"] = prepared
     if plan.vae_fix is not None:
         notes.append("SDXL VAE: madebyollin/sdxl-vae-fp16-fix (no fp32 upcast).")
     unet_entry = None
@@ -90,18 +104,19 @@ def load_for(engine, request, plan, notes: list[str]) -> Loaded:
         if spec.id not in loras:
             load_lora(base_entry.value, plan.own)  # stays resident, disabled, in the shared base
             loras.add(spec.id)
+    elif plan.own is not None:
+        unet_entry = residency.get(("unet", spec.id),
+                                   lambda: faster(load_unet(plan.own, base_entry.value.unet, to, dtype), "unet"),
+                                   estimate_mb(spec, dtype), pinned)  # fmt: skip
     for resolved, _ in plan.loras:  # user LoRAs (a style): resident in the base like the students'
         loras = base_entry.state.setdefault("loras", set())
         if resolved.spec.id not in loras:
             load_lora(base_entry.value, resolved)
             loras.add(resolved.spec.id)
-    elif plan.own is not None:
-        unet_entry = residency.get(("unet", spec.id), lambda: load_unet(plan.own, base_entry.value.unet, to, dtype),
-                                   estimate_mb(spec, dtype), pinned)  # fmt: skip
     controlnet = None
     if plan.controlnet is not None:
         controlnet = residency.get(("controlnet", plan.controlnet.spec.id),
-                                   lambda: load_controlnet(plan.controlnet, to, dtype),
+                                   lambda: faster(load_controlnet(plan.controlnet, to, dtype), "controlnet"),
                                    estimate_mb(plan.controlnet.spec, dtype), pinned).value  # fmt: skip
     encoder = processor = None
     if ip is not None:
@@ -117,6 +132,15 @@ def load_for(engine, request, plan, notes: list[str]) -> Loaded:
     elif request.previews:
         previewer = Latent2RGB(spec.family)
     return Loaded(base_entry, unet_entry, controlnet, encoder, processor, previewer)
+
+
+def _room_for_the_plan(residency, plan, pinned: set, offload: str | None) -> None:
+    """Evict models this call does not use until the call's whole predicted peak (its weights and activations) fits
+    beside the rest under the memory budget; the per-model estimates alone would leave no room for activations."""
+    if plan.memory is None or not plan.memory.enforced or offload or all(key in pinned for key in residency.keys()):
+        return
+    own = module_bytes(*(e.value for e in residency.entries() if e.key in pinned)) / 1e6
+    residency.make_room(max(plan.memory.peak_mb - own, 0.0), pinned)
 
 
 def build_view(loaded: Loaded, plan, notes: list[str]):
@@ -154,7 +178,7 @@ def build_view(loaded: Loaded, plan, notes: list[str]):
 
 def run_plan(engine, request, plan, emit: Callable[[Preview], None], cancelled: Callable[[], bool]) -> Result:
     dev = engine.device.device
-    offload = engine.settings.cpu_offload and dev.startswith("cuda")
+    offload, tiling = call_mode(engine, plan)  # the memory plan, as this device applies it (placement.py)
     spec, notes = plan.spec, list(plan.notes)
     timings = {"resolve": plan.resolve_ms}
 
@@ -169,6 +193,7 @@ def run_plan(engine, request, plan, emit: Callable[[Preview], None], cancelled: 
 
     shared = (unet, base.unet, controlnet, loaded.encoder, *_text_encoders(base), base.vae)
     modules = list({id(m): m for m in shared if m is not None}.values())
+    place(modules, "cpu" if offload else dev)  # where this call's memory mode keeps them, before the capture
     state = ComponentState.capture(modules)  # after residency changes, before anything call-specific
     capture = DenoisedCapture(scheduler) if loaded.previewer is not None else None  # x0 is for previews only
     callback = StepCallback(f"{plan.tier} · {spec.id}", loaded.previewer, capture, emit, cancelled)
@@ -194,6 +219,7 @@ def run_plan(engine, request, plan, emit: Callable[[Preview], None], cancelled: 
     windowed = _reset_peak(dev)
 
     call_start = time.perf_counter()
+    remove_hooks = lambda: None  # noqa: E731
     try:
         extra = {resolved.spec.id: weight for resolved, weight in plan.loras}  # user LoRAs, on either tier
         if plan.own is not None and plan.own.spec.kind == "lora":
@@ -211,21 +237,22 @@ def run_plan(engine, request, plan, emit: Callable[[Preview], None], cancelled: 
                 state.set_ip_scale(scale)
             else:
                 view.set_ip_adapter_scale(scale)  # an InstantStyle per-block dict
-        if offload:
-            view.enable_model_cpu_offload(device=dev)
+        remove_hooks = offload_hooks(view, offload, dev)
         # After the LoRA and offload are set: a LoRA may touch the text encoder, offload moves it.
         chunked = chunk_long_prompts(view, kwargs)
         if chunked:
             notes.append(chunked)
+        if isinstance(kwargs.get("ip_adapter_image"), list):  # several references: one averaged embedding
+            kwargs["ip_adapter_image_embeds"] = average_ip_embeds(view, kwargs.pop("ip_adapter_image"), plan.guidance)
         generator = torch.Generator("cpu").manual_seed(int(request.seed))  # same seed, same image on any device
-        output = view(**kwargs, generator=generator, callback_on_step_end=callback,
-                      callback_on_step_end_tensor_inputs=["latents"], output_type="np")  # fmt: skip
+        with tiled_vae(view.vae, tiling), speed.eager_while(offload is not None):
+            output = view(**kwargs, generator=generator, callback_on_step_end=callback,
+                          callback_on_step_end_tensor_inputs=["latents"], output_type="np")  # fmt: skip
         cfg = bool(getattr(view, "do_classifier_free_guidance", False))
     finally:
         for hook in hooks:
             hook.remove()
-        if offload:
-            view.remove_all_hooks()
+        remove_hooks()
         state.restore()
     call_end = time.perf_counter()
 
@@ -236,6 +263,9 @@ def run_plan(engine, request, plan, emit: Callable[[Preview], None], cancelled: 
                    denoise=(last_step - denoise_start) * 1000.0 - callback.preview_ms,
                    previews=callback.preview_ms, decode=(call_end - last_step) * 1000.0)  # fmt: skip
     peak_mb, peak_source = _peak_mb(dev, windowed)
+    memory = _memory_record(plan, peak_mb, offload, tiling)
+    if memory is not None:
+        notes.append("memory plan: " + plan.memory.describe())
     sched = scheduler_info(scheduler)
     described = spec.scheduler.describe() if plan.tier == "student" and spec.scheduler else sched["class"]
     notes.insert(0, f"scheduler {described}")
@@ -256,10 +286,26 @@ def run_plan(engine, request, plan, emit: Callable[[Preview], None], cancelled: 
         "dtype": engine.device.dtype_name, "eta": kwargs.get("eta"), "previews": callback.previews,
         "preview_decoder": getattr(loaded.previewer, "name", None), "peak_memory_source": peak_source,
         "ip_adapter_scale": _jsonable(request.ip_adapter_scale) if plan.ip_adapter else None,
-        "lora": _lora_mode(loaded, plan), "settings": settings, **facts,
+        "lora": _lora_mode(loaded, plan), "settings": settings, "memory_plan": memory,
+        "speed": {"compile": engine.settings.compile, **loaded.base_entry.state.get("speed", {}),
+                  "attention": speed.attention_kind(unet, controlnet)}, **facts,
     }
     before = np.asarray(request.image) if isinstance(request.image, np.ndarray) else None
     return Result(image=image, provenance=provenance, before=before, info=info)
+
+
+def average_ip_embeds(view, images: list, guidance: float) -> list:
+    """One IP-Adapter's embedding of several reference images, averaged: `ip_adapter_image_embeds` for the call.
+
+    diffusers would concatenate several images' tokens (each image conditions on its own); the mean of their image
+    embeddings is the subject they share (an avatar's selfies, each with its own light and angle). The negative half
+    is the encoder's embedding of a blank image either way, so averaging leaves it as it is.
+    """
+    unet = view.unet
+    cfg = guidance > 1.0 and getattr(unet.config, "time_cond_proj_dim", None) is None  # as the pipelines decide
+    with torch.no_grad():
+        embeds = view.prepare_ip_adapter_image_embeds([images], None, view._execution_device, 1, cfg)
+    return [e.mean(dim=1, keepdim=True) for e in embeds]  # (CFG halves × images × tokens × width) → one image
 
 
 def _settings(plan, kwargs: dict, scheduler: str, timesteps: list, cfg: bool, request) -> dict:
@@ -301,10 +347,26 @@ def describe_settings(settings: dict) -> str:
     return ", ".join(parts)
 
 
+def _memory_record(plan, measured_mb, offload, tiling) -> dict | None:
+    """The memory plan for `Result.info`: the chosen mode, what ran, predicted against measured peak."""
+    memory = plan.memory
+    if memory is None:
+        return None
+    return {"mode": memory.mode, "applied": memory.applied, "enforced": memory.enforced, "offload": offload,
+            "vae_tiling": tiling,
+            "predicted_peak_mb": round(memory.peak_mb, 1), "measured_peak_mb": measured_mb,
+            "usable_mb": memory.usable_mb, "capacity_gb": memory.capacity_gb, "capacity": memory.capacity_source,
+            "weights_mb": round(memory.weights_mb, 1), "activations_mb": memory.activations_mb,
+            "host_mb": memory.host_mb, "modes": {m: v["peak_mb"] for m, v in memory.modes.items()},
+            "notes": memory.notes}  # fmt: skip
+
+
 def _sync_lora_fusion(engine, loaded: Loaded, plan) -> str | None:
     """Merge the student's LoRA into the base, or give the base its exact own weights back, as this call needs."""
-    # A merged layer ignores every other adapter (PEFT), so a call with user LoRAs runs its student unfused.
-    fused_student = plan.own is not None and plan.own.spec.kind == "lora" and engine.fuses_lora and not plan.loras
+    # A merged layer ignores every other adapter (PEFT), so a call with user LoRAs runs its student unfused; offloaded
+    # weights travel between devices every call, so an offloading call runs it unfused too.
+    fused_student = (plan.own is not None and plan.own.spec.kind == "lora" and engine.fuses_lora and not plan.loras
+                     and call_mode(engine, plan)[0] is None)  # fmt: skip
     fusion = loaded.base_entry.state.get("fusion")
     if fusion is None:
         if not fused_student:

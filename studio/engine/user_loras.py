@@ -141,9 +141,10 @@ def resolve(lora: UserLora, base: Resolved, family: str) -> Resolved:
     if width is not None and config.is_file():
         expected = json.loads(config.read_text()).get("cross_attention_dim")
         if isinstance(expected, int) and expected != width:
-            kind = {768: "SD1.5", 1024: "SD2", 2048: "SDXL"}.get(width, f"a {width}-wide text encoder")
+            kind = {768: "SD1.5", 1024: "SD2", 2048: "SDXL"}.get(width, "another base model")
+            name = {"sd15": "SD1.5", "sdxl": "SDXL"}.get(family, family)
             raise InputError(f"{lora.name} was trained for {kind} (cross-attention width {width}); this app runs "
-                             f"{family} ({base.spec.id}, width {expected}). Use a LoRA made for {family}.")  # fmt: skip
+                             f"{name} ({base.spec.id}, width {expected}). Use a LoRA made for {name}.")  # fmt: skip
     stat = lora.path.stat()
     # The adapter name carries the file's size and time, so a replaced file under the same name loads afresh.
     digest = hashlib.sha1(f"{lora.path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:8]

@@ -129,17 +129,16 @@ def band_box(face: Face, image_size: tuple[int, int]) -> tuple[int, int, int, in
     return max(0, x0), max(0, y0), min(w, x1), min(h, y1)
 
 
-def _likeness(values: np.ndarray, sample: np.ndarray, spread_floor: float, limit: float) -> np.ndarray | None:
-    """How much each pixel looks like the `sample` pixels (1 within `limit` Mahalanobis distances of their mean,
-    fading to 0 over 1.5 more), or None when fewer than 50 pixels were sampled. `spread_floor` is added to the
-    covariance's diagonal: a flat-lit face or a jet-black head of hair has almost no spread of its own."""
-    samples = values[sample]
+def _likeness(samples: np.ndarray, values: np.ndarray, spread_floor: float, limit: float) -> np.ndarray | None:
+    """How much each of `values` (N×C) looks like `samples` (M×C): 1 within `limit` Mahalanobis distances of their
+    mean, fading to 0 over 1.5 more; None when fewer than 50 samples. `spread_floor` is added to the covariance's
+    diagonal: a flat-lit face or a jet-black head of hair has almost no spread of its own."""
     if len(samples) < 50:
         return None
     mean = samples.mean(axis=0)
-    cov = np.cov(samples, rowvar=False) + np.eye(values.shape[-1]) * spread_floor
+    cov = np.cov(samples, rowvar=False) + np.eye(samples.shape[1]) * spread_floor
     d = values - mean
-    m2 = np.einsum("...i,ij,...j->...", d, np.linalg.inv(cov).astype(np.float32), d)
+    m2 = ((d @ cv2.invert(cov, flags=cv2.DECOMP_SVD)[1].astype(np.float32)) * d).sum(axis=1)
     return np.clip((limit + 1.5 - np.sqrt(np.maximum(m2, 0.0))) / 1.5, 0.0, 1.0).astype(np.float32)
 
 
@@ -213,16 +212,20 @@ def _one_head(rgb: np.ndarray, lm: np.ndarray, person: np.ndarray | None) -> tup
     cheek_t = float(np.mean([(lm[i, :2] - chin) @ up for i in (234, 454)]))
     grown_oval = cv2.dilate(oval, np.ones((5, 5), np.uint8))
     below = np.clip((cheek_t - t) / (0.1 * fh), 0.0, 1.0) * (1.0 - grown_oval)
-    if below.any():
+    region = below > 0
+    if region.any():
         lab = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2LAB).astype(np.float32)
         hair_seen = (t > 1.02 * fh) & (head > 0.6) & (grown_oval == 0)
-        hair_like = _likeness(lab, hair_seen, spread_floor=25.0, limit=HAIR_DISTANCE)
-        skin_like = _likeness(lab[..., 1:], cv2.erode(oval, np.ones((7, 7), np.uint8)) > 0, 4.0, SKIN_DISTANCE)
-        keep = hair_like * (1.0 - skin_like) if hair_like is not None else np.zeros_like(head)
-        if skin_like is None and hair_like is not None:
-            keep = hair_like
-        keep *= np.clip((np.abs(s) - NECK_HALF_WIDTH * fw) / (0.08 * fw), 0.0, 1.0)
-        head *= 1.0 - below * (1.0 - keep)
+        skin_seen = cv2.erode(oval, np.ones((7, 7), np.uint8)) > 0
+        values = lab[region]
+        hair_like = _likeness(lab[hair_seen], values, spread_floor=25.0, limit=HAIR_DISTANCE)
+        skin_like = _likeness(lab[skin_seen][:, 1:], values[:, 1:], 4.0, SKIN_DISTANCE)
+        if hair_like is None:
+            keep = np.zeros(len(values), np.float32)  # no hair seen above the forehead: nothing below is hair
+        else:
+            keep = hair_like if skin_like is None else hair_like * (1.0 - skin_like)
+        keep *= np.clip((np.abs(s[region]) - NECK_HALF_WIDTH * fw) / (0.08 * fw), 0.0, 1.0)
+        head[region] *= 1.0 - below[region] * (1.0 - keep)
     # The oval is always head where the person mask agrees: on a turned face the mesh guesses the far side, which can
     # reach past the profile into the background.
     if person is not None:

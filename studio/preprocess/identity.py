@@ -454,6 +454,18 @@ def geometric_features(landmarks: np.ndarray) -> np.ndarray:
     return feats
 
 
+def some_geometric_features(landmarks: np.ndarray, indices: Sequence[int]) -> np.ndarray:
+    """`geometric_features(landmarks)[indices]`, computing only those (a webcam frame cannot spend ~1 ms on all)."""
+    pts = canonical_landmarks(landmarks)
+    out = np.empty(len(indices), dtype=np.float64)
+    for k, index in enumerate(indices):
+        _, a, b = GEOMETRIC_FEATURES[index]
+        sides = [np.linalg.norm(pts[[_MIRROR[i] if m else i for i in a]].mean(axis=0)
+                                - pts[[_MIRROR[i] if m else i for i in b]].mean(axis=0)) for m in (False, True)]
+        out[k] = np.log(max(sum(sides) / 2.0, 1e-6))
+    return out
+
+
 def reference_statistics(landmark_sets: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Per-feature mean and standard deviation of `geometric_features` over a set of meshes.
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..schema import App, ChoiceParam, ImageParam, Param, SeedParam, SliderParam, ToggleParam
+from ..schema import App, ChoiceParam, ImageListParam, ImageParam, Param, SeedParam, SliderParam, ToggleParam
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,8 @@ def api_name(app: App) -> str:
 def api_param(p: Param) -> ApiParam:
     if isinstance(p, ImageParam):
         return ApiParam(p.name, "image", None, p.required, p.help)
+    if isinstance(p, ImageListParam):
+        return ApiParam(p.name, "images", None, False, p.help)
     if isinstance(p, SliderParam):
         return ApiParam(p.name, "number", p.default, False, p.help, limits=(p.minimum, p.maximum))
     if isinstance(p, ChoiceParam):

@@ -37,7 +37,7 @@ import numpy as np
 
 from ..context import RunContext
 from ..errors import StudioError
-from ..schema import App, ChoiceParam, ImageParam, SeedParam, SliderParam, ToggleParam
+from ..schema import App, ChoiceParam, ImageListParam, ImageParam, SeedParam, SliderParam, ToggleParam
 from .api import api_name, batch_params, live_params
 from .session import Call, Cancellable, CompareCall, needs_gpu
 
@@ -181,6 +181,8 @@ def _component(param):
         image = gr.Image(label=param.label, sources=sources, type="filepath", height=320)
         image.preprocess = _path_passthrough
         return image
+    if isinstance(param, ImageListParam):  # several photos of one subject: a list of file paths
+        return gr.File(label=param.label, file_count="multiple", file_types=["image"], type="filepath", height=120)
     if isinstance(param, SliderParam):
         return gr.Slider(param.minimum, param.maximum, value=param.default, step=param.step, **common)
     if isinstance(param, ChoiceParam):

@@ -57,7 +57,7 @@ function render({ model, el }) {
       model.save_changes();
     };
     if (p.kind === "image") {
-      const thumb = h("img", { class: "studio-thumb", alt: p.label, "data-input": p.name });
+      const thumb = h("img", { class: "studio-thumb", alt: "", "data-input": p.name });
       const file = h("input", { type: "file", accept: "image/*", "data-input-file": p.name });
       file.addEventListener("change", async () => {
         const chosen = file.files && file.files[0];
@@ -107,18 +107,18 @@ function render({ model, el }) {
   buttons.append(run);
   if ((model.get("offers") || []).includes("compare")) buttons.append(compare);
   buttons.append(cancel);
-  form.append(buttons);
 
   // ---------------------------------------------------------------- canvas, before/after, badge, metrics
   const tabs = h("div", { class: "studio-tabs" });
   const resultTab = h("button", { class: "studio-tab studio-active" }, "Result");
   const pairTab = h("button", { class: "studio-tab" }, "Before / after");
   tabs.append(resultTab, pairTab);
-  const canvas = h("img", { class: "studio-canvas", alt: "result", "data-phase": "empty" });
-  const stage = h("div", { class: "studio-stage" }, canvas);
+  const canvas = h("img", { class: "studio-canvas", alt: "", "data-phase": "empty" });
+  const hint = h("div", { class: "studio-hint" }, "Press Run: step previews, then the result, appear here.");
+  const stage = h("div", { class: "studio-stage" }, hint, canvas);
   const pair = h("div", { class: "studio-pair", hidden: "" });
-  const after = h("img", { class: "studio-after", alt: "after" });
-  const before = h("img", { class: "studio-before", alt: "before" });
+  const after = h("img", { class: "studio-after", alt: "" });
+  const before = h("img", { class: "studio-before", alt: "" });
   const split = h("input", { type: "range", min: 0, max: 100, value: 50, class: "studio-split" });
   const pairLabels = h("div", { class: "studio-pair-labels" });
   pair.append(h("div", { class: "studio-pair-images" }, after, before), split, pairLabels);
@@ -135,7 +135,7 @@ function render({ model, el }) {
   const status = h("div", { class: "studio-status" });
   const metrics = h("table", { class: "studio-metrics" });
   const notes = h("ul", { class: "studio-notes" });
-  view.append(tabs, stage, pair, badge, status, metrics, notes);
+  view.append(buttons, tabs, stage, pair, badge, status, metrics, notes);
 
   let previews = 0;
   model.on("msg:custom", (msg, buffers) => {
