@@ -84,7 +84,13 @@ def plan_batch(app, values: dict, manifest=None) -> BatchPlan:
     # Absolute paths: a Ray actor's working folder is not the driver's.
     values = {k: str(Path(v).expanduser().absolute()) if k in app.image_params and isinstance(v, (str, Path)) else v
               for k, v in values.items() if v is not None}  # fmt: skip
+    options = iterated_choices(app, values)  # several values of a choice (`--preset a b`): every folder row in each
+    values = {k: v[0] if k in app_choices(app) and isinstance(v, (list, tuple)) and len(v) == 1 else v
+              for k, v in values.items()}  # fmt: skip
     if manifest is not None:
+        if options:
+            raise InputError(f"With a manifest, give one value for --{next(iter(options)).replace('_', '-')} (or "
+                             "make it a column of the manifest).")  # fmt: skip
         return _plan_manifest(app, values, Path(manifest).expanduser().absolute())
     lists = iterated_inputs(app, values)
     if app.primary_input not in lists:
@@ -93,11 +99,32 @@ def plan_batch(app, values: dict, manifest=None) -> BatchPlan:
     names = list(lists)
     rows = []
     for combo in itertools.product(*lists.values()):
-        row_values = {**values, **{n: str(path.absolute()) for n, path in zip(names, combo)}}
-        stem = "__".join(_safe(path.stem) for path in combo)
-        rows.append((stem, row_values, {n: path.name for n, path in zip(names, combo)}))
+        for pick in itertools.product(*options.values()):
+            row_values = {**values, **{n: str(path.absolute()) for n, path in zip(names, combo)},
+                          **dict(zip(options, pick))}  # fmt: skip
+            stem = "__".join([_safe(path.stem) for path in combo] + [_safe(str(v)) for v in pick])
+            rows.append((stem, row_values, {n: path.name for n, path in zip(names, combo)}))
     first = rows[0][1]
     return BatchPlan(app.id, _rows(app, rows), {n: str(values[n]) for n in names}, first)
+
+
+def app_choices(app) -> set[str]:
+    return {p.name for p in app.params if getattr(p, "kind", None) == "choice"}
+
+
+def iterated_choices(app, values: dict) -> dict[str, list]:
+    """Choices given several values (`studio batch avatar --preset headshot passport`), each with its values, every
+    one checked before any work; a list of one value is that value, not iterated."""
+    found = {}
+    for name in app_choices(app):
+        value = values.get(name)
+        if isinstance(value, (list, tuple)):
+            chosen = list(dict.fromkeys(value))
+            for v in chosen:
+                app.param(name).validate(v)
+            if len(chosen) > 1:
+                found[name] = chosen
+    return {p.name: found[p.name] for p in app.params if p.name in found}  # in the app's parameter order
 
 
 def read_manifest(path: Path) -> list[dict]:

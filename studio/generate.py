@@ -34,13 +34,13 @@ def run_on_engine(ctx, request, paste: Callable[[np.ndarray], np.ndarray],
     The request's cancel flag is the call's own (`ctx.cancel`), so a cancelled call stops between steps. A student
     chosen for the app on this call (`ctx.with_student`) replaces the recipe's, with its own teacher if it has one.
     """
-    if getattr(ctx, "students", None) and request.student is None:
-        from dataclasses import replace
+    from dataclasses import replace
 
+    if getattr(ctx, "students", None) and request.student is None:
         choice = ctx.student_choice(request.app)
         request = replace(request, **{k: v for k, v in choice.items() if v and getattr(request, k) is None})
-    if request.cancel is None:
-        request.cancel = ctx.cancel
+    if request.cancel is None:  # (a GenerationRequest is frozen: a copy carries the flag)
+        request = replace(request, cancel=ctx.cancel)
     result = None
     for item in ctx.engine.generate(request):
         if isinstance(item, Preview):

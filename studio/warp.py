@@ -41,7 +41,8 @@ def mls_similarity(handles_from: np.ndarray, handles_to: np.ndarray, points: np.
     # each sum into one matrix-vector product over the handles (Σ w q̂·p̂ = Σ w q·p − W q*·p*, and alike), so
     # nothing G×N×2 is ever built: ~10× faster than the direct form.
     a = w @ (q[:, 0] * p[:, 0] + q[:, 1] * p[:, 1]) - total * (q_star * p_star).sum(axis=1)
-    b = w @ (q[:, 0] * p[:, 1] - q[:, 1] * p[:, 0]) - total * (q_star[:, 0] * p_star[:, 1] - q_star[:, 1] * p_star[:, 0])
+    cross = q_star[:, 0] * p_star[:, 1] - q_star[:, 1] * p_star[:, 0]
+    b = w @ (q[:, 0] * p[:, 1] - q[:, 1] * p[:, 0]) - total * cross
     mu = w @ (p * p).sum(axis=1) - total * (p_star * p_star).sum(axis=1)
     dv = v - p_star
     fx = a * dv[:, 0] + b * dv[:, 1]
@@ -64,9 +65,11 @@ def _window(h: int, w: int, margin: float) -> np.ndarray:
     return ramp(h)[:, None] * ramp(w)[None, :]
 
 
-def warp_maps(moves_from: np.ndarray, moves_to: np.ndarray, box: tuple[int, int, int, int], step: int = 8,
-              pinned: np.ndarray | None = None, margin: float | None = None,
-              detail: list[tuple[tuple[int, int, int, int], float]] = ()) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+Box = tuple[int, int, int, int]  # (x0, y0, x1, y1) in photo pixels
+
+
+def warp_maps(moves_from: np.ndarray, moves_to: np.ndarray, box: Box, step: int = 8, pinned: np.ndarray | None = None,
+              margin: float | None = None, detail: list[tuple[Box, float]] = ()) -> tuple[np.ndarray, np.ndarray]:
     """Backward `remap` maps (map_x, map_y in photo pixels) for the box (x0, y0, x1, y1) moving `moves_from` points
     to `moves_to`, with `pinned` points (and the box's border) held still.
 

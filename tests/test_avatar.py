@@ -186,11 +186,12 @@ def test_batch_runs_every_selfie_in_every_preset(app, ctx, tmp_path):
         (folder / name.split("/")[-1]).symlink_to(fixture(name))
     summary = run_batch(app, ctx, tmp_path / "out", {"source": folder, "preset": ["passport", "duotone"],
                                                      "tier": ["lite"]})  # fmt: skip
-    assert len(summary["results"]) == 6 and summary["done"] == 4
-    assert summary["inputs"]["preset"] == ["passport", "duotone"]
+    assert summary["rows"] == 6 and summary["done"] == 4 and summary["failed"] == 2
     failed = [r for r in summary["results"] if "error" in r]
     assert {r["source"] for r in failed} == {"noface_rocket_launchpad_night_01.jpg"}
+    assert all("No face found" in r["error"] for r in failed)
     assert (tmp_path / "out" / "face_man_dark_skin_official_portrait_01__duotone_avatar.png").exists()
+    assert (tmp_path / "out" / "face_man_dark_skin_official_portrait_01__passport_avatar.png").exists()
     sheet = np.asarray(Image.open(tmp_path / "out" / "contact_sheet.png"))
     assert sheet.shape[0] > 3 * 320  # a row per selfie, the presets side by side
 
@@ -209,3 +210,27 @@ def test_cli_runs_a_preset_and_refuses_mismatched_selfies(tmp_path):
     assert refused.returncode == 2
     assert refused.stderr.startswith("error:") and "Selfie 2 (face_man_dark_skin_official_portrait_01.jpg)" in (
         refused.stderr)
+
+
+def test_api_takes_a_list_of_selfies_and_refuses_a_stranger():
+    """The page's `selfies` input is a multi-file upload: `gradio_client` sends a list of files."""
+    from gradio_client import Client, handle_file
+
+    from studio.serve import build_blocks, launch, make_context
+
+    blocks = build_blocks("avatar", make_context())
+    _, url, _ = launch(blocks, port=None, block=False)
+    client = Client(url, verbose=False)
+    try:
+        job = client.submit(source=handle_file(fixture(OBAMA)), selfies=[handle_file(fixture(OBAMA))],
+                            preset="passport", tier="lite", api_name="/avatar")  # fmt: skip
+        summary = job.result(timeout=HANG_GUARD_S)[-1]
+        m = summary["metrics"]
+        assert m["identity_distance_selfie_2"] == m["identity_distance_selfie_1"] < WELL_UNDER  # the same photo twice
+        assert summary["info"]["preset"] == "passport"
+        with pytest.raises(Exception, match="shows a different person"):
+            client.predict(source=handle_file(fixture(OBAMA)), selfies=[handle_file(fixture(BIDEN))], tier="lite",
+                           api_name="/avatar")  # fmt: skip
+    finally:
+        client.close()
+        blocks.close()

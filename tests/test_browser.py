@@ -166,6 +166,7 @@ def jupyterlab(tmp_path_factory):
     root = tmp_path_factory.mktemp("lab")
     face = fixture("faces/face_woman_nomakeup_freckles_01.png")
     nb = nbformat.v4.new_notebook()
+    nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
     nb.cells = [nbformat.v4.new_code_cell(f"from studio import notebook\nw = notebook.widget('makeup', "
                                           f"source={str(face)!r}, preset='berry')\nw")]  # fmt: skip
     nbformat.write(nb, root / "widget.ipynb")

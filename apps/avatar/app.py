@@ -52,6 +52,7 @@ def run(ctx, source, selfies, preset: str, background, driver, tier: str, seed: 
         with watch("portrait"):
             done = lite.portrait(ctx, rgb, face, look, back, main.others)
         image, notes = done.image, notes + done.notes
+        yield Preview(image, 2, 2, f"{look.label} ready; measuring the likeness")
         provenance = lite_provenance("avatar", choice, LITE_MODELS, {}, [])
         info = {"tier_detail": "lite", **done.info}
     else:
@@ -118,8 +119,9 @@ def examples(settings) -> list[dict]:
 
     face = str(sample_image("astronaut", settings.cache_dir))
     tilted = str(example_file(settings.cache_dir, "avatar_driver_tilted.png", driving.tilted_astronaut))
-    return ([{"source": face, "preset": name, "tier": "lite"} for name in PRESETS if name != "original"]
-            + [{"source": face, "preset": "original", "driver": tilted, "tier": "lite"}])  # fmt: skip
+    # First a driven one (the page's first example, and the live endpoint's frame), then every look.
+    return ([{"source": face, "preset": "headshot", "driver": tilted, "tier": "lite"}]
+            + [{"source": face, "preset": name, "tier": "lite"} for name in PRESETS if name != "original"])  # fmt: skip
 
 
 def bench_workload(frame):

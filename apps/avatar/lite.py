@@ -85,13 +85,18 @@ def _fit(rgb, matte, head: Head, preset: Preset, fh: float):
     cannot fill a head-and-shoulders frame: the head is allowed to grow (to the passport rule's top for passports, to
     a close-up otherwise) until the photo covers the frame, so as little as possible has to fade into the backdrop.
     Candidates are judged on a coarse grid; only the chosen framing is rendered."""
-    top = 0.66 if preset.id == "passport" else 0.8
+    # A passport frame keeps to the rule unless the photo is a tight crop that cannot fill it: then the head grows past
+    # the rule (the check says so) rather than the frame filling with mirrored edges.
+    top = 0.8
     w, h = preset.size
     gx, gy = np.meshgrid(np.linspace(0, w - 1, 40), np.linspace(0, h - 1, 50))
     grid = np.stack([gx.ravel(), gy.ravel(), np.ones(gx.size)])
     ph, pw = rgb.shape[:2]
     best = None
-    for share in np.linspace(preset.head_share, top, 6):
+    shares = np.linspace(preset.head_share, top, 9)
+    if preset.id == "passport":  # within the rule first
+        shares = sorted(shares, key=lambda x: (x > 0.66, x))
+    for share in shares:
         m = frame_transform(head, preset.size, float(share), preset.eyes_from_top, preset.level)
         edge = float((m @ np.array([head.centre_x, 0.0, 1.0]))[1])  # the photo's top edge, in the frame
         if not head.crown_in_photo and edge > 0 and preset.id != "passport":
@@ -102,7 +107,7 @@ def _fit(rgb, matte, head: Head, preset: Preset, fh: float):
         padded = float(((sx < 0) | (sx > pw - 1) | (sy < 0) | (sy > ph - 1)).mean())
         if best is None or padded < best[1] - 0.01:
             best = (m, padded)
-        if padded <= 0.03:
+        if padded <= (0.1 if preset.id == "passport" and share <= 0.66 else 0.03):
             break
     m = best[0]
     framed, alpha, covered = place(rgb, matte, m, preset.size, fade=0.25 * fh)

@@ -24,6 +24,10 @@ def person_matte(rgb: np.ndarray, person: np.ndarray, face: Face, others: list[F
     fh = face_height(face)
     oval = face.regions.full("face_oval").astype(np.float32) / 255.0
     coarse = np.maximum(person.astype(np.float32) * portrait_zone(face, (h, w), others), oval)
+    count, labels = cv2.connectedComponents((coarse > 0.5).astype(np.uint8), connectivity=8)
+    if count > 2:  # a bystander who does not touch this person is background
+        mine = np.isin(labels, np.unique(labels[(oval > 0.5) & (labels > 0)]))
+        coarse *= cv2.dilate(mine.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0  # with this blob's soft edge
     # Work at most 1024 px on the long side: the filter is O(pixels) and the matte is upscaled smoothly.
     scale = min(1.0, 1024.0 / max(h, w))
     guide = rgb if scale == 1.0 else cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
@@ -43,7 +47,7 @@ def person_matte(rgb: np.ndarray, person: np.ndarray, face: Face, others: list[F
 
 def portrait_zone(face: Face, shape: tuple[int, int], others: list[Face] = ()) -> np.ndarray:
     """Where this person can be (float 0–1): a head-and-shoulders silhouette around the face — the head about a
-    face-width and a half across, widening below the chin to the shoulders — and, beside other detected faces, the
+    face-width and a half across, widening below the chin to the shoulders and arms — and, beside other detected faces, the
     side of the line halfway between the two. Selfie segmentation merges people who touch (friends cheek to cheek,
     a colleague at the edge) into one blob; this takes this person's share of it."""
     h, w = shape
@@ -55,7 +59,8 @@ def portrait_zone(face: Face, shape: tuple[int, int], others: list[Face] = ()) -
     chin_y = float(lm[CHIN, 1])
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
     below = np.clip((ys - chin_y) / (0.6 * fh), 0.0, 1.0)  # 0 at the chin, 1 at the shoulders
-    half = fw * (0.85 + 1.1 * below)
+    arms = np.clip((ys - chin_y - 0.6 * fh) / (1.2 * fh), 0.0, 1.0)  # then down to the elbows
+    half = fw * (0.85 + 1.1 * below + 0.9 * arms)
     zone = np.clip((half - np.abs(xs - cx)) / (0.15 * fw), 0.0, 1.0)
     for other in others:
         o = other.landmarks[list(FACE_OVAL), 0].mean()

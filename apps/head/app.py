@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 
 from studio.engine import user_loras
-from studio.errors import InputError
 from studio.imaging import image_digest, input_key, load_image
 from studio.preprocess.head import HeadTracker
 from studio.schema import App, ChoiceParam, ImageParam, Param, Preview, Result, SliderParam, Stopwatch
@@ -72,7 +71,9 @@ def run(ctx, source, preset: str, style, caricature: float, lora: str, lora_weig
     limit = ctx.settings.max_faces
     with watch("faces"):
         faces = ctx.preprocess.require_faces(rgb, what="the source photo", max_faces=limit + 1)
-    notes = [f"The photo shows more than {limit} faces: the {limit} largest were stylised."] if len(faces) > limit else []
+    notes = []
+    if len(faces) > limit:
+        notes.append(f"The photo shows more than {limit} faces: the {limit} largest were stylised.")
     faces = faces[:limit]
     with watch("person_mask"):
         person = ctx.preprocess.person_mask(rgb)
@@ -93,7 +94,7 @@ def run(ctx, source, preset: str, style, caricature: float, lora: str, lora_weig
         if palette is not None:
             notes.append("The style reference's palette reached the model through the lite first pass (its init).")
     with watch("metrics"):
-        metrics, details = report.measure(ctx, rgb, out, faces, lite.masks)
+        metrics, details = report.measure(ctx, rgb, out, faces, lite.masks, lite.alpha)
     extras = {"before | after": report.side_by_side([rgb, out]), "close-up": report.close_up(rgb, out, lite.masks),
               "head mask (face red, hair blue) and the generous head box": report.masks_overlay(rgb, lite.masks),
               "caricature warp (before the look)": report.close_up(rgb, lite.warped, lite.masks), **extras}

@@ -45,7 +45,7 @@ NEGATIVE_PROMPT = ("photo, photograph, photorealistic, realistic skin texture, b
                    "extra eyes, asymmetric eyes, bad anatomy, text, watermark, signature")  # fmt: skip
 PROMPTS = {
     "cartoon": "cartoon portrait of a person, flat colours, clean bold outlines, simple cel shading, 2d illustration",
-    "comic": "comic book portrait of a person, bold ink lines, halftone dot shading, vivid flat colours, graphic novel",
+    "comic": "comic book portrait of a person, bold ink lines, halftone dot shading, vivid flat colours",
     "anime": "anime portrait of a person, large expressive eyes, small nose and mouth, cel shading, clean line art",
     "painted": "oil painting portrait of a person, visible brush strokes, painterly, rich colours, canvas texture",
 }
@@ -104,7 +104,8 @@ class QualityGate:
             failures = []
             if distance > self.limits.max_identity_distance:
                 failures.append(f"identity distance {distance:.3f} > {self.limits.max_identity_distance} "
-                                f"({before.embedder}: the stylised face no longer reads as the same person)")  # fmt: skip
+                                f"({before.embedder}: the stylised face no longer reads as the same "
+                                "person)")  # fmt: skip
             kept = ssim(self.source, candidate, self.outside) if self.outside.sum() > 64 else 1.0
             if kept < self.limits.min_ssim_outside:
                 failures.append(f"SSIM outside the head {kept:.3f} < {self.limits.min_ssim_outside} (the background "

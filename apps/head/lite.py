@@ -103,7 +103,8 @@ def stylise_photo(rgb: np.ndarray, faces: list[Face], person: np.ndarray | None,
             detail = cv2.remap(detail, *local, cv2.INTER_LINEAR, borderValue=0.0)
             scales.append({k: round(v, 3) for k, v in moved.scales.items()})
             if landmarks:
-                warped_mesh[-1] = warp_points(moved.moves_from, moved.moves_to, head.box, warped_mesh[-1], moved.pinned)
+                warped_mesh[-1] = warp_points(moved.moves_from, moved.moves_to, head.box, warped_mesh[-1],
+                                              moved.pinned)  # fmt: skip
         else:
             scales.append({})
         for j, other in enumerate(masks.heads):  # keep off the other faces
@@ -125,9 +126,11 @@ def stylise_photo(rgb: np.ndarray, faces: list[Face], person: np.ndarray | None,
                     notes)
 
 
-#: Webcam frames are stylised with their long side at most this many pixels, then composited at full size: a
-#: preview's soft lines cost a quarter of the full frame's work (the face mesh still runs on the full frame).
-LIVE_SIDE = 320
+#: Webcam frames are stylised with their long side at most LIVE_SIDE pixels and the largest face at most LIVE_FACE
+#: pixels tall, then composited at full size: a preview's softer lines for a quarter of the work or less (the face
+#: mesh still runs on the full frame). At 640×480 a selfie's face (~290 px) is stylised at 90 px, as a still's
+#: look is laid out at its work scale anyway (toon.WORK_FACE).
+LIVE_SIDE, LIVE_FACE = 320, 90
 
 
 def stylise_frame(frame: np.ndarray, faces: list[Face], person: np.ndarray | None, preset: Preset,
@@ -135,7 +138,7 @@ def stylise_frame(frame: np.ndarray, faces: list[Face], person: np.ndarray | Non
     """The live path: `stylise_photo` on the frame scaled to `LIVE_SIDE`, the heads composited back at full size
     (every pixel outside them keeps the frame's bytes)."""
     h, w = frame.shape[:2]
-    f = LIVE_SIDE / max(h, w)
+    f = min(LIVE_SIDE / max(h, w), LIVE_FACE / max(max(face_height(face) for face in faces), 1.0))
     if f >= 1.0:
         return stylise_photo(frame, faces, person, preset, caricature, palette, landmarks=False).image
     size = (max(8, round(w * f)), max(8, round(h * f)))

@@ -47,7 +47,7 @@ PRESETS: dict[str, Preset] = {
                Shape(eyes=1.6, nose=0.55, mouth=0.65, jaw=0.86)),
         Preset("painted", "brushy strokes that follow the edges, rich colour, a canvas grain",
                Look(smooth=0, passes=0, band=0.0, step=0.0, saturation=1.25, lines=0.0, line_width=0.0,
-                    brush=0.05, work_face=80, texture=7.0),
+                    brush=0.05, work_face=80, texture=5.0),
                Shape(eyes=1.1, exaggerate=2.0)),
     )
 }  # fmt: skip

@@ -34,8 +34,9 @@ def outside_mask(masks: HeadMasks, grow: float = HEAD_BOX_GROWTH) -> np.ndarray:
     return out
 
 
-def measure(ctx, source: np.ndarray, output: np.ndarray, faces: list[Face], masks: HeadMasks) -> tuple[dict, dict]:
-    """(metrics, details) of a finished result."""
+def measure(ctx, source: np.ndarray, output: np.ndarray, faces: list[Face], masks: HeadMasks,
+            alpha: np.ndarray) -> tuple[dict, dict]:  # fmt: skip
+    """(metrics, details) of a finished result; `alpha` is where the stylised heads were composited."""
     metrics: dict[str, float] = {}
     details: dict = {}
     distances = []
@@ -57,7 +58,8 @@ def measure(ctx, source: np.ndarray, output: np.ndarray, faces: list[Face], mask
     if head.any():
         x0, y0, x1, y1 = masks.box
         metrics["head_change"] = round(1.0 - ssim(source[y0:y1, x0:x1], output[y0:y1, x0:x1], head[y0:y1, x0:x1]), 4)
-    details["changed_pixels_outside_heads"] = int(np.count_nonzero(np.any(source != output, axis=-1) & (masks.head == 0)))
+    changed = np.any(source != output, axis=-1)
+    details["changed_pixels_outside_heads"] = int(np.count_nonzero(changed & (alpha == 0)))  # 0 by construction
     return metrics, details
 
 

@@ -179,7 +179,9 @@ def brush_strokes(grey: np.ndarray, length: float, seed: int = 7) -> np.ndarray:
 
 def _resized(rgb: np.ndarray, f: float) -> np.ndarray:
     h, w = rgb.shape[:2]
-    return cv2.resize(rgb, (max(8, round(w * f)), max(8, round(h * f))), interpolation=cv2.INTER_AREA) if f < 1 else rgb
+    if f >= 1:
+        return rgb
+    return cv2.resize(rgb, (max(8, round(w * f)), max(8, round(h * f))), interpolation=cv2.INTER_AREA)
 
 
 def stylise(rgb: np.ndarray, look: Look, scale: float, skin: tuple[float, float] = (128.0, 30.0),
@@ -201,20 +203,25 @@ def stylise(rgb: np.ndarray, look: Look, scale: float, skin: tuple[float, float]
     size = fine.shape[1::-1]
     if look.brush > 0:
         coarse = kuwahara(_resized(rgb, work_scale(scale, look.work_face)), look.brush * min(scale, look.work_face))
-        small = cv2.resize(coarse, size, interpolation=cv2.INTER_CUBIC) if coarse.shape[:2] != fine.shape[:2] else coarse
+        small = coarse if coarse.shape[:2] == fine.shape[:2] else cv2.resize(coarse, size, interpolation=cv2.INTER_CUBIC)
     else:
         coarse = flatten(_resized(rgb, work_scale(scale, look.work_face)), look)
-        small = cv2.resize(coarse, size, interpolation=cv2.INTER_LINEAR) if coarse.shape[:2] != fine.shape[:2] else coarse
-        if detail is not None and look.work_face < WORK_FACE:
+        small = coarse if coarse.shape[:2] == fine.shape[:2] else cv2.resize(coarse, size, interpolation=cv2.INTER_LINEAR)
+    if detail is not None and look.work_face < WORK_FACE:
+        # The features at the finer scale (a small brush, or one smoothing pass) inside the detail mask.
+        if look.brush > 0:
+            sharp = kuwahara(fine, max(2.0, 0.4 * look.brush * min(scale, WORK_FACE)))
+        else:
             sharp = flatten(fine, Look(**{**look.__dict__, "passes": 1}))
-            d = cv2.resize(detail, size, interpolation=cv2.INTER_AREA)[..., None]
-            small = np.clip(small + (sharp.astype(np.float32) - small) * d + 0.5, 0, 255).astype(np.uint8)
+        d = cv2.resize(detail, size, interpolation=cv2.INTER_AREA)[..., None]
+        small = np.clip(small + (sharp.astype(np.float32) - small) * d + 0.5, 0, 255).astype(np.uint8)
     lab = cv2.cvtColor(small, cv2.COLOR_RGB2LAB).astype(np.float32)
     if look.band > 0:
         tone = lab[..., 0].copy()
-        lab[..., 0] = quantise(tone, skin[0], look.band * max(skin[1], 8.0), look.step)
-        if not look.highlights:
-            lab[..., 0] = np.minimum(lab[..., 0], skin[0])
+        width = look.band * max(skin[1], 8.0)
+        # At most half a band brighter than the face's own tone: more reads as a blown-out patch of glare.
+        lab[..., 0] = np.minimum(quantise(tone, skin[0], width, look.step),
+                                 skin[0] + (0.5 * width if look.highlights else 0.0))
         if detail is not None and look.feature_tone > 0:
             # Eyes, brows, nostrils and lips keep some of their own modelling: the bands alone flatten the very
             # shading a face is recognised by.

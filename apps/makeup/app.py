@@ -99,13 +99,17 @@ def run(ctx, source, reference, preset: str, tier: str, seed: int, steps: int, *
 
 
 def live(ctx, frame, source=None, reference=None, preset="reference", tier="lite", seed=0, steps=0, **regions):
-    """One webcam frame through the lite tier (faces tracked across frames). A frame without a face comes back
-    unchanged; a missing or faceless reference raises the same errors as a still run."""
+    """One webcam frame through the lite tier (faces tracked across frames), then, with tier "student", through the
+    live student (diffusion.live_student). A frame without a face comes back unchanged; a missing or faceless
+    reference raises the same errors as a still run."""
     rgb = load_image(frame if frame is not None else source, what="webcam frame")
     tracker = face_tracker(ctx, "makeup")
     look = tracker.remember(("look", input_key(reference), preset), lambda: resolve_look(ctx, reference, preset)[0])
     faces = tracker.faces(rgb)
-    return apply_look(rgb, faces, look, strengths(regions))[0] if faces else rgb
+    if not faces:
+        return rgb
+    out = apply_look(rgb, faces, look, strengths(regions))[0]
+    return diffusion.live_student(ctx, out, faces[0], look, strengths(regions), seed) if tier == "student" else out
 
 
 def check(ctx, values: dict) -> None:

@@ -393,3 +393,21 @@ def merge_provenance(results: list[Result], notes: list[str], n_faces: int) -> P
                       guidance=main.provenance.guidance, seed=main.provenance.seed, device=main.provenance.device,
                       timings_ms=timings, peak_memory_mb=max(peaks) if peaks else None,
                       fallback_reason=main.provenance.fallback_reason, notes=face_notes + notes)  # fmt: skip
+
+
+def live_student(ctx, lite: np.ndarray, face: Face, look: Look, amounts: dict[str, float], seed: int) -> np.ndarray:
+    """A webcam frame's largest face through the live student (studio.live_student): the lite frame's aligned crop
+    is the init image, the makeup regions the inpaint mask, the mesh the control; the result is pasted back inside
+    the regions. The lite frame is returned while the student prepares, is unavailable, or the device is busy."""
+    from studio.live_student import student_frame
+
+    regions = {r: a for r, a in amounts.items() if a > 0 and look.has(r)}
+    if not regions:
+        return lite
+    size = native_resolution(ctx.engine, APP_ID)
+    crop = face.aligned_crop(lite, size)
+    inpaint, alpha = crop_masks(crop, crop_face(crop, face), face, regions, lite.shape)
+    prompt = prompt_for(look, {r: look.intensity.get(r, 1.0) for r in regions})
+    live = student_frame(ctx, APP_ID, crop.image, mask=inpaint, control=control_image(crop.landmarks, size),
+                         prompt=prompt, negative_prompt=NEGATIVE_PROMPT, seed=seed)  # fmt: skip
+    return lite if live.image is None else paste(crop, live.image, lite, alpha, False)

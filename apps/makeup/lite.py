@@ -46,7 +46,7 @@ LIP_SPECULAR = 1.5
 LIP_EDGE_BAND = (0.012, 0.04)
 # At most this much (ΔE76) is added to the lipstick's colour inside the lips to make up for what the soft border
 # and the teeth guards leave uncovered.
-LIP_MAX_TOP_UP = 12.0
+LIP_MAX_TOP_UP = 8.0
 # Lip-to-skin colour steps (ΔE76) from which the border follows colour (first) fully (second); below: the mesh.
 LIP_EDGE_CONTRAST = (4.0, 12.0)
 
@@ -59,6 +59,8 @@ SHADOW_COVER_AT = 30.0
 #: A shadow may lighten a lid darker than its own colour only this much (L*): pale pigment on a deep lid turns
 #: ashy, and lightening is not what eye makeup is worn for.
 SHADOW_MAX_LIGHTEN = 3.0
+#: How far (a*, b* units) a shadow's colour may carry a lid past the shadow's own colour.
+SHADOW_TINT_SLACK = 3.0
 
 
 # --------------------------------------------------------------------------------------------- feathering
@@ -273,8 +275,9 @@ def _shadow_shift(look: Look, lid: np.ndarray, l_ratio: float, ab_ratio: float) 
     pigment brings any lid to) and its change over its wearer's bare skin (what a sheer one adds to any lid).
     The stronger the shadow, the more it covers. Lightness only moves towards the shadow's and stops at it, so a
     smoky reference never makes an already deep lid darker than the reference's own lid, and a pale one never
-    bleaches a deep lid; this also keeps every colour in gamut (the old additive change could turn a light lid
-    under black liner into a vivid blue).
+    bleaches a deep lid; colour stops within `SHADOW_TINT_SLACK` of the shadow's. This also keeps every colour in
+    gamut: adding a black liner's change to a lid already darker than the liner's wearer drove it below black,
+    where its cool tint came out as vivid blue.
     """
     change = look.eyeshadow.astype(np.float64)
     colour = look.skin[None] + change
@@ -286,8 +289,13 @@ def _shadow_shift(look: Look, lid: np.ndarray, l_ratio: float, ab_ratio: float) 
     rel[:, 0] *= l_ratio
     rel[:, 1:] *= ab_ratio
     shift = cover * (colour - lid) + (1.0 - cover) * rel
-    to_target = colour[:, 0] - lid[:, 0]
-    shift[:, 0] = np.clip(shift[:, 0], np.minimum(to_target, 0.0), np.clip(to_target, 0.0, SHADOW_MAX_LIGHTEN))
+    to_target = colour - lid
+    shift[:, 0] = np.clip(shift[:, 0], np.minimum(to_target[:, 0], 0.0), np.clip(to_target[:, 0], 0.0,
+                                                                               SHADOW_MAX_LIGHTEN))  # fmt: skip
+    # Colour (a*, b*) may pass the shadow's by a just-noticeable step at most (a sheer tint on a lid that is
+    # already of the shadow's colour), never on into blue or green.
+    shift[:, 1:] = np.clip(shift[:, 1:], np.minimum(to_target[:, 1:], 0.0) - SHADOW_TINT_SLACK,
+                           np.maximum(to_target[:, 1:], 0.0) + SHADOW_TINT_SLACK)  # fmt: skip
     return shift
 
 
@@ -358,7 +366,8 @@ def _paint_lips(lab, delta, lips, inner_mouth, lipstick, strength: float, fh: fl
     like = lip_likeness(cur, inside)
     # On a frontal face the outer lip line is trusted; on a turned face it can overshoot onto the background,
     # so there every pixel must also look like lip. On an open mouth's rim, too.
-    weight = np.where((rim[rs, cs] & open_mouth) | (not frontal), like, 1.0)
+    weight = np.where((rim[rs, cs] & open_mouth) | (not frontal), like, 1.0).astype(np.float32)
+    weight = cv2.GaussianBlur(weight, (0, 0), 0.8)  # a per-pixel colour test would leave a pixel-stepped border
     core = inside & (weight > 0.5)
     core = core if np.count_nonzero(core) >= 6 else inside
     target = _lipstick_colours(cur, core, area[rs, cs] > 0, lipstick, band)

@@ -21,8 +21,6 @@ from studio.preprocess.regions import LEFT_BROW_LOWER, RIGHT_BROW_LOWER
 
 from .regions import REGIONS, SHADOW_BANDS, cheek_zone, lid_bands, visible_sides
 
-# The lipstick's colour is read this far (face heights) inside the lips' outline.
-LIPSTICK_INSET = 0.01
 # Blush reads as colour; a reference's cheeks darker than its skin are mostly contour or shadow.
 BLUSH_MAX_DARKEN = 8.0
 
@@ -202,11 +200,7 @@ def extract_look(rgb: np.ndarray, face: Face, name: str = "reference") -> Look:
     if not face.is_frontal and lip_mask.any():  # a turned face's lip outline can overshoot onto the background
         like = lip_mask & (lip_likeness(lab, lip_mask) > 0.5)
         lip_mask = like if np.count_nonzero(like) >= 6 else lip_mask
-    # The lipstick itself is read inside the lip line: the outermost pixels are part skin, and a colour diluted by
-    # them would be diluted again where the painted lipstick fades out on another face.
-    inner = cv2.erode(lip_mask.astype(np.uint8), np.ones((3, 3), np.uint8),
-                      iterations=max(1, round(LIPSTICK_INSET * face_height(face)))) > 0  # fmt: skip
-    lips = mean_of(inner if np.count_nonzero(inner) >= max(6, 0.25 * np.count_nonzero(lip_mask)) else lip_mask)
+    lips = mean_of(lip_mask)
     brows = mean_of(union("brow"))
     cheeks = mean_of(union("cheek"))
     # Blush is rarely centred on the mesh's cheek apple: read it over the cheeks grown into the surrounding skin,

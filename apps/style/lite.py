@@ -50,8 +50,8 @@ INK_NONE, INK_FULL = 0.08, 0.22
 #: Ink on faces whatever the style (eyes and mouth stay readable).
 FACE_INK = 0.35
 #: Stroke texture: share of the style's grain painted on, and taps of the line integral.
-TEXTURE_SHARE, TEXTURE_TAPS = 1.0, 9
-DETAIL_BLUR = 0.0
+TEXTURE_SHARE, TEXTURE_TAPS = 1.3, 9
+DETAIL_BLUR = 1.0
 MIN_INK = 0.0
 
 

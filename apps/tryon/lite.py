@@ -19,13 +19,19 @@ from studio.preprocess.clothing import clothing_region
 from studio.preprocess.pose import BodyPose
 
 from .garment import GarmentParse
-from .person import BodyFit, arm_occluders, fit_body, head_mask, shading, skin_mask
+from .person import (HEM_REACH, BodyFit, arm_occluders, arm_zone, bare_arms, fit_body, head_mask, old_garment_mask,
+                     shading, skin_mask)  # fmt: skip
 from .warp import GarmentParts, Warped, warp_garment
 
 #: How far (torso lengths) the garment may extend beyond the person mask.
 SPILL_MARGIN = 0.025
 #: Strength of the carried-over shading (1 = the full ratio of the person's clothes' folds).
 SHADING_STRENGTH = 0.8
+#: Old-garment pixels left showing are painted over when there are more than this many torso-lengths² of them
+#: (fewer are a rim of a pixel or two, not worth a fill).
+FILL_MIN = 0.002
+#: Inpainting runs at the scale where the torso is this many pixels long (it is smooth fill, not detail).
+INPAINT_TORSO_PX = 120
 
 
 @dataclass
@@ -38,6 +44,8 @@ class Dressed:
     region: np.ndarray  # uint8 clothing region of the category (the person's own clothes' area)
     occluders: np.ndarray  # uint8: arms, hands, head kept in front
     on_top: np.ndarray  # uint8: the part of `occluders` in front of the sleeves too (hands, head and hair)
+    old_garment: np.ndarray | None = None  # bool: the person's own clothes where the new garment goes (input)
+    filled: np.ndarray | None = None  # bool: old-garment pixels the new garment missed, painted over (bare arms, fill)
     notes: list[str] = field(default_factory=list)
 
     def agnostic(self) -> np.ndarray:
@@ -68,7 +76,12 @@ def dress(rgb: np.ndarray, pose: BodyPose, person: np.ndarray, parse: GarmentPar
     allowed = _soft(inside, 1.0)
     shade_region = np.maximum(region, (warped.torso_alpha > 0.5).astype(np.uint8) * 255)
     shade_region[person <= 0.5] = 0
-    shade_region[skin_mask(rgb, pose, fit, shade_region) > 0] = 0  # the neck's skin is not a fold of the clothes
+    # Skin, once, wherever clothes are looked at: the clothing region, the arms (sleeves) and below (a hem).
+    arms_zone = arm_zone((h, w), fit) if category != "lower" else np.zeros((h, w), np.uint8)
+    looked = np.maximum(shade_region, arms_zone)
+    looked[person <= 0.5] = 0
+    skin = skin_mask(rgb, pose, fit, np.maximum(looked, _below(region, person, HEM_REACH * t)))
+    shade_region[skin > 0] = 0  # the neck's skin is not a fold of the clothes
     shade = 1.0 + SHADING_STRENGTH * (shading(rgb, shade_region, t) - 1.0)
 
     arms, hands = arm_occluders(rgb, pose, fit, person)
@@ -117,5 +130,60 @@ def dress(rgb: np.ndarray, pose: BodyPose, person: np.ndarray, parse: GarmentPar
     image[b] = np.clip(out + 0.5, 0, 255).astype(np.uint8)
     garment_a = np.zeros((h, w), np.float32)
     garment_a[b] = garment_box
+    # What still shows of the person's own clothes where the new garment goes, and what is done about it.
+    old = old_garment_mask(rgb, fit, person, region, skin, head) > 0
+    showing = old & (garment_a < 0.5) & (hands == 0) & (head == 0)
+    on_arms = showing & (arms_zone > 0)
+    on_body = showing & ~on_arms & (occluders == 0)
+    filled = np.zeros((h, w), bool)
+    notes = []
+    if on_arms.sum() > FILL_MIN * t * t:
+        bare = bare_arms(image, pose, fit, on_arms.astype(np.uint8))
+        if bare is not None:
+            image = _blend(image, bare, on_arms)
+            filled |= on_arms
+            notes.append("The person's own sleeves reached further down the arms than the garment's: the lite tier "
+                         "painted those arms as bare skin in the face's colour. The diffusion tiers redraw them.")
+    if on_body.sum() > FILL_MIN * t * t:
+        image = _blend(image, _inpaint(image, on_body | (old & (garment_a < 0.5) & ~on_arms), t), on_body)
+        filled |= on_body
+        notes.append("Parts of the person's own top showed around the garment (a longer hem, straps, a wider cut): "
+                     "the lite tier filled them in from what surrounds them. The diffusion tiers redraw them.")
     return Dressed(image=image, garment_alpha=garment_a, garment_under=under, warped=warped, fit=fit, region=region,
-                   occluders=occluders, on_top=on_top)  # fmt: skip
+                   occluders=occluders, on_top=on_top, old_garment=old, filled=filled, notes=notes)  # fmt: skip
+
+
+def _below(region: np.ndarray, person: np.ndarray, reach: float) -> np.ndarray:
+    """uint8: the person's pixels in the band of `reach` px under the clothing region (where a longer hem hangs)."""
+    out = np.zeros(region.shape, np.uint8)
+    rows = np.nonzero((region > 0).any(axis=1))[0]
+    if rows.size:
+        y0, y1 = int(rows.max()) + 1, min(region.shape[0], int(rows.max() + reach) + 1)
+        out[y0:y1] = (person[y0:y1] > 0.5).astype(np.uint8) * 255
+    return out
+
+
+def _blend(base: np.ndarray, new: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """`new` over `base` on `mask`, with a one-pixel soft rim."""
+    a = cv2.GaussianBlur(cv2.dilate(mask.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(np.float32),
+                         (0, 0), 0.8)[..., None]  # fmt: skip
+    return np.clip(base + (new.astype(np.float32) - base) * a + 0.5, 0, 255).astype(np.uint8)
+
+
+def _inpaint(image: np.ndarray, hole: np.ndarray, torso: float) -> np.ndarray:
+    """`image` with `hole` filled from what surrounds it (OpenCV's Telea inpainting), computed at the scale where
+    the torso is ~`INPAINT_TORSO_PX` long: a hem or strap's worth of hole fills in a few milliseconds."""
+    ys, xs = np.nonzero(hole)
+    h, w = hole.shape
+    pad = int(0.1 * torso) + 4
+    y0, y1, x0, x1 = max(0, ys.min() - pad), min(h, ys.max() + pad + 1), max(0, xs.min() - pad), min(w, xs.max() + pad + 1)
+    f = min(1.0, INPAINT_TORSO_PX / max(torso, 1.0))
+    crop, m = image[y0:y1, x0:x1], hole[y0:y1, x0:x1].astype(np.uint8)
+    size = (max(4, round((x1 - x0) * f)), max(4, round((y1 - y0) * f)))
+    small = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
+    small_m = (cv2.resize(m * 255, size, interpolation=cv2.INTER_AREA) > 0).astype(np.uint8)
+    filled = cv2.inpaint(small, small_m, 3, cv2.INPAINT_TELEA)
+    out = image.copy()
+    out[y0:y1, x0:x1] = np.where(m[..., None] > 0, cv2.resize(filled, (x1 - x0, y1 - y0),
+                                                              interpolation=cv2.INTER_LINEAR), crop)  # fmt: skip
+    return out

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from studio.color import rgb_to_lab
+from studio.color import lab_to_rgb, rgb_to_lab
 from studio.errors import InputError
 from studio.preprocess.clothing import Skeleton
 from studio.preprocess.pose import L_ELBOW, L_SHOULDER, L_WRIST, NOSE, R_ELBOW, R_SHOULDER, R_WRIST, BodyPose
@@ -27,6 +27,8 @@ CHEST_WIDTH = 1.0
 ARMPIT_DROP = 0.24
 #: Fingers spread this far beyond the knuckles MediaPipe tracks (in units of the hand's tracked spread).
 HAND_REACH = 1.7
+#: Bare arms are usually a little darker than the face in the same light (lightness factor).
+ARM_SHADE = 0.93
 
 
 @dataclass
@@ -104,8 +106,9 @@ def _capsule(mask: np.ndarray, p0, p1, r0: float, r1: float) -> None:
         cv2.circle(mask, (round(p[0]), round(p[1])), max(1, round(r)), 255, -1)
 
 
-def skin_model(rgb: np.ndarray, pose: BodyPose, fit: BodyFit) -> tuple[np.ndarray, np.ndarray] | None:
-    """Mean and inverse covariance of the skin's (a, b) chroma, sampled on the cheeks and nose below the eyes."""
+def skin_model(rgb: np.ndarray, pose: BodyPose, fit: BodyFit) -> tuple[np.ndarray, np.ndarray, float] | None:
+    """Mean and inverse covariance of the skin's (a, b) chroma and its median lightness, sampled on the cheeks and
+    nose below the eyes."""
     kp = pose.keypoints
     if kp[NOSE, 3] < 0.5:
         return None
@@ -116,9 +119,10 @@ def skin_model(rgb: np.ndarray, pose: BodyPose, fit: BodyFit) -> tuple[np.ndarra
     patch = rgb[max(0, y0) : y0 + 2 * r, max(0, x0) : x0 + 2 * r]
     if patch.size < 30:
         return None
-    ab = rgb_to_lab(patch, fast=True).reshape(-1, 3)[:, 1:]
+    lab = rgb_to_lab(patch, fast=True).reshape(-1, 3)
+    ab = lab[:, 1:]
     cov = np.cov(ab.T) + np.eye(2) * 4.0  # a floor: a flat-lit face has almost no chroma spread
-    return ab.mean(axis=0), np.linalg.inv(cov)
+    return ab.mean(axis=0), np.linalg.inv(cov), float(np.median(lab[:, 0]))
 
 
 def skin_mask(rgb: np.ndarray, pose: BodyPose, fit: BodyFit, within: np.ndarray) -> np.ndarray:
@@ -244,6 +248,101 @@ def _weighted_lab(pixels: np.ndarray) -> np.ndarray:
     lab = rgb_to_lab(pixels, fast=True).reshape(-1, 3)
     lab[:, 0] *= HAIR_L_WEIGHT
     return lab
+
+
+# ------------------------------------------------------------------------------------------------ old garment
+#: Below the clothing region a longer top (a shirt's hem, a tunic) is followed down this far, in torso lengths.
+HEM_REACH = 0.4
+#: A pixel belongs to the old garment when its colour is at least this much likelier under the garment's colour
+#: histogram than under the rest of the person's (legs, trousers): p(old) / (p(old) + p(other)).
+OLD_GARMENT_ODDS = 0.6
+
+
+def arm_zone(shape: tuple[int, int], fit: BodyFit) -> np.ndarray:
+    """uint8 mask around both arms from below the shoulder cap to the wrists: where a person's own sleeves are.
+    (The shoulder caps belong to the torso: a new garment's body covers them.)"""
+    zone = np.zeros(shape, np.uint8)
+    t = fit.torso
+    for chain in fit.arms.values():
+        p = chain.points
+        _capsule(zone, p[0] + 0.3 * (p[1] - p[0]), p[1], 0.14 * t, 0.12 * t)
+        _capsule(zone, p[1], p[2], 0.12 * t, 0.1 * t)
+    return zone
+
+
+def old_garment_mask(rgb: np.ndarray, fit: BodyFit, person: np.ndarray, region: np.ndarray, skin: np.ndarray,
+                     head: np.ndarray) -> np.ndarray:  # fmt: skip
+    """uint8 mask of the clothes the person wears where the new garment goes: the clothing region (and the arms,
+    for their sleeves) on the person, minus skin and the head, and continued below the region as far as the same
+    colours run (a shirt longer than the new top), told from the trousers by colour histograms.
+
+    What the new garment does not cover of it is what still shows of the old one (`report` measures it; `lite`
+    fills it in).
+    """
+    h, w = rgb.shape[:2]
+    t = fit.torso
+    on_person = person > 0.5
+    arms = arm_zone((h, w), fit)
+    old = (region > 0) | (arms > 0)
+    old &= on_person & (skin == 0) & (head == 0)
+    if not old.any():
+        return old.astype(np.uint8) * 255
+    # The hem: between the region's lowest row and HEM_REACH torso lengths below it, pixels whose colour is the
+    # old garment's rather than the legs'.
+    ys = np.nonzero((region > 0).any(axis=1))[0]
+    y0, y1 = int(ys.max()) + 1, min(h, int(ys.max() + HEM_REACH * t) + 1)
+    if y1 - y0 > 2:
+        below = slice(min(h, y1), min(h, y1 + int(0.4 * t)))
+        band = on_person[y0:y1] & (skin[y0:y1] == 0)
+        others = on_person[below]
+        garment_px = rgb[old][:: max(1, int(old.sum()) // 20000)]
+        other_px = rgb[below][others][:: max(1, int(others.sum()) // 20000 + 1)]
+        if band.any() and len(garment_px) >= 50 and len(other_px) >= 50:
+            odds = _colour_odds(garment_px, other_px, rgb[y0:y1])
+            hem = band & (odds > OLD_GARMENT_ODDS)
+            grown = old.copy()
+            grown[y0:y1] |= hem
+            # Only what hangs from the garment above counts (not a bag or a hand of the same colour).
+            _, labels = cv2.connectedComponents(grown.astype(np.uint8))
+            keep = np.unique(labels[old & (labels > 0)])
+            old = np.isin(labels, keep[keep > 0]) & grown
+    return old.astype(np.uint8) * 255
+
+
+def _colour_odds(fg: np.ndarray, bg: np.ndarray, image: np.ndarray, bins: int = 16) -> np.ndarray:
+    """p(fg) / (p(fg) + p(bg)) per pixel of `image` from RGB histograms of the two samples ((n, 3) uint8)."""
+    q = 256 // bins
+
+    def hist(px):
+        idx = (px[:, 0] // q).astype(np.int32) * bins * bins + (px[:, 1] // q) * bins + px[:, 2] // q
+        hst = np.bincount(idx, minlength=bins**3).astype(np.float32) + 0.5
+        return hst / hst.sum()
+
+    f, b = hist(fg), hist(bg)
+    img = image.reshape(-1, 3)
+    idx = (img[:, 0] // q).astype(np.int32) * bins * bins + (img[:, 1] // q) * bins + img[:, 2] // q
+    return (f[idx] / (f[idx] + b[idx])).reshape(image.shape[:2])
+
+
+def bare_arms(rgb: np.ndarray, pose: BodyPose, fit: BodyFit, sleeves: np.ndarray) -> np.ndarray | None:
+    """RGB with the pixels of `sleeves` (the person's own sleeves left showing below the new garment's) turned
+    into bare skin: the face's skin colour, under the light and folds the sleeve showed. None when the face's skin
+    cannot be sampled. Fabric texture goes; the arm's outline and shading stay."""
+    model = skin_model(rgb, pose, fit)
+    if model is None or not sleeves.any():
+        return None
+    face_l = model[2]
+    ys, xs = np.nonzero(sleeves)
+    lab = rgb_to_lab(rgb[ys, xs][None], fast=True)[0]
+    # The sleeve's own light: each pixel's lightness relative to the sleeve's median, gently (dark fabric is
+    # noisy), times arms' usual shade against the face.
+    light = np.clip((lab[:, 0] + 10.0) / (float(np.median(lab[:, 0])) + 10.0), 0.75, 1.2)
+    skin = np.empty_like(lab)
+    skin[:, 0] = face_l * ARM_SHADE * light
+    skin[:, 1:] = model[0]
+    out = rgb.copy()
+    out[ys, xs] = lab_to_rgb(skin[None])[0]
+    return out
 
 
 # ------------------------------------------------------------------------------------------------ shading

@@ -9,6 +9,11 @@ Metrics:
 * `ssim_outside_clothing`: SSIM between input and result outside the agnostic region (clothing region + garment
   footprint) grown by the SSIM window; 1.0 means face, hands, legs and background are untouched.
   `ssim_outside_region` is the same outside the clothing region alone, so a garment reaching past it counts.
+* `old_garment_visible`: share of the new garment's expected area (the category's clothing region and the
+  garment's footprint, hands and head aside) where the person's own clothes still show unchanged in the result: a
+  longer hem, straps, a sleeve beside the new one. `old_garment_filled` is the share the lite tier painted over
+  (bare arms, filled-in hem) instead of covering with the garment. Both need the old garment's mask
+  (`person.old_garment_mask`), so they come with the lite tier and the tiers that start from it.
 * `pose_drift`: MediaPipe keypoints re-detected on the result vs the input (nose, shoulders, elbows, wrists,
   hips), mean distance over the torso length: the try-on must not change how the body reads. `pose_redetected`
   is 0 when the pose model no longer finds the body on the result at all.
@@ -64,9 +69,38 @@ def measure(ctx, person: np.ndarray, person_mask: np.ndarray, parse: GarmentPars
     outside_region = ~_grow(dressed.region > 0, SSIM_RADIUS_PX)
     if outside_region.any():
         metrics["ssim_outside_region"] = round(ssim(person, out, outside_region), 4)
+    metrics.update(old_garment_shares(person, out, dressed))
     if drift:
         metrics.update(pose_drift(ctx, person, out, dressed.fit.torso))
     return metrics
+
+
+#: A pixel of the old garment "still shows" when no channel of the result differs from the input by more than this.
+UNCHANGED = 6
+
+
+def expected_area(dressed: Dressed) -> np.ndarray:
+    """Bool mask of where the new garment is expected: its category's clothing region and its own footprint,
+    without the hands and head (which stay in front of any garment)."""
+    area = (dressed.region > 0) | (dressed.garment_under > 0.5)
+    return area & ~(dressed.on_top > 0)
+
+
+def old_garment_shares(person: np.ndarray, out: np.ndarray, dressed: Dressed) -> dict[str, float]:
+    """`old_garment_visible` and `old_garment_filled` (see the module docstring); empty without the old
+    garment's mask."""
+    if dressed.old_garment is None:
+        return {}
+    area = expected_area(dressed)
+    n = int(area.sum())
+    if n == 0:
+        return {}
+    old = dressed.old_garment & area
+    same = np.abs(out.astype(np.int16) - person.astype(np.int16)).max(axis=2) <= UNCHANGED
+    shares = {"old_garment_visible": round(float((old & same).sum()) / n, 4)}
+    if dressed.filled is not None:
+        shares["old_garment_filled"] = round(float((dressed.filled & area).sum()) / n, 4)
+    return shares
 
 
 def pose_drift(ctx, person: np.ndarray, out: np.ndarray, torso: float) -> dict[str, float]:

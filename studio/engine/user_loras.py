@@ -149,7 +149,8 @@ def resolve(lora: UserLora, base: Resolved, family: str) -> Resolved:
     # The adapter name carries the file's size and time, so a replaced file under the same name loads afresh.
     digest = hashlib.sha1(f"{lora.path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()).hexdigest()[:8]
     slug = re.sub(r"[^a-z0-9]+", "-", lora.path.stem.lower()).strip("-") or "lora"
+    files = (FileSpec(lora.name, round(stat.st_size / 1e6, 1) or None),)
     spec = ModelSpec(id=f"user-{slug[:40]}-{digest}", title=f"user LoRA {lora.name}", kind="lora", role="adapter",
-                     family=family, repo=f"local/{slug[:40]}", files=(FileSpec(lora.name, round(stat.st_size / 1e6, 1)),),
+                     family=family, repo=f"local/{slug[:40]}", files=files,
                      licence=Licence(lora.licence, "unverified", lora.licence_source), base=base.spec.id)  # fmt: skip
     return Resolved(spec, lora.path.parent, {lora.name: lora.path}, "path", "local")

@@ -98,7 +98,8 @@ class HeadMasks:
         h, w = self.shape
         x0, y0, x1, y1 = self.box
         gx, gy = grow * (x1 - x0), grow * (y1 - y0)
-        return (max(0, int(x0 - gx)), max(0, int(y0 - gy)), min(w, int(np.ceil(x1 + gx))), min(h, int(np.ceil(y1 + gy))))
+        return (max(0, int(x0 - gx)), max(0, int(y0 - gy)),
+                min(w, int(np.ceil(x1 + gx))), min(h, int(np.ceil(y1 + gy))))  # fmt: skip
 
 
 def _frame(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, float]:

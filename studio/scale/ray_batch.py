@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from ..batch import Row, run_batch, run_row
-from . import RayUnavailable, describe_cluster, require_ray, start_ray
+from . import RayUnavailable, describe_cluster, ray_session, require_ray
 
 #: A row per block keeps results streaming back a row at a time; above this many rows, blocks hold several.
 MAX_BLOCKS = 10_000
@@ -29,15 +29,15 @@ ROW_RETRIES = 2
 
 
 class RowWorker:
-    """A Ray Data actor: one app and one context for its whole life, rows through `run_row`."""
+    """A Ray Data actor: one app and one context for its whole life, rows through `run_row`. The `App` arrives
+    pickled; its functions by reference, so the actor imports the app's own module."""
 
-    def __init__(self, app_id: str, out_dir: str, device: str | None):
-        from studio.apps import get_app
+    def __init__(self, app, out_dir: str, device: str | None):
         from studio.context import make_context
         from studio.native_logs import filter_native_stderr
 
         filter_native_stderr()  # MediaPipe's start-up chatter would be forwarded to the driver's terminal
-        self.app = get_app(app_id)
+        self.app = app
         self.ctx = make_context(device)
         self.out_dir = Path(out_dir)
         self.worker = f"{socket.gethostname()}:{os.getpid()}"
@@ -53,9 +53,9 @@ class RowWorker:
 class RayExecutor:
     """`execute(rows)` for `run_batch`: the rows through a pool of `RowWorker` actors, entries as they finish."""
 
-    def __init__(self, app_id: str, out_dir, device: str | None = None, workers: int | None = None,
+    def __init__(self, app, out_dir, device: str | None = None, workers: int | None = None,
                  gpus_per_worker: float = 0.0, on_start: Callable[[str], None] | None = None):  # fmt: skip
-        self.app_id, self.out_dir, self.device = app_id, str(Path(out_dir).resolve()), device
+        self.app, self.out_dir, self.device = app, str(Path(out_dir).absolute()), device
         self.workers, self.gpus_per_worker, self.on_start = workers, gpus_per_worker, on_start
 
     def pool_size(self, rows: int) -> int:
@@ -93,7 +93,7 @@ class RayExecutor:
             extra = {"num_gpus": self.gpus_per_worker} if self.gpus_per_worker else {}
             results = dataset.map_batches(
                 RowWorker,
-                fn_constructor_kwargs={"app_id": self.app_id, "out_dir": self.out_dir, "device": self.device},
+                fn_constructor_kwargs={"app": self.app, "out_dir": self.out_dir, "device": self.device},
                 batch_size=1,
                 compute=ray.data.ActorPoolStrategy(size=size),
                 max_task_retries=ROW_RETRIES,
@@ -113,11 +113,7 @@ def run_ray_batch(app, out_dir, values: dict, progress=None, *, manifest=None, r
     The driver checks the shared inputs on the CPU; the actors run the rows on `device`."""
     from ..context import make_context
 
-    started = start_ray(address, num_cpus=num_cpus)
-    try:
-        executor = RayExecutor(app.id, out_dir, device, workers, gpus_per_worker, on_start)
+    with ray_session(address, num_cpus=num_cpus):
+        executor = RayExecutor(app, out_dir, device, workers, gpus_per_worker, on_start)
         return run_batch(app, make_context("cpu"), out_dir, values, progress, manifest=manifest, resume=resume,
                          execute=executor)  # fmt: skip
-    finally:
-        if started:
-            require_ray().shutdown()
