@@ -65,7 +65,7 @@ class BatchPlan:
     app_id: str
     rows: list[Row]
     inputs: dict  # what the summary says the batch ran over: {param: folder or file} or {"manifest": path}
-    check_values: dict | None  # values for the app's up-front check, None when the rows differ in what it may read
+    checks: list[dict]  # values for the app's up-front check (one per variant); none when rows differ in what it reads
 
 
 # ------------------------------------------------------------------------------------------------------ rows
@@ -80,18 +80,12 @@ def iterated_inputs(app, values: dict) -> dict[str, list[Path]]:
 
 
 def plan_batch(app, values: dict, manifest=None) -> BatchPlan:
-    """The batch's rows: every combination of the folder inputs, or one per manifest row (`values` fill in)."""
-    # Absolute paths: a Ray actor's working folder is not the driver's.
-    values = {k: str(Path(v).expanduser().absolute()) if k in app.image_params and isinstance(v, (str, Path)) else v
-              for k, v in values.items() if v is not None}  # fmt: skip
-    options = iterated_choices(app, values)  # several values of a choice (`--preset a b`): every folder row in each
-    values = {k: v[0] if k in app_choices(app) and isinstance(v, (list, tuple)) and len(v) == 1 else v
-              for k, v in values.items()}  # fmt: skip
+    """The batch's rows: every combination of the folder inputs, or one per manifest row (`values` fill in) — each
+    once per value of a choice given several values (`--preset berry nude`: every photo in both looks)."""
+    values = {k: _absolute(app, k, v) for k, v in values.items() if v is not None}
+    variants = _variants(app, values)
     if manifest is not None:
-        if options:
-            raise InputError(f"With a manifest, give one value for --{next(iter(options)).replace('_', '-')} (or "
-                             "make it a column of the manifest).")  # fmt: skip
-        return _plan_manifest(app, values, Path(manifest).expanduser().absolute())
+        return _plan_manifest(app, values, Path(manifest).expanduser().absolute(), variants)
     lists = iterated_inputs(app, values)
     if app.primary_input not in lists:
         flag = app.primary_input.replace("_", "-")
@@ -99,32 +93,49 @@ def plan_batch(app, values: dict, manifest=None) -> BatchPlan:
     names = list(lists)
     rows = []
     for combo in itertools.product(*lists.values()):
-        for pick in itertools.product(*options.values()):
-            row_values = {**values, **{n: str(path.absolute()) for n, path in zip(names, combo)},
-                          **dict(zip(options, pick))}  # fmt: skip
-            stem = "__".join([_safe(path.stem) for path in combo] + [_safe(str(v)) for v in pick])
-            rows.append((stem, row_values, {n: path.name for n, path in zip(names, combo)}))
-    first = rows[0][1]
-    return BatchPlan(app.id, _rows(app, rows), {n: str(values[n]) for n in names}, first)
+        for label, choice in variants:
+            row_values = {**values, **choice, **{n: str(path.absolute()) for n, path in zip(names, combo)}}
+            stem = "__".join([*(_safe(path.stem) for path in combo), *([label] if label else [])])
+            rows.append((stem, row_values, {**{n: path.name for n, path in zip(names, combo)}, **_shown(choice)}))
+    checks = [row_values for _, row_values, _ in rows[: len(variants)]]  # the first image in each variant
+    return BatchPlan(app.id, _rows(app, rows), {n: str(values[n]) for n in names}, checks)
 
 
-def app_choices(app) -> set[str]:
-    return {p.name for p in app.params if getattr(p, "kind", None) == "choice"}
+def _absolute(app, name: str, value):
+    """Image paths made absolute: a Ray actor's working folder is not the driver's."""
+    from .schema import ImageListParam
+
+    if name in app.image_params and isinstance(value, (str, Path)):
+        return str(Path(value).expanduser().absolute())
+    if isinstance(app.param(name), ImageListParam) and isinstance(value, (list, tuple)):
+        return [str(Path(v).expanduser().absolute()) if isinstance(v, (str, Path)) else v for v in value]
+    return value
 
 
-def iterated_choices(app, values: dict) -> dict[str, list]:
-    """Choices given several values (`studio batch avatar --preset headshot passport`), each with its values, every
-    one checked before any work; a list of one value is that value, not iterated."""
-    found = {}
-    for name in app_choices(app):
-        value = values.get(name)
-        if isinstance(value, (list, tuple)):
-            chosen = list(dict.fromkeys(value))
-            for v in chosen:
-                app.param(name).validate(v)
-            if len(chosen) > 1:
-                found[name] = chosen
-    return {p.name: found[p.name] for p in app.params if p.name in found}  # in the app's parameter order
+def _variants(app, values: dict) -> list[tuple[str, dict]]:
+    """(label, {choice: value}) for each combination of the choices given several values; [("", {})] for none.
+    A choice given one value in a list is that value."""
+    from .schema import ChoiceParam
+
+    several = {}
+    for p in app.params:
+        value = values.get(p.name)
+        if isinstance(p, ChoiceParam) and isinstance(value, (list, tuple)):
+            unique = list(dict.fromkeys(value))
+            if len(unique) == 1:
+                values[p.name] = unique[0]
+            elif unique:
+                several[p.name] = unique
+            else:
+                values.pop(p.name)
+    for name in several:
+        values.pop(name)
+    return [("_".join(_safe(str(v)) for v in combo), dict(zip(several, combo)))
+            for combo in itertools.product(*several.values())]  # fmt: skip
+
+
+def _shown(choice: dict) -> dict:
+    return {name: str(value) for name, value in choice.items()}
 
 
 def read_manifest(path: Path) -> list[dict]:
@@ -162,7 +173,7 @@ def read_manifest(path: Path) -> list[dict]:
     return rows
 
 
-def _plan_manifest(app, values: dict, path: Path) -> BatchPlan:
+def _plan_manifest(app, values: dict, path: Path, variants: list) -> BatchPlan:
     known = {p.name for p in app.params}
     images = set(app.image_params)
     for name in images & set(values):
@@ -191,9 +202,12 @@ def _plan_manifest(app, values: dict, path: Path) -> BatchPlan:
         if record.get("id") not in (None, ""):
             stem = _safe(str(record["id"]))
         shown = {n: Path(own[n]).name for n in image_columns if n in own}
-        rows.append((stem, {**values, **own}, shown))
-    shared_check = columns <= {app.primary_input}  # the check reads only values every row shares
-    return BatchPlan(app.id, _rows(app, rows), {"manifest": str(path)}, rows[0][1] if shared_check else None)
+        for label, choice in variants:
+            row_id = f"{stem}__{label}" if label else stem
+            rows.append((row_id, {**values, **choice, **own}, {**shown, **_shown(choice)}))
+    # The up-front check only when it reads values every row shares (the manifest sets no more than the main image).
+    checks = [row_values for _, row_values, _ in rows[: len(variants)]] if columns <= {app.primary_input} else []
+    return BatchPlan(app.id, _rows(app, rows), {"manifest": str(path)}, checks)
 
 
 def _rows(app, specs: list[tuple[str, dict, dict]]) -> list[Row]:
@@ -260,8 +274,8 @@ def run_batch(app, ctx, out_dir, values: dict, progress: Callable[[int, int, dic
     here. `execute(rows)` runs the rows and yields their entries as they finish (default: `run_row` one after
     another in this process, on `ctx`)."""
     plan = plan_batch(app, values, manifest)
-    if app.check is not None and plan.check_values is not None:
-        app.check(ctx, app.validate(plan.check_values))  # fail fast: the shared inputs would fail every row
+    for shared in plan.checks if app.check is not None else ():
+        app.check(ctx, app.validate(shared))  # fail fast: the shared inputs would fail every row
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     report = out_dir / REPORT
@@ -312,8 +326,8 @@ def finish_batch(app, plan: BatchPlan, out_dir: Path, entries: dict[str, dict], 
     for row in plan.rows:
         entry = entries.get(row.id)
         if entry is None:  # e.g. a Ray worker that died on it: say so rather than leave a silent gap
-            entry = {**row.inputs, "row": row.id, "key": row.key,
-                     "error": "No result came back for this row (its worker stopped); run the batch again."}  # fmt: skip
+            lost = "No result came back for this row (its worker stopped); run the batch again."
+            entry = {**row.inputs, "row": row.id, "key": row.key, "error": lost}
         results.append(entry)
     failed = [e for e in results if "error" in e]
     summary: dict = {"app": app.id, "inputs": plan.inputs, "rows": len(results), "done": len(results) - len(failed),

@@ -10,6 +10,8 @@
     studio space makeup --out space/      # a ready Hugging Face Space
     studio plan tryon --vram 8            # predicted peak GPU memory and the memory mode, before loading anything
     studio distill --teacher sd15 --images photos/ --out runs/mine   # your own few-step LoRA student
+    studio batch makeup --source faces/ --preset berry --out out/ [--ray [--address ray://head:10001]]
+    studio serve-ray makeup [--address ADDR] [--replicas N]   # the app's endpoint on Ray Serve
 
 Errors a user can fix print one line starting with "error:" and exit non-zero (2 bad input,
 3 missing weights); `--json` output goes to stdout, messages to stderr.
@@ -209,21 +211,51 @@ def _bench_diffusion(args) -> dict:
 
 
 def cmd_batch(args, app) -> int:
+    import time
+
     from .batch import run_batch
     from .context import make_context
 
     if not app.offers("batch"):
         print(f"error: the '{app.id}' app has no batch form; use `studio run` per file.", file=sys.stderr)
         return 2
+    if not args.ray and (args.address or args.workers or args.gpus_per_worker):
+        raise InputError("--address, --workers and --gpus-per-worker go with --ray.")
+    start = time.perf_counter()
 
     def progress(done: int, total: int, entry: dict) -> None:
         status = entry.get("error") or entry.get("output")
-        print(f"[{done}/{total}] {status}", file=sys.stderr, flush=True)
+        rate = done / max(time.perf_counter() - start, 1e-6)
+        print(f"[{done}/{total}] {status}  ({rate:.2f} rows/s)", file=sys.stderr, flush=True)
+
+    def say(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
 
     values = {p.name: getattr(args, p.name) for p in app.params if getattr(args, p.name) is not None}
-    summary = run_batch(app, make_context(args.device), args.out, values, progress)
-    print(json.dumps(summary, indent=2))
+    if args.ray:
+        from .scale.ray_batch import run_ray_batch
+
+        summary = run_ray_batch(app, args.out, values, progress, manifest=args.manifest, resume=args.resume,
+                                address=args.address, workers=args.workers, gpus_per_worker=args.gpus_per_worker,
+                                device=args.device, on_start=say)  # fmt: skip
+    else:
+        summary = run_batch(app, make_context(args.device), args.out, values, progress, manifest=args.manifest,
+                            resume=args.resume)  # fmt: skip
+    if summary["skipped"]:
+        say(f"{summary['skipped']} rows were already done ({args.out / summary['report']}) and were skipped.")
+    shown = summary if summary["rows"] <= 100 else {**summary, "results": f"see {args.out / 'summary.json'}"}
+    print(json.dumps(shown, indent=2))
     return 0 if summary.get("done") else 2
+
+
+def cmd_serve_ray(args) -> int:
+    from studio.apps import get_app
+
+    from .scale.serve import serve_app
+
+    return serve_app(get_app(args.app), address=args.address, host=args.host, port=args.port, device=args.device,
+                     replicas=args.replicas, gpus_per_replica=args.gpus_per_replica,
+                     max_batch_size=args.max_batch_size, batch_wait_s=args.batch_wait_ms / 1000)  # fmt: skip
 
 
 def cmd_compare(args, app) -> int:
@@ -294,6 +326,18 @@ def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, dict]:
     batch.add_argument("app", help="app id (see `studio list`)")
     batch.add_argument("--out", type=Path, required=True, help="folder for the results and summary.json")
     batch.add_argument("--device", default=None)
+    batch.add_argument("--manifest", type=Path, default=None,
+                       help="CSV (header row) or JSON-lines file of rows, one set of the app's parameters each; "
+                            "images relative to it; flags fill in what a row leaves out")  # fmt: skip
+    batch.add_argument("--resume", action=argparse.BooleanOptionalAction, default=True,
+                       help="skip rows that --out's report.jsonl lists as done with the same parameters (default)")
+    batch.add_argument("--ray", action="store_true",
+                       help="run the rows on Ray (pip install -e '.[scale]'): a local instance, or --address")
+    batch.add_argument("--address", default=None, help="with --ray: the cluster to use (ray://HOST:10001, or auto)")
+    batch.add_argument("--workers", type=int, default=None,
+                       help="with --ray: actors to run (default: one per CPU, or GPUs / --gpus-per-worker)")
+    batch.add_argument("--gpus-per-worker", type=float, default=0.0,
+                       help="with --ray: GPUs per actor (fractions pack several actors onto one GPU)")
     compare = sub.add_parser("compare", help="student vs teacher on a folder: grid image + report.json")
     compare.add_argument("app", help="app id (see `studio list`)")
     compare.add_argument("--inputs", type=Path, required=True, help="folder of images for the app's first image input")
@@ -364,6 +408,19 @@ def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, dict]:
     serve.add_argument("--share", action="store_true")
     serve.add_argument("--device", default=None)
     serve.set_defaults(func=cmd_serve)
+
+    ray_serve = sub.add_parser("serve-ray", help="serve an app's endpoint on Ray Serve, with request batching")
+    ray_serve.add_argument("app", help="app id (see `studio list`)")
+    ray_serve.add_argument("--address", default=None, help="the Ray cluster (default: a local instance)")
+    ray_serve.add_argument("--host", default="127.0.0.1")
+    ray_serve.add_argument("--port", type=int, default=8000)
+    ray_serve.add_argument("--replicas", type=int, default=1)
+    ray_serve.add_argument("--gpus-per-replica", type=float, default=0.0)
+    ray_serve.add_argument("--max-batch-size", type=int, default=4, help="requests a replica runs as one batch")
+    ray_serve.add_argument("--batch-wait-ms", type=float, default=50,
+                           help="how long a replica waits for a batch to fill")  # fmt: skip
+    ray_serve.add_argument("--device", default=None)
+    ray_serve.set_defaults(func=cmd_serve_ray)
 
     api = sub.add_parser("api", help="list an app's gradio_client endpoints with parameter names and defaults")
     api.add_argument("app", help="app id (see `studio list`)")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
-import numpy as np
 import pytest
 import torch
 from diffusers import EulerDiscreteScheduler

@@ -199,12 +199,33 @@ def test_notebook_widget_in_jupyterlab_shows_the_preview_then_the_result(browser
     """Open the notebook in JupyterLab, run its cell, press the widget's Run: the canvas shows a step preview,
     then the result; the badge and metrics appear and the before/after view holds both images."""
     page = _new_page(browser, height=1200)
+    shot = os.environ.get("STUDIO_NOTEBOOK_SCREENSHOT") or str(tmp_path / "notebook.png")
+    try:
+        _run_widget_in_lab(page, jupyterlab)
+    finally:
+        page.screenshot(path=shot, full_page=True)  # kept on failure too: what the page showed
+        page.close()
+
+
+def _run_widget_in_lab(page, jupyterlab):
     page.goto(f"{jupyterlab}lab/tree/widget.ipynb", wait_until="load")
     page.locator(".jp-Notebook .jp-Cell").first.wait_for()
+    # JupyterLab may still ask which kernel to start: accept its choice (the notebook names python3).
+    settled = 0
+    for _ in range(120):
+        dialog = page.locator(".jp-Dialog .jp-mod-accept")
+        if dialog.count():
+            dialog.first.click()
+            settled = 0
+        elif page.get_by_text("Python 3 (ipykernel) | Idle").count():
+            settled += 1
+            if settled >= 3:  # idle for 3 s with no dialog
+                break
+        page.wait_for_timeout(1000)
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
     widget = page.locator(".studio-widget")
-    widget.wait_for()
+    widget.wait_for(timeout=5 * 60 * 1000)
     page.evaluate("""() => { window.__phases = [];
         const canvas = document.querySelector('.studio-canvas');
         new MutationObserver(() => window.__phases.push(canvas.dataset.phase))
@@ -217,6 +238,3 @@ def test_notebook_widget_in_jupyterlab_shows_the_preview_then_the_result(browser
     assert widget.locator(".studio-metrics tr").count() > 3
     widget.get_by_role("button", name="Before / after").click()
     assert widget.locator(".studio-before").get_attribute("src").startswith("blob:")
-    shot = os.environ.get("STUDIO_NOTEBOOK_SCREENSHOT") or str(tmp_path / "notebook.png")
-    page.screenshot(path=shot, full_page=True)
-    page.close()

@@ -180,6 +180,15 @@ def test_every_face_is_generated(app, ctx, load_rgb):
     assert np.array_equal(result.image[outside], src[outside])
 
 
+def test_compare_runs_student_then_teacher_on_the_same_inputs(app, ctx):
+    from studio.compare import compare
+
+    comparison = compare(app, ctx, {"source": fixture(FRECKLES), "preset": "painted", "steps": 2}, seed=3)
+    student, teacher = comparison.results["student"], comparison.results["teacher"]
+    assert student.provenance.tier == "student" and teacher.provenance.tier == "teacher"
+    assert student.provenance.seed == teacher.provenance.seed == 3 and len(comparison.rows) == 2
+
+
 # ------------------------------------------------------------------------------------- missing weights
 def test_auto_without_any_weights_runs_lite_and_names_the_fetch_command(app, preprocessing, tmp_path, tiny_hub):
     ctx = context(settings_with(tmp_path, [], tiny_hub), preprocessing)

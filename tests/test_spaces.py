@@ -98,32 +98,66 @@ def test_spaces_gpu_is_a_no_op_off_zerogpu_and_lite_calls_never_take_a_gpu(setti
     assert needs_gpu(makeup, ctx, {"tier": "teacher"}) and not needs_gpu(get_app("preprocess"), ctx, {})
 
 
-def test_diffusion_calls_go_through_the_gpu_wrapper(tiny_settings):
-    """With weights present (the tiny hub), the run endpoint hands the call to the GPU wrapper (what ZeroGPU
-    forks a worker for); the wrapper's function runs the whole stream and its answer reaches the client."""
+def zerogpu_like(used: list):
+    """A GPU wrapper that does what ZeroGPU does with a call: run it in a worker process forked from the server
+    (a fresh one per call here), its outputs pickled back to the server's handler."""
+    def gpu(fn, kind):
+        def lent(*args):
+            used.append(kind)
+            fork = multiprocessing.get_context("fork")
+            queue = fork.Queue()
+
+            def worker():
+                import torch
+
+                torch.set_num_threads(1)  # the parent's OpenMP pool does not survive the fork either
+                try:
+                    for out in fn(*args):
+                        queue.put(("out", out))
+                    queue.put(("done", None))
+                except BaseException as exc:  # noqa: BLE001 -- reported to the server's side
+                    queue.put(("error", f"{type(exc).__name__}: {exc}"))
+
+            child = fork.Process(target=worker, daemon=True)
+            child.start()
+            while True:
+                what, value = queue.get(timeout=HANG_GUARD_S)
+                if what == "out":
+                    yield value
+                elif what == "error":
+                    raise RuntimeError(value)
+                else:
+                    break
+            child.join(60)
+
+        return lent
+
+    return gpu
+
+
+def test_diffusion_calls_run_whole_in_a_forked_gpu_worker(tiny_settings):
+    """The ZeroGPU decision, end to end on the tiny hub: with weights present the run endpoint hands the call to
+    the GPU wrapper, which runs the whole stream — engine and device thread included — in a forked worker, while
+    the server's own device thread already exists; the answer reaches gradio_client. Lite calls stay home."""
     from gradio_client import Client
     from test_compare import TEST_APP
 
     from studio.context import RunContext
+    from studio.engine.engine import device_worker
     from studio.preprocess import Preprocessing
     from studio.serve import launch
     from studio.ui.gradio_app import build_page
 
-    used = []
-
-    def gpu(fn, kind):
-        def lent(*args):
-            used.append(kind)
-            yield from fn(*args)
-
-        return lent
-
-    page = build_page(TEST_APP, RunContext(settings=tiny_settings, preprocess=Preprocessing(tiny_settings)), gpu=gpu)
+    device_worker("cpu").submit(lambda: None).result(timeout=60)  # the parent's device thread, which forks lose
+    used: list = []
+    page = build_page(TEST_APP, RunContext(settings=tiny_settings, preprocess=Preprocessing(tiny_settings)),
+                      gpu=zerogpu_like(used))  # fmt: skip
     _, url, _ = launch(page, port=None, block=False)
     try:
         client = Client(url, verbose=False)
-        *_, summary = client.submit("student", 1, api_name="/txt2img_test").result(timeout=HANG_GUARD_S)
-        assert used == ["run"] and summary["provenance"]["tier"] == "student"
+        image, pair, badge, gallery, summary = client.submit("student", 1, api_name="/txt2img_test").result(
+            timeout=HANG_GUARD_S)  # fmt: skip
+        assert used == ["run"] and summary["provenance"]["tier"] == "student" and Path(image).stat().st_size
         client.close()
     finally:
         page.close()

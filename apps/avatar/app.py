@@ -14,17 +14,15 @@ from dataclasses import replace
 
 import numpy as np
 
-from studio.errors import InputError, NoFaceFound
-from studio.imaging import fit_within, image_digest, input_key, load_image
-from studio.live import face_tracker
-from studio.preprocess.face import Face
+from studio.errors import NoFaceFound
+from studio.imaging import load_image
 from studio.schema import App, ChoiceParam, ImageListParam, ImageParam, Preview, Result, Stopwatch
 from studio.tiers import choose_tier, lite_provenance, tier_params
 
 from . import diffusion, driving, lite, puppet, report
 from .matte import cover
 from .presets import PRESETS
-from .selfies import MAX_YAW_DEG, read_selfie, read_selfies
+from .selfies import read_selfie, read_selfies
 
 LITE_MODELS = ["mediapipe/face_mesh(refined, 478)", "mediapipe/selfie_segmentation", "dlib-resnet-v1 (identity)"]
 
@@ -64,8 +62,8 @@ def run(ctx, source, selfies, preset: str, background, driver, tier: str, seed: 
         provenance, notes = result.provenance, notes + finish_notes
         info = dict(result.info)
     with watch("metrics"):
-        expected = None
-        if done is not None and done.transform is not None:
+        expected = None  # where the selfie's face landed in the lite portrait (a generated one has its own)
+        if choice.lite and done.transform is not None:
             expected = done.transform[:, :2] @ main.face.landmarks[:, :2].mean(0) + done.transform[:, 2]
         metrics, measured, metric_notes = report.measure(ctx, people, image, expected, look,
                                                          done.matte if done else None, done.head if done else None,

@@ -14,6 +14,8 @@ from .selfies import MAX_YAW_DEG, read_selfie
 
 #: The webcam path animates the selfie at most this size (long side): what a 640×480 camera view shows.
 LIVE_SIDE = 640
+#: Resolution of the webcam warp's triangle raster (the map is upsampled bilinearly; see studio.mesh_warp).
+LIVE_RASTER = 0.4
 
 
 def read_driver(ctx, driver):
@@ -50,7 +52,7 @@ def live_frame(ctx, frame, source) -> np.ndarray:
     if source is None:
         raise InputError("Upload your selfie first: the webcam's face moves it.")
     tracker = face_tracker(ctx, "avatar", max_faces=1)
-    key = ("rig", input_key(source))
+    key = ("rig", _source_key(source))
 
     def build():
         main = read_selfie(ctx, fit_within(load_image(source, what="your selfie"), LIVE_SIDE), "your selfie")
@@ -63,7 +65,16 @@ def live_frame(ctx, frame, source) -> np.ndarray:
     faces = tracker.faces(rgb)
     if not faces or abs(faces[0].yaw_deg) > MAX_YAW_DEG:
         return rig.image
-    return puppet.render(rig, stream.drive(rig, rgb, faces[0]), scale=0.5)[0]
+    return stream.frame(rig, rgb, faces[0], scale=LIVE_RASTER)
+
+
+def _source_key(source):
+    """What identifies the selfie between frames: a file's path and date, or for an array (the Python API, the
+    benchmark) its shape and a digest of every 8th row and column — hashing the whole photo on every webcam frame
+    would cost more than the warp."""
+    if isinstance(source, np.ndarray):
+        return (source.shape, image_digest(np.ascontiguousarray(source[::8, ::8])))
+    return input_key(source)
 
 
 def tilted_astronaut() -> np.ndarray:

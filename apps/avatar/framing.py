@@ -100,9 +100,10 @@ def frame_transform(head: Head, size: tuple[int, int], head_share: float, eyes_f
 
 def place(rgb: np.ndarray, matte: np.ndarray, m: np.ndarray, size: tuple[int, int],
           fade: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
-    """(photo in the frame, matte in the frame, where the photo covers the frame 0–1). Past the photo's edge the
-    person (where the matte touches that edge) continues, mirrored, and fades out over `fade` photo pixels — over a
-    quarter of that above the photo, where mirroring would stack a second forehead on the first."""
+    """(photo in the frame, matte in the frame, where the photo covers the frame 0–1). Below the photo's edge the
+    person (where the matte touches that edge) continues, mirrored, and fades out over `fade` photo pixels — the
+    torso going on under the frame; past the other edges within a quarter of that (mirrored there, a shoulder or a
+    forehead would appear twice)."""
     w, h = size
     shrink = m[0, 0] ** 2 + m[0, 1] ** 2 < 1.0
     flags = cv2.INTER_AREA if shrink else cv2.INTER_CUBIC
@@ -115,10 +116,10 @@ def place(rgb: np.ndarray, matte: np.ndarray, m: np.ndarray, size: tuple[int, in
     sy = inv[1, 0] * xs + inv[1, 1] * ys + inv[1, 2]
     ph, pw = rgb.shape[:2]
     fade = max(fade, 1.0)
-    side = np.maximum.reduce([-sx, sx - (pw - 1), sy - (ph - 1), np.zeros_like(sx)])
-    above = np.maximum(-sy, 0.0)
-    alpha *= np.clip(1.0 - side / fade, 0.0, 1.0) ** 1.5 * np.clip(1.0 - above / (0.25 * fade), 0.0, 1.0)
-    covered = ((side < 0.5) & (above < 0.5)).astype(np.float32)
+    below = np.maximum(sy - (ph - 1), 0.0)
+    beside = np.maximum.reduce([-sx, sx - (pw - 1), -sy, np.zeros_like(sx)])
+    alpha *= np.clip(1.0 - below / fade, 0.0, 1.0) ** 1.5 * np.clip(1.0 - beside / (0.25 * fade), 0.0, 1.0)
+    covered = ((below < 0.5) & (beside < 0.5)).astype(np.float32)
     return image, np.clip(alpha, 0, 1).astype(np.float32), covered
 
 

@@ -99,7 +99,7 @@ def _fit(rgb, matte, head: Head, preset: Preset, fh: float):
     for share in shares:
         m = frame_transform(head, preset.size, float(share), preset.eyes_from_top, preset.level)
         edge = float((m @ np.array([head.centre_x, 0.0, 1.0]))[1])  # the photo's top edge, in the frame
-        if not head.crown_in_photo and edge > 0 and preset.id != "passport":
+        if not head.crown_in_photo and edge > 0:
             # The hair runs off the photo's top: let it run off the frame's top too (a tight headshot), rather than
             # fade into the backdrop, raising the eyes at most to a fifth of the way down.
             m[1, 2] -= min(edge, (preset.eyes_from_top - 0.2) * h)

@@ -60,7 +60,7 @@ def portrait_zone(face: Face, shape: tuple[int, int], others: list[Face] = ()) -
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
     below = np.clip((ys - chin_y) / (0.6 * fh), 0.0, 1.0)  # 0 at the chin, 1 at the shoulders
     arms = np.clip((ys - chin_y - 0.6 * fh) / (1.2 * fh), 0.0, 1.0)  # then down to the elbows
-    half = fw * (0.85 + 1.1 * below + 0.9 * arms)
+    half = fw * (0.85 + 1.1 * below + 1.4 * arms)
     zone = np.clip((half - np.abs(xs - cx)) / (0.15 * fw), 0.0, 1.0)
     for other in others:
         o = other.landmarks[list(FACE_OVAL), 0].mean()

@@ -45,6 +45,8 @@ HEAD_RING, STILL_RING = 1.3, 2.1
 #: and at full depth the silhouette's triangles fold over (a seam along the jaw); flatter, a turn reads as a turn
 #: without folding.
 DEPTH_SCALE = 0.35
+#: A webcam frame whose drive moved every point less than this (pixels) shows the last frame again.
+STILL_PX = 0.1
 #: Frames averaged into a webcam stream's neutral pose.
 NEUTRAL_FRAMES = 3
 
@@ -308,10 +310,23 @@ class PuppetStream:
     filter: OneEuro = field(default_factory=OneEuro)
     rot_filter: OneEuro = field(default_factory=lambda: OneEuro(1.0, 0.5))
     last_seen: float = 0.0
+    last: tuple | None = None  # (offsets, rotation, image) of the last frame rendered
 
     def reset(self, key=None) -> None:
-        self.key, self.neutral = key, []
+        self.key, self.neutral, self.last = key, [], None
         self.filter, self.rot_filter = OneEuro(), OneEuro(1.0, 0.5)
+
+    def frame(self, rig: Rig, rgb: np.ndarray, face: Face, scale: float = 0.5) -> np.ndarray:
+        """The source moved by this frame's face; the last image again when the drive moved less than
+        `STILL_PX` (a face held still: nothing a viewer could see would change)."""
+        drive = self.drive(rig, rgb, face)
+        if self.last is not None:
+            offsets, rotation, image = self.last
+            if np.abs(drive.offsets - offsets).max() < STILL_PX and np.abs(drive.rotation - rotation).max() < 1e-3:
+                return image
+        image = render(rig, drive, scale)[0]
+        self.last = (drive.offsets, drive.rotation, image)
+        return image
 
     def drive(self, rig: Rig, frame: np.ndarray, face: Face, now: float | None = None) -> Drive:
         now = time.perf_counter() if now is None else now

@@ -33,10 +33,14 @@ import numpy as np
 from studio.preprocess.regions import (FACE_OVAL, LEFT_BROW_LOWER, LEFT_BROW_UPPER, LEFT_EYE, LIPS_OUTER,
                                        RIGHT_BROW_LOWER, RIGHT_BROW_UPPER, RIGHT_EYE)  # fmt: skip
 
-from . import metrics
+from . import metrics, texture
 from .kuwahara import kuwahara, structure
-from .palette import Palette, lab_of, rgb_of, sample_pixels
+from .palette import Palette, lab_of, rgb_of, sample_pixels, target_quantiles
 
+#: Long side of the copy of a style kept for its patch banks.
+STYLE_SIDE = 1024
+#: Detail patch side at a 512 px canvas (scaled with the canvas).
+PATCH_AT_512 = 16
 #: How far towards the style's lightness the palette moves the photo's (the rest keeps its shading).
 LUMINANCE_SHARE = 1.0
 #: How much of the style's chroma / lightness shift skin takes at full protection (it keeps the rest).
@@ -50,7 +54,7 @@ INK_NONE, INK_FULL = 0.08, 0.22
 #: Ink on faces whatever the style (eyes and mouth stay readable).
 FACE_INK = 0.35
 #: Stroke texture: share of the style's grain painted on, and taps of the line integral.
-TEXTURE_SHARE, TEXTURE_TAPS = 1.3, 9
+TEXTURE_SHARE = 1.3
 DETAIL_BLUR = 1.0
 MIN_INK = 0.0
 
@@ -59,17 +63,17 @@ MIN_INK = 0.0
 class StyleFit:
     """What the lite tier reads from a style image (see the module docstring)."""
 
-    lab: np.ndarray  # (N, 3) sampled Lab pixels
-    stroke: float  # edge spacing, fraction of the long side
-    lines: float  # 0–1
-    ink: np.ndarray  # Lab
-    grey: bool  # the style has no colour
-    grain: float  # std of its lightness detail (L minus a σ = 2 px blur at 512 px), Lab units
+    image: np.ndarray = field(repr=False)  # the style, long side ≤ STYLE_SIDE (patch banks are cut from it)
+    quantiles: np.ndarray = field(repr=False)  # its Lab cloud along the IDT rotations (palette.target_quantiles)
+    stroke: float = 0.0  # edge spacing, fraction of the long side
+    lines: float = 0.0  # 0–1
+    ink: np.ndarray = field(default_factory=lambda: np.zeros(3, np.float32))  # Lab
+    grey: bool = False  # the style has no colour
     colour_points: np.ndarray = field(repr=False, default=None)  # metric features, kept with the fit
     texture_features: list = field(repr=False, default=None)
 
     def to_dict(self) -> dict:
-        return {"stroke_size": round(self.stroke, 4), "ink_lines": round(self.lines, 3), "grain": round(self.grain, 2),
+        return {"stroke_size": round(self.stroke, 4), "ink_lines": round(self.lines, 3),
                 "ink_lab": [round(float(v), 1) for v in self.ink], "greyscale": self.grey}  # fmt: skip
 
 
@@ -77,16 +81,24 @@ def fit_style(rgb: np.ndarray) -> StyleFit:
     small = metrics._resize_long(rgb, 512)
     grey = cv2.cvtColor(small, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
     density = float(metrics.edges(small).mean())
+    # Edges per pixel → the mean spacing between them (stripes w px wide put an edge every w/2 px... along a
+    # line, and an edge map counts about one pixel per crossing: spacing ≈ 2 / density).
     stroke = (2.0 / max(density, 1e-3)) / 512.0
     hat = cv2.morphologyEx(grey, cv2.MORPH_BLACKHAT, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7)))
     lines = float(np.clip(((hat > 0.1).mean() - INK_NONE) / (INK_FULL - INK_NONE), 0.0, 1.0))
-    light = lab_of(small)[..., 0]
-    grain = float((light - cv2.GaussianBlur(light, (0, 0), 2.0)).std())
     lab = sample_pixels(rgb)
     dark = lab[lab[:, 0] <= np.percentile(lab[:, 0], 3)]
     chroma = np.hypot(lab[:, 1], lab[:, 2])
-    return StyleFit(lab=lab, stroke=stroke, lines=lines, ink=dark.mean(axis=0), grey=bool(np.percentile(chroma, 95) < 4.0), grain=grain,
-                    colour_points=metrics.colour_points(rgb), texture_features=metrics.texture_features(rgb))  # fmt: skip
+    return StyleFit(image=metrics._resize_long(rgb, STYLE_SIDE) if max(rgb.shape[:2]) > STYLE_SIDE else rgb,
+                    quantiles=target_quantiles(lab), stroke=stroke, lines=lines, ink=dark.mean(axis=0),
+                    grey=bool(np.percentile(chroma, 95) < 4.0), colour_points=metrics.colour_points(rgb),
+                    texture_features=metrics.texture_features(rgb))  # fmt: skip
+
+
+def detail_bank(fit: StyleFit, long_side: int) -> texture.Bank:
+    """The style's detail bank for a canvas `long_side` px long (the style at the same canvas size)."""
+    patch = max(8, 2 * round(PATCH_AT_512 * long_side / 512 / 2))
+    return texture.build_bank(lab_of(metrics._resize_long(fit.image, long_side)), patch)
 
 
 # --------------------------------------------------------------------------------------------- faces
@@ -103,10 +115,14 @@ class Protection:
     features: np.ndarray
 
 
-def protection(lab: np.ndarray, faces: list, scale: float) -> Protection:
-    """Masks for `faces` (landmarks in photo pixels, `scale` = work size / photo size) on the work image."""
+def protection(lab: np.ndarray, faces: list, scale: float, person: np.ndarray | None = None) -> Protection:
+    """Masks for `faces` (landmarks in photo pixels, `scale` = work size / photo size) on the work image.
+
+    Skin beyond the face oval (neck, arms, hands) is found by the face's own skin colour, inside `person` (a
+    person mask at work size) when given, else inside a generous box below each face (webcam frames)."""
     h, w = lab.shape[:2]
     oval, features = np.zeros((h, w), np.float32), np.zeros((h, w), np.float32)
+    near = np.zeros((h, w), np.float32) if person is None else person
     skin_px = []
     for face in faces:
         pts = face.landmarks[:, :2] * scale
@@ -116,27 +132,32 @@ def protection(lab: np.ndarray, faces: list, scale: float) -> Protection:
         for ring in (LEFT_EYE, RIGHT_EYE, LIPS_OUTER, LEFT_BROW_UPPER + LEFT_BROW_LOWER[::-1],
                      RIGHT_BROW_UPPER + RIGHT_BROW_LOWER[::-1]):  # fmt: skip
             _poly(feat, pts[list(ring)])
-        size = max(2.0, 0.04 * float(np.ptp(pts[list(FACE_OVAL), 1])))
+        (x0, y0), (x1, y1) = pts[list(FACE_OVAL)].min(axis=0), pts[list(FACE_OVAL)].max(axis=0)
+        size = max(2.0, 0.04 * float(y1 - y0))
         core = (face_mask > 0.5) & (cv2.dilate(feat, np.ones((3, 3), np.uint8)) < 0.5)
         if core.sum() > 30:
             skin_px.append(lab[core])
+        if person is None:  # neck, shoulders and hands of a webcam subject: within reach below the face
+            fw, fh = x1 - x0, y1 - y0
+            cv2.rectangle(near, (int(x0 - 1.5 * fw), int(y0)), (int(x1 + 1.5 * fw), int(y1 + 4 * fh)), 1.0, -1)
         oval = np.maximum(oval, cv2.GaussianBlur(face_mask, (0, 0), size))
         features = np.maximum(features, cv2.GaussianBlur(cv2.dilate(feat, np.ones((3, 3), np.uint8)), (0, 0),
                                                          0.5 * size))  # fmt: skip
     skin = oval
     if skin_px:
-        skin = np.maximum(skin, skin_likeness(lab, np.concatenate(skin_px)))
-    return Protection(skin=skin, fine=np.maximum(oval, skin), features=np.clip(features * 1.5, 0, 1))
+        skin = np.maximum(skin, skin_likeness(lab, np.concatenate(skin_px)) * near)
+    return Protection(skin=skin, fine=skin, features=np.clip(features * 1.5, 0, 1))
 
 
 def skin_likeness(lab: np.ndarray, skin: np.ndarray) -> np.ndarray:
-    """0–1 per pixel: how close its colour is to the face's skin (Mahalanobis in Lab, lightness loosely)."""
+    """0–1 per pixel: how close its colour is to the face's skin (Mahalanobis in Lab; lightness loosely, since
+    shading moves it far more than it moves hue)."""
     mean = skin.mean(axis=0)
-    cov = np.cov(skin.T) + np.diag([60.0, 2.0, 2.0])  # lightness varies with shading far more than hue does
+    cov = np.cov(skin.T) + np.diag([25.0, 1.0, 1.0])
     inv = np.linalg.inv(cov).astype(np.float32)
     d = lab.reshape(-1, 3) - mean.astype(np.float32)
     m2 = np.einsum("ij,jk,ik->i", d, inv, d).reshape(lab.shape[:2])
-    return np.exp(-0.5 * np.maximum(m2 - 4.0, 0.0) / 4.0).astype(np.float32)
+    return np.exp(-0.5 * np.maximum(m2 - 3.0, 0.0) / 1.5).astype(np.float32)
 
 
 # --------------------------------------------------------------------------------------------- lines
@@ -155,67 +176,116 @@ def radius_px(fit: StyleFit, long_side: int) -> float:
     return float(at_512 * long_side / 512)
 
 
-def brush_texture(tangent: np.ndarray, stroke_px: float, seed: int = 0) -> np.ndarray:
-    """Zero-mean, unit-std strokes (float32 H×W): noise blobs half a stroke wide, smeared along `tangent` (line
-    integral convolution, Cabral & Leedom 1993) over three stroke widths. Fixed seed: a still is reproducible and
-    a webcam stream's canvas grain stays put."""
-    h, w = tangent.shape[:2]
-    cell = max(1.0, 0.5 * stroke_px)
-    rng = np.random.default_rng(seed)
-    noise = rng.standard_normal((max(2, round(h / cell)), max(2, round(w / cell)))).astype(np.float32)
-    noise = cv2.resize(noise, (w, h), interpolation=cv2.INTER_CUBIC)
-    grid = np.dstack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)))
-    acc = np.zeros((h, w), np.float32)
-    for t in np.linspace(-1.5 * stroke_px, 1.5 * stroke_px, TEXTURE_TAPS):
-        acc += cv2.remap(noise, cv2.scaleAdd(tangent, float(t), grid), None, cv2.INTER_LINEAR,
-                         borderMode=cv2.BORDER_REFLECT)  # fmt: skip
-    acc -= acc.mean()
-    return acc / max(float(acc.std()), 1e-6)
+@dataclass
+class Canvas:
+    """The photo at work size with everything the painting steps share."""
+
+    rgb: np.ndarray  # the photo, full size
+    small: np.ndarray  # … at work size
+    lab: np.ndarray  # its Lab
+    target: np.ndarray  # Lab in the style's palette, luminance- and skin-protected, at `strength`
+    guard: Protection
+    strength: float
+
+    @property
+    def scale(self) -> float:
+        return self.small.shape[0] / self.rgb.shape[0]
 
 
-def paint(rgb: np.ndarray, fit: StyleFit, palette: Palette, strength: float, faces: list, work_side: int = 1024,
-          rings: int = 3, bank=None) -> np.ndarray:  # fmt: skip
-    """The photo in the style (RGB uint8, the photo's size)."""
-    if strength <= 0:
-        return rgb.copy()
+def prepare(rgb: np.ndarray, palette: Palette, strength: float, faces: list, work_side: int,
+            person: np.ndarray | None = None) -> Canvas:  # fmt: skip
+    """Step 1–2: the photo at work size in the style's palette, skin protected (`person`: the photo's person
+    mask, float 0–1, any size; None for webcam frames)."""
     h, w = rgb.shape[:2]
     scale = min(1.0, work_side / max(h, w))
     small = rgb if scale == 1.0 else cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
     lab = lab_of(small)
     styled = palette.lut(small)
     styled[..., 0] = palette.lightness(lab[..., 0])
-    guard = protection(lab, faces, scale)
-    # Palette, skin-protected.
+    if person is not None and faces:
+        person = cv2.resize(person.astype(np.float32), small.shape[1::-1], interpolation=cv2.INTER_LINEAR)
+    guard = protection(lab, faces, small.shape[0] / h, person)
     keep = 1.0 - guard.skin
     chroma_w = strength * (SKIN_CHROMA_SHARE + (1.0 - SKIN_CHROMA_SHARE) * keep)
     light_w = strength * (SKIN_LIGHTNESS_SHARE + (LUMINANCE_SHARE - SKIN_LIGHTNESS_SHARE) * keep)
-    mixed = lab + (styled - lab) * cv2.merge([light_w, chroma_w, chroma_w])
-    # Brushwork along the photo's own edges; finer on faces, finest on the features.
-    long_side = max(small.shape[:2])
+    target = lab + (styled - lab) * cv2.merge([light_w, chroma_w, chroma_w])
+    return Canvas(rgb, small, lab, target, guard, strength)
+
+
+def paint(canvas: Canvas, fit: StyleFit, bank: texture.Bank | None, rings: int = 3) -> np.ndarray:
+    """Step 3 (fast): anisotropic Kuwahara brushwork plus the style's own detail. Lab at work size."""
+    guard, strength = canvas.guard, canvas.strength
+    long_side = max(canvas.small.shape[:2])
     radius = radius_px(fit, long_side) * (0.4 + 0.6 * strength)
     local = radius * (1.0 - (1.0 - FACE_RADIUS) * guard.fine) * (1.0 - (1.0 - FEATURE_RADIUS) * guard.features)
-    light = np.ascontiguousarray(lab[..., 0])
-    painted = kuwahara(mixed, local.astype(np.float32), rings=rings, orientation=structure(light))
-    # Strokes: the style's own detail, patch by patch where the palette gives the same colour; lighter on skin.
-    if bank is not None:
-        detail = bank.transfer(mixed, lab)
+    light = np.ascontiguousarray(canvas.lab[..., 0])
+    painted = kuwahara(canvas.target, local.astype(np.float32), rings=rings, orientation=structure(light))
+    if bank is not None:  # the style's own strokes where the palette gives the same colour; lighter on skin
+        detail = bank.transfer(canvas.target, canvas.lab)
         if DETAIL_BLUR > 0:
-            detail = cv2.GaussianBlur(detail, (0, 0), DETAIL_BLUR * max(mixed.shape[:2]) / 768)
+            detail = cv2.GaussianBlur(detail, (0, 0), DETAIL_BLUR * long_side / 768)
         amount = strength * TEXTURE_SHARE * (1.0 - 0.75 * guard.fine)
         painted += detail * cv2.merge([amount, 0.6 * amount, 0.6 * amount])
+    return painted
+
+
+def paint_high(canvas: Canvas, fit: StyleFit, seed: int = 0, check_cancelled=lambda: None,
+               progress=lambda done, total: None) -> np.ndarray:  # fmt: skip
+    """Step 3 (still, high quality): the photo rebuilt from the style's patches (patches.py), faces and the
+    photo's edges fused back in. Lab at the canvas's work size."""
+    from . import patches
+
+    side = min(patches.SYNTH_SIDE, max(canvas.small.shape[:2]))
+    target = _resize_to(canvas.target, side)
+    light = _resize_to(canvas.lab[..., 0], side)
+    g = cv2.GaussianBlur(light, (0, 0), 1.0)
+    edges = np.hypot(cv2.Sobel(g, cv2.CV_32F, 1, 0), cv2.Sobel(g, cv2.CV_32F, 0, 1))
+    edges = np.clip(edges / max(float(np.percentile(edges, 95)), 1e-3), 0.0, 1.0)
+    skin = _resize_to(canvas.guard.fine, side)
+    fusion = (patches.FUSION_FLOOR + patches.FUSION_EDGES * edges + patches.FUSION_FACES * skin) / max(
+        canvas.strength, 0.05)
+    style = lab_of(metrics._resize_long(fit.image, side))
+    q = fit.quantiles[0]  # identity rotation: plain Lab quantiles of the style
+    synth = patches.synthesize(target, style, fusion.astype(np.float32), q, seed, check_cancelled, progress)
+    synth = cv2.resize(synth, canvas.small.shape[1::-1], interpolation=cv2.INTER_CUBIC)
+    keep = (canvas.guard.fine * 0.8)[..., None]  # faces: the protected palette photo, not reassembled patches
+    return synth * (1.0 - keep) + canvas.target * keep
+
+
+def finish(canvas: Canvas, painted: np.ndarray, fit: StyleFit) -> np.ndarray:
+    """Step 4: back to RGB at the photo's size, with ink lines drawn at full resolution."""
+    rgb, guard, strength = canvas.rgb, canvas.guard, canvas.strength
+    h, w = rgb.shape[:2]
     out = rgb_of(painted)
-    if scale != 1.0:
+    if out.shape[:2] != (h, w):
         out = cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
-    # Ink lines at full resolution, in the style's ink colour.
-    face_ink = FACE_INK * float(guard.skin.max()) if faces else 0.0
+    face_ink = FACE_INK * float(guard.skin.max()) if guard.skin.any() else 0.0
     lines = max(fit.lines, MIN_INK)
-    if strength * max(lines, face_ink) > 0.02:
-        grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
-        ink = xdog(grey, sigma=max(0.8, 0.6 * max(h, w) / 512))
-        weight = ink * strength * np.maximum(lines, FACE_INK * _up(guard.skin, (w, h)))
-        ink_rgb = rgb_of(fit.ink.reshape(1, 1, 3).astype(np.float32))[0, 0].astype(np.float32)
-        out = (out * (1.0 - weight[..., None]) + ink_rgb * weight[..., None] + 0.5).astype(np.uint8)
-    return out
+    if strength * max(lines, face_ink) <= 0.02:
+        return out
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
+    ink = xdog(grey, sigma=max(0.8, 0.6 * max(h, w) / 512))
+    weight = ink * strength * np.maximum(lines, FACE_INK * _up(guard.skin, (w, h)))
+    ink_rgb = rgb_of(fit.ink.reshape(1, 1, 3).astype(np.float32))[0, 0].astype(np.float32)
+    return (out * (1.0 - weight[..., None]) + ink_rgb * weight[..., None] + 0.5).astype(np.uint8)
+
+
+def stylize(rgb: np.ndarray, fit: StyleFit, palette: Palette, strength: float, faces: list, bank=None,
+            work_side: int = 768, rings: int = 3, person: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
+    """The whole fast chain: the photo in the style (RGB uint8, the photo's size). Strength 0 returns the photo."""
+    if strength <= 0:
+        return rgb.copy()
+    canvas = prepare(rgb, palette, strength, faces, work_side, person)
+    return finish(canvas, paint(canvas, fit, bank, rings), fit)
+
+
+def _resize_to(image: np.ndarray, side: int) -> np.ndarray:
+    h, w = image.shape[:2]
+    if max(h, w) == side:
+        return image
+    scale = side / max(h, w)
+    return cv2.resize(image, (max(1, round(w * scale)), max(1, round(h * scale))),
+                      interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)  # fmt: skip
 
 
 def _up(mask: np.ndarray, size: tuple[int, int]) -> np.ndarray:

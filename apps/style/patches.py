@@ -32,13 +32,13 @@ import numpy as np
 #: Long side of the synthesis (the last level).
 SYNTH_SIDE = 512
 #: (scale of SYNTH_SIDE, patch sizes with gaps, iterations) per level.
-LEVELS = ((0.5, ((13, 6), (7, 3)), 2), (1.0, ((13, 6), (7, 3)), 2))
+LEVELS = ((0.5, ((13, 8), (7, 4)), 2), (1.0, ((13, 8), (7, 4)), 2))
 #: Robust aggregation exponent (the paper's r) and IRLS passes per iteration.
 ROBUST_R, IRLS_PASSES = 0.8, 2
 #: PCA dimensions of the patch search.
-PCA_DIMS = 16
+PCA_DIMS = 12
 #: Most style patches kept per bank (a fixed-seed subset beyond it).
-MAX_BANK = 40_000
+MAX_BANK = 8_000
 #: Content fusion weight on the photo's edges and on faces; elsewhere FUSION_FLOOR.
 FUSION_EDGES, FUSION_FACES, FUSION_FLOOR = 0.9, 1.2, 0.05
 
@@ -49,7 +49,19 @@ class PatchBank:
     mean: np.ndarray  # PCA mean (d,)
     basis: np.ndarray  # (d, k)
     patches: np.ndarray  # (N, d) raw patches (Lab, flattened)
-    tree: object
+    codes: np.ndarray  # (N, k) their PCA coordinates
+    norms: np.ndarray  # (N,) squared norms of the codes
+
+    def nearest(self, flat: np.ndarray) -> np.ndarray:
+        """Index of the nearest bank patch for each row of `flat` (exhaustive search in PCA space, by matrix
+        products in chunks: in 16 dimensions a k-d tree is slower than brute force)."""
+        q = (flat - self.mean) @ self.basis * np.float32(-2.0)
+        out = np.empty(len(q), np.int64)
+        for start in range(0, len(q), 1024):
+            d = q[start : start + 1024] @ self.codes.T  # −2 q·p; adding ‖p‖² gives ‖q − p‖² − ‖q‖²
+            d += self.norms
+            out[start : start + 1024] = np.argmin(d, axis=1)
+        return out
 
 
 def _windows(image: np.ndarray, n: int, gap: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -59,27 +71,28 @@ def _windows(image: np.ndarray, n: int, gap: int) -> tuple[np.ndarray, np.ndarra
     rows = np.unique(np.append(np.arange(0, h - n + 1, gap), h - n))
     cols = np.unique(np.append(np.arange(0, w - n + 1, gap), w - n))
     view = np.lib.stride_tricks.sliding_window_view(image, (n, n), axis=(0, 1))  # (h-n+1, w-n+1, 3, n, n)
-    patches = view[rows][:, cols].transpose(0, 1, 3, 4, 2).reshape(len(rows), len(cols), -1)
+    patches = view[rows[:, None], cols[None, :]].transpose(0, 1, 3, 4, 2).reshape(len(rows), len(cols), -1)
     return patches, rows, cols
 
 
 def build_bank(style_lab: np.ndarray, n: int, seed: int = 0) -> PatchBank:
-    from scipy.spatial import cKDTree
-
-    stride = max(1, n // 4)
-    patches, _, _ = _windows(style_lab, n, stride)
-    patches = patches.reshape(-1, patches.shape[-1])
-    # The style turned by 90° adds the other stroke direction.
-    turned, _, _ = _windows(np.ascontiguousarray(np.rot90(style_lab)), n, stride)
-    patches = np.concatenate([patches, turned.reshape(-1, turned.shape[-1])])
-    if len(patches) > MAX_BANK:
-        patches = patches[np.random.default_rng(seed).choice(len(patches), MAX_BANK, replace=False)]
-    patches = np.ascontiguousarray(patches, np.float32)
+    """Up to MAX_BANK n×n patches of the style at random positions (fixed seed), half of them from the style
+    turned by 90° (the other stroke direction), with their PCA codes."""
+    rng = np.random.default_rng(seed)
+    chunks = []
+    for image in (style_lab, np.ascontiguousarray(np.rot90(style_lab))):
+        h, w = image.shape[:2]
+        count = min(MAX_BANK // 2, (h - n + 1) * (w - n + 1))
+        ys, xs = rng.integers(0, h - n + 1, count), rng.integers(0, w - n + 1, count)
+        view = np.lib.stride_tricks.sliding_window_view(image, (n, n), axis=(0, 1))
+        chunks.append(view[ys, xs].transpose(0, 2, 3, 1).reshape(count, -1))
+    patches = np.ascontiguousarray(np.concatenate(chunks), np.float32)
     mean = patches.mean(axis=0)
-    sample = patches[np.random.default_rng(seed).choice(len(patches), min(len(patches), 4000), replace=False)]
+    sample = patches[rng.choice(len(patches), min(len(patches), 1500), replace=False)]
     _, _, vt = np.linalg.svd(sample - mean, full_matrices=False)
-    basis = vt[:PCA_DIMS].T.astype(np.float32)
-    return PatchBank(n, mean, basis, patches, cKDTree((patches - mean) @ basis))
+    basis = np.ascontiguousarray(vt[:PCA_DIMS].T, np.float32)
+    codes = np.ascontiguousarray((patches - mean) @ basis)
+    return PatchBank(n, mean, basis, patches, codes, (codes * codes).sum(axis=1))
 
 
 def _aggregate(shape, matched: np.ndarray, weights: np.ndarray, rows, cols, n: int) -> np.ndarray:
@@ -101,8 +114,7 @@ def _step(x: np.ndarray, bank: PatchBank, gap: int) -> np.ndarray:
     n = bank.size
     patches, rows, cols = _windows(x, n, gap)
     flat = patches.reshape(-1, patches.shape[-1])
-    _, idx = bank.tree.query((flat - bank.mean) @ bank.basis, k=1)
-    matched = bank.patches[idx]
+    matched = bank.patches[bank.nearest(flat)]
     weights = np.ones((len(rows), len(cols)), np.float32)
     out = x
     for _ in range(IRLS_PASSES):

@@ -19,8 +19,8 @@ from studio.preprocess.clothing import clothing_region
 from studio.preprocess.pose import BodyPose
 
 from .garment import GarmentParse
-from .person import (HEM_REACH, BodyFit, arm_occluders, arm_zone, bare_arms, fit_body, head_mask, old_garment_mask,
-                     shading, skin_mask)  # fmt: skip
+from .person import (HEM_REACH, BodyFit, arm_occluders, arm_zone, fit_body, head_mask, old_garment_mask, shading,
+                     skin_mask)  # fmt: skip
 from .warp import GarmentParts, Warped, warp_garment
 
 #: How far (torso lengths) the garment may extend beyond the person mask.
@@ -32,6 +32,9 @@ SHADING_STRENGTH = 0.8
 FILL_MIN = 0.002
 #: Inpainting runs at the scale where the torso is this many pixels long (it is smooth fill, not detail).
 INPAINT_TORSO_PX = 120
+#: Old clothes showing within this distance (torso lengths) of the new garment, above its hem and off the arms,
+#: are a gap in the garment's cut (a wider body, an armhole) and are closed by extending the garment.
+EXTEND_REACH = 0.08
 
 
 @dataclass
@@ -130,25 +133,39 @@ def dress(rgb: np.ndarray, pose: BodyPose, person: np.ndarray, parse: GarmentPar
     image[b] = np.clip(out + 0.5, 0, 255).astype(np.uint8)
     garment_a = np.zeros((h, w), np.float32)
     garment_a[b] = garment_box
-    # What still shows of the person's own clothes where the new garment goes, and what is done about it.
-    old = old_garment_mask(rgb, fit, person, region, skin, head) > 0
+    # What still shows of the person's own clothes where the new garment goes, and what is done about it: a narrow
+    # gap beside the garment (the body is wider than the garment's cut, an armhole) is closed by extending the
+    # garment; what shows below its hem or past its outline is filled in from what is below and beside it; long
+    # sleeves on the arms stay (the lite tier does not paint bare arms) and the result says so.
+    old = old_garment_mask(rgb, pose, fit, person, region, skin, head) > 0
     showing = old & (garment_a < 0.5) & (hands == 0) & (head == 0)
-    on_arms = showing & (arms_zone > 0)
-    on_body = showing & ~on_arms & (occluders == 0)
+    # On the arms: the arms as `arm_occluders` found them (a bare arm's own outline, a clothed one's capsule).
+    on_arms = showing & (cv2.dilate(arms, np.ones((5, 5), np.uint8)) > 0)
+    covered = (garment_a >= 0.5).astype(np.uint8)
+    near = cv2.distanceTransform(1 - covered, cv2.DIST_L2, 3) <= EXTEND_REACH * t
+    hem = np.mean([warped.targets["hem_left"], warped.targets["hem_right"]], axis=0) if "hem_left" in warped.targets \
+        else np.array([0.0, float(h)])  # fmt: skip
+    ys_, xs_ = np.mgrid[0:h, 0:w]
+    below_hem = (xs_ - hem[0]) * fit.down[0] + (ys_ - hem[1]) * fit.down[1] > -0.02 * t
+    extend = showing & near & ~below_hem & ~on_arms
+    on_body = showing & ~extend & ~on_arms & (occluders == 0)
     filled = np.zeros((h, w), bool)
     notes = []
-    if on_arms.sum() > FILL_MIN * t * t:
-        bare = bare_arms(image, pose, fit, on_arms.astype(np.uint8))
-        if bare is not None:
-            image = _blend(image, bare, on_arms)
-            filled |= on_arms
-            notes.append("The person's own sleeves reached further down the arms than the garment's: the lite tier "
-                         "painted those arms as bare skin in the face's colour. The diffusion tiers redraw them.")
+    if extend.sum() > FILL_MIN * t * t:
+        image = _blend(image, _fill(image, extend, covered == 0, t, mirror=False), extend)
+        filled |= extend
     if on_body.sum() > FILL_MIN * t * t:
-        image = _blend(image, _inpaint(image, on_body | (old & (garment_a < 0.5) & ~on_arms), t), on_body)
+        # Filled from what is around that is neither garment (old or new) nor the person's hands and arms: the
+        # trousers below a hem, the background beside a cut, so the fill does not smear the new top downwards.
+        not_sources = on_body | old | (garment_a > 0.05) | (occluders > 0)
+        image = _blend(image, _fill(image, on_body, not_sources, t), on_body)
         filled |= on_body
         notes.append("Parts of the person's own top showed around the garment (a longer hem, straps, a wider cut): "
-                     "the lite tier filled them in from what surrounds them. The diffusion tiers redraw them.")
+                     "the lite tier filled them in from what is below and beside them. The diffusion tiers redraw "
+                     "them.")  # fmt: skip
+    if on_arms.sum() > FILL_MIN * t * t:
+        notes.append("The person's own sleeves show below the garment's shorter sleeves: the lite tier does not paint "
+                     "bare arms. The diffusion tiers redraw the arms.")  # fmt: skip
     return Dressed(image=image, garment_alpha=garment_a, garment_under=under, warped=warped, fit=fit, region=region,
                    occluders=occluders, on_top=on_top, old_garment=old, filled=filled, notes=notes)  # fmt: skip
 
@@ -170,20 +187,41 @@ def _blend(base: np.ndarray, new: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.clip(base + (new.astype(np.float32) - base) * a + 0.5, 0, 255).astype(np.uint8)
 
 
-def _inpaint(image: np.ndarray, hole: np.ndarray, torso: float) -> np.ndarray:
-    """`image` with `hole` filled from what surrounds it (OpenCV's Telea inpainting), computed at the scale where
-    the torso is ~`INPAINT_TORSO_PX` long: a hem or strap's worth of hole fills in a few milliseconds."""
+def _fill(image: np.ndarray, hole: np.ndarray, not_sources: np.ndarray, torso: float, mirror: bool = True,
+          ) -> np.ndarray:  # fmt: skip
+    """`image` with `hole` filled from what surrounds it (OpenCV's Telea inpainting, at the scale where the torso
+    is ~`INPAINT_TORSO_PX` long), never from `not_sources`; with `mirror`, first from what is below each hole
+    pixel, mirrored upwards (a hem's worth of trousers continues the trousers' own texture)."""
     ys, xs = np.nonzero(hole)
     h, w = hole.shape
-    pad = int(0.1 * torso) + 4
-    y0, y1, x0, x1 = max(0, ys.min() - pad), min(h, ys.max() + pad + 1), max(0, xs.min() - pad), min(w, xs.max() + pad + 1)
+    pad = int(0.15 * torso) + 4
+    y0, y1 = max(0, ys.min() - pad), min(h, ys.max() + pad + 1)
+    x0, x1 = max(0, xs.min() - pad), min(w, xs.max() + pad + 1)
+    crop, m = image[y0:y1, x0:x1], hole[y0:y1, x0:x1]
+    bad = (hole | not_sources)[y0:y1, x0:x1]
     f = min(1.0, INPAINT_TORSO_PX / max(torso, 1.0))
-    crop, m = image[y0:y1, x0:x1], hole[y0:y1, x0:x1].astype(np.uint8)
     size = (max(4, round((x1 - x0) * f)), max(4, round((y1 - y0) * f)))
     small = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
-    small_m = (cv2.resize(m * 255, size, interpolation=cv2.INTER_AREA) > 0).astype(np.uint8)
-    filled = cv2.inpaint(small, small_m, 3, cv2.INPAINT_TELEA)
+    small_m = (cv2.resize(bad.astype(np.uint8) * 255, size, interpolation=cv2.INTER_AREA) > 0).astype(np.uint8)
+    fill = cv2.resize(cv2.inpaint(small, small_m, 3, cv2.INPAINT_TELEA), (x1 - x0, y1 - y0),
+                      interpolation=cv2.INTER_LINEAR)  # fmt: skip
+    if not mirror:
+        out = image.copy()
+        out[y0:y1, x0:x1] = np.where(m[..., None], fill, crop)
+        return out
+    # The mirror: each hole pixel takes the pixel as far below the hole's lower edge (in its column) as it is above.
+    rows, cols = m.shape
+    edge = np.full((rows, cols), -1, np.int32)
+    nxt = np.full(cols, -1, np.int32)
+    for y in range(rows - 1, -1, -1):
+        nxt = np.where(m[y], nxt, y)
+        edge[y] = nxt
+    hy, hx = np.nonzero(m)
+    src = 2 * edge[hy, hx] - hy
+    ok = (edge[hy, hx] >= 0) & (src < rows)
+    src = np.clip(src, 0, rows - 1)
+    ok &= ~bad[src, hx]
+    fill[hy[ok], hx[ok]] = crop[src[ok], hx[ok]]
     out = image.copy()
-    out[y0:y1, x0:x1] = np.where(m[..., None] > 0, cv2.resize(filled, (x1 - x0, y1 - y0),
-                                                              interpolation=cv2.INTER_LINEAR), crop)  # fmt: skip
+    out[y0:y1, x0:x1] = np.where(m[..., None], fill, crop)
     return out

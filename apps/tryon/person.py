@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from studio.color import lab_to_rgb, rgb_to_lab
+from studio.color import rgb_to_lab
 from studio.errors import InputError
 from studio.preprocess.clothing import Skeleton
 from studio.preprocess.pose import L_ELBOW, L_SHOULDER, L_WRIST, NOSE, R_ELBOW, R_SHOULDER, R_WRIST, BodyPose
@@ -27,8 +27,6 @@ CHEST_WIDTH = 1.0
 ARMPIT_DROP = 0.24
 #: Fingers spread this far beyond the knuckles MediaPipe tracks (in units of the hand's tracked spread).
 HAND_REACH = 1.7
-#: Bare arms are usually a little darker than the face in the same light (lightness factor).
-ARM_SHADE = 0.93
 
 
 @dataclass
@@ -184,8 +182,10 @@ def head_mask(rgb: np.ndarray, pose: BodyPose, fit: BodyFit) -> np.ndarray:
     """uint8 mask of the head and the hair that falls over the shoulders: kept in front of the garment.
 
     The head is an ellipse from the ears/eyes (as in the clothing-region masks). Hair below the chin is found by
-    colour: pixels near the head that match the hair (sampled at the crown) better than the clothes (sampled at
-    the chest), connected to the head.
+    colour: pixels near the head that match the hair (sampled at the crown) clearly better than both the clothes
+    (sampled at the chest) and the skin (sampled on the face), connected to the head. Where hair is too like the
+    clothes or the skin (blonde hair over a light neck), colour cannot tell it apart and only the ellipse is kept:
+    a neck taken for hair would cut the new collar open.
     """
     s = fit.skeleton
     h, w = rgb.shape[:2]
@@ -198,34 +198,41 @@ def head_mask(rgb: np.ndarray, pose: BodyPose, fit: BodyFit) -> np.ndarray:
     axes = (max(1, round(0.62 * width)), max(1, round(0.85 * width)))
     angle = float(np.degrees(np.arctan2(s.down[1], s.down[0]))) - 90.0
     cv2.ellipse(head, (round(centre[0]), round(centre[1])), axes, angle, 0, 360, 255, -1)
-    # The chin and jaw: a face ends above the shoulder line, the neck below it is the garment's collar area.
-    yy, xx = np.mgrid[0:h, 0:w]
-    mid_sh = (fit.shoulders["left"] + fit.shoulders["right"]) / 2
-    along = (xx - mid_sh[0]) * s.down[0] + (yy - mid_sh[1]) * s.down[1]
-    head[along > -0.12 * s.torso] = 0
-    crown = centre - s.down * 0.75 * width
-    chest = mid_sh + s.down * 0.3 * s.torso
-    hair_s, cloth_s = _patch_lab(rgb, crown, 0.15 * width), _patch_lab(rgb, chest, 0.1 * s.torso)
-    if hair_s is None or cloth_s is None:
-        return head
     band = np.zeros((h, w), np.uint8)
     cv2.ellipse(band, (round(centre[0]), round(centre[1] + 0.6 * width)), (round(1.3 * width),
                 round(1.5 * width)), angle, 0, 360, 255, -1)  # fmt: skip
-    band[(along > 0.45 * s.torso)] = 0
+    # Everything below happens in the box of the head and its hair band.
+    x, y, bw, bh = cv2.boundingRect(np.maximum(head, band))
+    if bw == 0:
+        return head
+    box = slice(y, y + bh), slice(x, x + bw)
+    yy, xx = np.mgrid[y : y + bh, x : x + bw]
+    mid_sh = (fit.shoulders["left"] + fit.shoulders["right"]) / 2
+    along = (xx - mid_sh[0]) * s.down[0] + (yy - mid_sh[1]) * s.down[1]
+    # The chin and jaw: a face ends above the shoulder line, the neck below it is the garment's collar area.
+    head[box][along > -0.12 * s.torso] = 0
+    band[box][along > 0.45 * s.torso] = 0
+    crown = centre - s.down * 0.75 * width
+    chest = mid_sh + s.down * 0.3 * s.torso
+    hair_s, cloth_s = _patch_lab(rgb, crown, 0.15 * width), _patch_lab(rgb, chest, 0.1 * s.torso)
+    skin_s = _patch_lab(rgb, kp[NOSE, :2] + s.down * 0.1 * width, 0.12 * width)
+    if hair_s is None or cloth_s is None or np.linalg.norm(hair_s - cloth_s) < 25:
+        return head  # hair and clothes alike (black hair on a black top): colour can't tell them apart
     ys, xs = np.nonzero(band)
     lab = _weighted_lab(rgb[ys, xs])
     d_hair = np.linalg.norm(lab - hair_s, axis=1)
-    d_cloth = np.linalg.norm(lab - cloth_s, axis=1)
-    if np.linalg.norm(hair_s - cloth_s) < 25:
-        return head  # hair and clothes alike (black hair on a black top): colour can't tell them apart
+    pick = (d_hair < 0.6 * np.linalg.norm(lab - cloth_s, axis=1)) & (d_hair < 30)
+    if skin_s is not None:
+        pick &= d_hair < 0.6 * np.linalg.norm(lab - skin_s, axis=1)
     hair = np.zeros((h, w), np.uint8)
-    pick = (d_hair < 0.6 * d_cloth) & (d_hair < 30)
     hair[ys[pick], xs[pick]] = 255
     hair = cv2.morphologyEx(hair, cv2.MORPH_OPEN, np.ones((5, 5), np.uint8))
     grown = np.maximum(hair, head)
-    _, labels = cv2.connectedComponents(grown)
-    touching = np.unique(labels[head > 0])
-    return ((np.isin(labels, touching[touching > 0])) * 255).astype(np.uint8)
+    _, labels = cv2.connectedComponents(grown[box])
+    touching = np.unique(labels[head[box] > 0])
+    out = np.zeros((h, w), np.uint8)
+    out[box] = np.isin(labels, touching[touching > 0]) * 255
+    return out
 
 
 def _patch_lab(rgb: np.ndarray, c: np.ndarray, r: float) -> np.ndarray | None:
@@ -270,12 +277,14 @@ def arm_zone(shape: tuple[int, int], fit: BodyFit) -> np.ndarray:
     return zone
 
 
-def old_garment_mask(rgb: np.ndarray, fit: BodyFit, person: np.ndarray, region: np.ndarray, skin: np.ndarray,
-                     head: np.ndarray) -> np.ndarray:  # fmt: skip
+def old_garment_mask(rgb: np.ndarray, pose: BodyPose, fit: BodyFit, person: np.ndarray, region: np.ndarray,
+                     skin: np.ndarray, head: np.ndarray) -> np.ndarray:  # fmt: skip
     """uint8 mask of the clothes the person wears where the new garment goes: the clothing region (and the arms,
-    for their sleeves) on the person, minus skin and the head, and continued below the region as far as the same
-    colours run (a shirt longer than the new top), told from the trousers by colour histograms.
+    for their sleeves) on the person, minus the head and minus skin, and continued below the region as far as
+    the same colours run (a shirt longer than the new top), told from the trousers by colour histograms.
 
+    Skin is what `skin` (the face's chroma) says, unless the clothes themselves have skin's chroma (a blush-pink or
+    beige top): then the clothes' colours sampled on the chest are told from the face's by colour histograms.
     What the new garment does not cover of it is what still shows of the old one (`report` measures it; `lite`
     fills it in).
     """
@@ -283,10 +292,19 @@ def old_garment_mask(rgb: np.ndarray, fit: BodyFit, person: np.ndarray, region: 
     t = fit.torso
     on_person = person > 0.5
     arms = arm_zone((h, w), fit)
-    old = (region > 0) | (arms > 0)
-    old &= on_person & (skin == 0) & (head == 0)
+    old = ((region > 0) | (arms > 0)) & on_person & (head == 0)
     if not old.any():
         return old.astype(np.uint8) * 255
+    chest = np.zeros((h, w), np.uint8)
+    cv2.fillPoly(chest, [np.round(_chest_core(fit)).astype(np.int32)], 255)
+    chest_px = rgb[(chest > 0) & old & (head == 0)]
+    face = _face_pixels(rgb, pose, fit)
+    if len(chest_px) >= 50 and face is not None and (skin[chest > 0] > 0).mean() > 0.5:
+        ys, xs = np.nonzero(old)
+        odds = _colour_odds(chest_px[:: max(1, len(chest_px) // 20000)], face, rgb[ys, xs][None])[0]
+        old[ys[odds <= 0.5], xs[odds <= 0.5]] = False
+    else:
+        old &= skin == 0
     # The hem: between the region's lowest row and HEM_REACH torso lengths below it, pixels whose colour is the
     # old garment's rather than the legs'.
     ys = np.nonzero((region > 0).any(axis=1))[0]
@@ -309,6 +327,27 @@ def old_garment_mask(rgb: np.ndarray, fit: BodyFit, person: np.ndarray, region: 
     return old.astype(np.uint8) * 255
 
 
+def _chest_core(fit: BodyFit) -> np.ndarray:
+    """The middle of the torso (between the shoulders and above the hips, inset from the sides): clothes, on
+    anyone wearing a top."""
+    mid = (fit.shoulders["left"] + fit.shoulders["right"]) / 2
+    half = 0.6 * fit.chest_half
+    top, bottom = mid + fit.down * 0.15 * fit.torso, mid + fit.down * 0.75 * fit.torso
+    return np.array([top - fit.side * half, top + fit.side * half, bottom + fit.side * half, bottom - fit.side * half])
+
+
+def _face_pixels(rgb: np.ndarray, pose: BodyPose, fit: BodyFit) -> np.ndarray | None:
+    """(n, 3) RGB of the cheeks and nose below the eyes (the skin sample `skin_model` reads), or None."""
+    kp = pose.keypoints
+    if kp[NOSE, 3] < 0.5:
+        return None
+    eye_d = float(np.hypot(*(kp[2, :2] - kp[5, :2])))
+    r = max(2, round(0.35 * eye_d))
+    c = kp[NOSE, :2] + fit.down * 0.1 * eye_d
+    patch = rgb[max(0, int(c[1]) - r) : int(c[1]) + r, max(0, int(c[0]) - r) : int(c[0]) + r].reshape(-1, 3)
+    return patch if len(patch) >= 30 else None
+
+
 def _colour_odds(fg: np.ndarray, bg: np.ndarray, image: np.ndarray, bins: int = 16) -> np.ndarray:
     """p(fg) / (p(fg) + p(bg)) per pixel of `image` from RGB histograms of the two samples ((n, 3) uint8)."""
     q = 256 // bins
@@ -322,27 +361,6 @@ def _colour_odds(fg: np.ndarray, bg: np.ndarray, image: np.ndarray, bins: int = 
     img = image.reshape(-1, 3)
     idx = (img[:, 0] // q).astype(np.int32) * bins * bins + (img[:, 1] // q) * bins + img[:, 2] // q
     return (f[idx] / (f[idx] + b[idx])).reshape(image.shape[:2])
-
-
-def bare_arms(rgb: np.ndarray, pose: BodyPose, fit: BodyFit, sleeves: np.ndarray) -> np.ndarray | None:
-    """RGB with the pixels of `sleeves` (the person's own sleeves left showing below the new garment's) turned
-    into bare skin: the face's skin colour, under the light and folds the sleeve showed. None when the face's skin
-    cannot be sampled. Fabric texture goes; the arm's outline and shading stay."""
-    model = skin_model(rgb, pose, fit)
-    if model is None or not sleeves.any():
-        return None
-    face_l = model[2]
-    ys, xs = np.nonzero(sleeves)
-    lab = rgb_to_lab(rgb[ys, xs][None], fast=True)[0]
-    # The sleeve's own light: each pixel's lightness relative to the sleeve's median, gently (dark fabric is
-    # noisy), times arms' usual shade against the face.
-    light = np.clip((lab[:, 0] + 10.0) / (float(np.median(lab[:, 0])) + 10.0), 0.75, 1.2)
-    skin = np.empty_like(lab)
-    skin[:, 0] = face_l * ARM_SHADE * light
-    skin[:, 1:] = model[0]
-    out = rgb.copy()
-    out[ys, xs] = lab_to_rgb(skin[None])[0]
-    return out
 
 
 # ------------------------------------------------------------------------------------------------ shading

@@ -9,11 +9,12 @@ Metrics:
 * `ssim_outside_clothing`: SSIM between input and result outside the agnostic region (clothing region + garment
   footprint) grown by the SSIM window; 1.0 means face, hands, legs and background are untouched.
   `ssim_outside_region` is the same outside the clothing region alone, so a garment reaching past it counts.
-* `old_garment_visible`: share of the new garment's expected area (the category's clothing region and the
-  garment's footprint, hands and head aside) where the person's own clothes still show unchanged in the result: a
-  longer hem, straps, a sleeve beside the new one. `old_garment_filled` is the share the lite tier painted over
-  (bare arms, filled-in hem) instead of covering with the garment. Both need the old garment's mask
-  (`person.old_garment_mask`), so they come with the lite tier and the tiers that start from it.
+* `old_garment_visible`: share of the new garment's expected area (the category's clothing region on the body and
+  the garment's own footprint on the arms, hands and head aside) where the person's own clothes still show
+  unchanged in the result: a longer hem, straps, a wider cut, a gap between sleeve and body. `old_garment_filled`
+  is the share the lite tier filled in instead of covering with the garment. Both need the old garment's mask
+  (`person.old_garment_mask`), so they come with the lite tier. (Long sleeves below a short-sleeved garment are
+  outside its area: the result's notes say they stay.)
 * `pose_drift`: MediaPipe keypoints re-detected on the result vs the input (nose, shoulders, elbows, wrists,
   hips), mean distance over the torso length: the try-on must not change how the body reads. `pose_redetected`
   is 0 when the pose model no longer finds the body on the result at all.
@@ -29,6 +30,7 @@ from studio.metrics import region_delta_e, ssim
 
 from .garment import GarmentParse, landmarks_overlay
 from .lite import Dressed
+from .person import arm_zone
 
 #: skimage's SSIM window (σ 1.5, truncated at 3.5 σ) sees this far; pixels that close to a change are excluded.
 SSIM_RADIUS_PX = 6
@@ -80,9 +82,10 @@ UNCHANGED = 6
 
 
 def expected_area(dressed: Dressed) -> np.ndarray:
-    """Bool mask of where the new garment is expected: its category's clothing region and its own footprint,
-    without the hands and head (which stay in front of any garment)."""
-    area = (dressed.region > 0) | (dressed.garment_under > 0.5)
+    """Bool mask of where the new garment is expected: its category's clothing region on the body, the arms as far
+    as its own sleeves reach (its footprint), without the hands and head (which stay in front of any garment)."""
+    arms = arm_zone(dressed.region.shape, dressed.fit) > 0
+    area = ((dressed.region > 0) & ~arms) | (dressed.garment_under > 0.5)
     return area & ~(dressed.on_top > 0)
 
 
@@ -95,7 +98,8 @@ def old_garment_shares(person: np.ndarray, out: np.ndarray, dressed: Dressed) ->
     n = int(area.sum())
     if n == 0:
         return {}
-    old = dressed.old_garment & area
+    # Still showing: not under the new garment, and still the input's colour (not painted over).
+    old = dressed.old_garment & area & (dressed.garment_alpha < 0.5)
     same = np.abs(out.astype(np.int16) - person.astype(np.int16)).max(axis=2) <= UNCHANGED
     shares = {"old_garment_visible": round(float((old & same).sum()) / n, 4)}
     if dressed.filled is not None:
@@ -127,5 +131,13 @@ def extras(person: np.ndarray, parse: GarmentParse, dressed: Dressed) -> dict[st
     # The region the garment replaces in red, then what stays in front of it (arms, hands, head) in blue.
     agnostic = tiles.overlay(person, [(dressed.agnostic() > 0, (255, 60, 60))], alpha=0.55)
     agnostic = tiles.overlay(agnostic, [(dressed.occluders > 0, (60, 160, 255))], alpha=0.45)
-    return {"garment mask": mask_img, "garment landmarks": landmarks_overlay(parse),
-            "agnostic region": agnostic, "warped garment": canvas}  # fmt: skip
+    out = {"garment mask": mask_img, "garment landmarks": landmarks_overlay(parse), "agnostic region": agnostic,
+           "warped garment": canvas}  # fmt: skip
+    if dressed.old_garment is not None:
+        # The person's own clothes: covered by the new garment (green), filled in (blue), still showing (red).
+        covered = dressed.old_garment & (dressed.garment_alpha >= 0.5)
+        filled = dressed.old_garment & (dressed.filled if dressed.filled is not None else False)
+        showing = dressed.old_garment & ~covered & ~filled
+        out["old garment"] = tiles.overlay(dressed.image, [(covered, (60, 200, 90)), (filled, (60, 120, 255)),
+                                                           (showing, (255, 40, 40))], alpha=0.5)  # fmt: skip
+    return out

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..errors import StudioError
 
-INSTALL = "pip install -e '.[scale]'  (or: pip install 'ray[data,serve]>=2.60,<3' 'pyarrow<26')"
+INSTALL = "pip install -e '.[scale]'  (or: pip install 'ray[data,serve]>=2.60,<2.64' 'pyarrow<26')"
 #: Settings the Ray workers take from the driver, so a cluster's actors see the same models and limits.
 _FORWARDED_ENV = ("STUDIO_", "HF_HUB_OFFLINE", "HF_HOME", "HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE")
 #: A local start is tried this many times: on a busy machine Ray 2.60's raylet gives its dashboard agent a fixed

@@ -2,8 +2,8 @@
 
 The driver plans the rows exactly as a local batch does (`studio.batch.plan_batch`: folders or a manifest, the app's
 up-front check, resume from report.jsonl) and hands them to `studio.batch.run_batch` with a Ray executor. Each actor
-builds the app and its `RunContext` once — models, face detectors and caches stay loaded for every row it gets — and
-runs each row through `studio.batch.run_row`, the function a local batch uses, so the images are the same. Entries
+receives the app and builds its `RunContext` once — models, face detectors and caches stay loaded for every row it
+gets — and runs each row through `studio.batch.run_row`, the function a local batch uses, so the images are the same. Entries
 stream back to the driver, which writes report.jsonl as they arrive and prints progress.
 
 On a cluster, the inputs and `--out` must be paths every node can read and write (a shared filesystem): actors read
@@ -13,8 +13,10 @@ the photos and write the images themselves, so the driver never carries pixels.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
+import warnings
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -82,27 +84,31 @@ class RayExecutor:
         size = self.pool_size(len(rows))
         if self.on_start is not None:
             self.on_start(f"Ray: {describe_cluster()}; {size} worker{'s' if size != 1 else ''} for {len(rows)} rows")
-        context = ray.data.DataContext.get_current()
-        saved = (context.enable_progress_bars, context.print_on_execution_start, context.max_errored_blocks)
-        # Our own progress lines instead of Ray's bars; a lost block (a dead worker) becomes a failed row, not a
-        # failed job: the rows that never came back are listed by `finish_batch`.
+        context, data_log = ray.data.DataContext.get_current(), logging.getLogger("ray.data")
+        saved = (context.enable_progress_bars, context.print_on_execution_start, context.max_errored_blocks,
+                 data_log.level)  # fmt: skip
+        # Our own progress lines instead of Ray's bars and notices; a lost block (a dead worker) becomes a failed
+        # row, not a failed job: the rows that never came back are listed by `finish_batch`.
         context.enable_progress_bars, context.print_on_execution_start, context.max_errored_blocks = False, False, -1
+        data_log.setLevel(logging.ERROR)
         try:
             dataset = ray.data.from_items([{"row": row.to_json()} for row in rows],
                                           override_num_blocks=min(len(rows), MAX_BLOCKS))  # fmt: skip
-            extra = {"num_gpus": self.gpus_per_worker} if self.gpus_per_worker else {}
-            results = dataset.map_batches(
-                RowWorker,
-                fn_constructor_kwargs={"app": self.app, "out_dir": self.out_dir, "device": self.device},
-                batch_size=1,
-                compute=ray.data.ActorPoolStrategy(size=size),
-                max_task_retries=ROW_RETRIES,
-                **extra,
-            )
+            with warnings.catch_warnings():  # max_task_retries has no named parameter yet in Ray 2.60
+                warnings.simplefilter("ignore", DeprecationWarning)
+                results = dataset.map_batches(
+                    RowWorker,
+                    fn_constructor_kwargs={"app": self.app, "out_dir": self.out_dir, "device": self.device},
+                    batch_size=1,
+                    compute=ray.data.ActorPoolStrategy(size=size),
+                    num_gpus=self.gpus_per_worker or None,
+                    max_task_retries=ROW_RETRIES,
+                )
             for item in results.iter_rows():
                 yield json.loads(item["entry"])
         finally:
-            context.enable_progress_bars, context.print_on_execution_start, context.max_errored_blocks = saved
+            context.enable_progress_bars, context.print_on_execution_start, context.max_errored_blocks = saved[:3]
+            data_log.setLevel(saved[3])
 
 
 def run_ray_batch(app, out_dir, values: dict, progress=None, *, manifest=None, resume: bool = True,

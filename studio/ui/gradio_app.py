@@ -396,6 +396,7 @@ def _batch_section(app: App, ctx: RunContext, inputs: list, names: list[str], ou
                         shown.append((str(out / entry["output"]), entry["output"]))
                     text = f"{done}/{total} · {entry.get('error') or entry.get('output')}"
                     yield shown[:], gr.skip(), _badge(text), gr.skip()
+                value["inputs"] = {app.primary_input: [Path(p).name for p in paths]}  # not the server's folders
                 text = f"batch done · {value['done']} of {len(value['results'])} images"
                 yield shown, str(out / "contact_sheet.png"), _badge(text), value
 
