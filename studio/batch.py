@@ -241,10 +241,15 @@ def _safe(name: str) -> str:
 def run_row(app, ctx, row: Row, out_dir) -> dict:
     """Run one row and write its image; return its report entry. Any failure of the row is recorded in the entry,
     never raised (a cancel is): one odd file must not stop twenty thousand others."""
+    import cv2
     from PIL import Image
 
     entry: dict = {**row.inputs, "row": row.id, "key": row.key}
     start = time.perf_counter()
+    # OpenCV's random generator is one per thread, shared by every call (GrabCut and k-means++ draw from it): seeded
+    # per row, a row's result never depends on which rows its process ran before, so a Ray worker that gets the rows
+    # in another order writes the same images as a local batch.
+    cv2.setRNGSeed(0)
     try:
         result = app(ctx, **row.values)
         if result.image is None:
@@ -362,8 +367,16 @@ def contact_sheet(app, plan: BatchPlan, out_dir: Path, results: list[dict]):
     for source, group in groups.items():
         images = [_readable(out_dir / e["output"], "result") if "output" in e else None for e in group]
         rows.append([_readable(Path(source), app.primary_input), *images])
-        labels.append([Path(source).name] + ["" if "output" in e else "failed" for e in group])
-    return grid(rows, height=320, labels=labels)
+        labels.append([Path(source).name] + [_cell_label(app, e) for e in group])
+    return grid(rows, height=320, labels=labels, gap=4)
+
+
+def _cell_label(app, entry: dict) -> str:
+    """What sets a result apart from the others of its photo: the other inputs and the varied choices."""
+    rest = [str(v) for k, v in entry.items() if k in app.image_params and k != app.primary_input]
+    rest += [str(entry[p.name]) for p in app.params if p.name not in app.image_params and p.name in entry]
+    text = " · ".join(rest)
+    return text if "output" in entry else f"failed{': ' + text if text else ''}"
 
 
 def _readable(path: Path, what: str):

@@ -83,10 +83,12 @@ def _runs(report: dict) -> str:
     rows = []
     for run in report["runs"]:
         fusion = run.get("fusion") or {}
-        rows.append([run["family"], f"{run['size']}²", "compiled" if run["compiled"] else "eager",
-                     run["student"]["median_s"], run["teacher"]["median_s"], f"×{run['speedup']}",
+        mode = run["compiled"] if isinstance(run["compiled"], str) else "compiled" if run["compiled"] else "eager"
+        teacher = run.get("teacher") or {}
+        rows.append([run["family"], f"{run['size']}²", mode, run["student"]["median_s"], teacher.get("median_s"),
+                     f"×{run['speedup']}" if "speedup" in run else None,
                      (run.get("student_lora_unfused") or {}).get("median_s"), fusion.get("student_fused_median_s"),
-                     run.get("peak_memory_gb")])  # fmt: skip
+                     run["student"].get("first_call_s"), run.get("peak_memory_gb")])  # fmt: skip
     header = ["family", "size", "mode", "student s", "teacher s", "speed-up", "student, LoRA unfused s",
-              "student, LoRA merged s", "peak GB"]  # fmt: skip
+              "student, LoRA merged s", "student first call s", "peak GB"]  # fmt: skip
     return _table(header, rows)

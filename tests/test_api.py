@@ -30,7 +30,9 @@ APPS = {app.id: app for app in all_apps()}
 
 def example_values(app, settings) -> dict:
     """The app's own first example (image paths the project generates), as API keyword arguments."""
-    values = dict(app.examples(settings)[0])
+    examples = app.examples(settings)
+    assert examples, f"the '{app.id}' app has no examples: its page would offer nothing to click"
+    values = dict(examples[0])
     return {k: handle_file(v) if k in app.image_params and v else v for k, v in values.items()}
 
 

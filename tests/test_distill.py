@@ -152,6 +152,10 @@ def test_unusable_images_are_skipped_and_none_left_is_an_error(tmp_path):
                             max_pixels=50_000_000)  # fmt: skip
     assert prepared.pixels.shape == (3, 64, 64) and prepared.original_size == (96, 128)
     assert -1.0 <= prepared.pixels.min() and prepared.pixels.max() <= 1.0
+    cache = data.ResizedCache(budget_mb=0.03)  # room for one 64×85 resize, not two
+    again = [data.prepare(tmp_path / "good.png", 64, np.random.default_rng(0), False, True, 50_000_000, cache)
+             for _ in range(2)]  # fmt: skip
+    assert all(np.array_equal(a.pixels, prepared.pixels) for a in again) and len(cache.items) == 1
     with pytest.raises(InputError, match="does not exist"):
         data.scan(tmp_path / "missing")
     (tmp_path / "empty").mkdir()
@@ -383,8 +387,8 @@ def test_sdxl_and_inpainting_teachers(teacher, tiny_hub, photos, tmp_path):
     from diffusers import StableDiffusionInpaintPipeline, StableDiffusionXLPipeline
 
     settings = settings_for(tiny_hub, tmp_path)
-    result = distill(DistillConfig(teacher, photos, tmp_path / f"my-{teacher}", **{**FAST, "max_steps": 1, "batch_size": 1}),
-                     settings)  # fmt: skip
+    config = DistillConfig(teacher, photos, tmp_path / f"my-{teacher}", **{**FAST, "max_steps": 1, "batch_size": 1})
+    result = distill(config, settings)
     manifest = result.manifest
     assert manifest["teacher"]["inpaint"] == (teacher == "sd15-inpainting")
     assert manifest["training"]["w_min"] == (3.0 if teacher == "sdxl-base" else 5.0)
@@ -495,4 +499,5 @@ def test_cli_compare_runs_the_tiny_student_against_its_teacher(tiny_cli_env, cap
     assert code == 0, capsys.readouterr().err
     report = json.loads((tiny_cli_env / "cmp" / "report.json").read_text())
     provenance = report["inputs"]["face_woman_nomakeup_freckles_01.png"]["provenance"]
-    assert provenance["student"]["models"][0].startswith("d@") and provenance["teacher"]["models"][0].startswith("sd15@")
+    assert provenance["student"]["models"][0].startswith("d@")
+    assert provenance["teacher"]["models"][0].startswith("sd15@")

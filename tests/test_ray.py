@@ -74,12 +74,13 @@ def test_tryon_people_by_garments_on_ray_through_the_cli(ray_instance, ctx, tmp_
     app = get_app("tryon")
     people = _linked(tmp_path / "people", ("people/person_woman_dark_skin_front_tee_01.jpg",
                                            "faces/noface_rocket_launchpad_night_01.jpg"))  # fmt: skip
-    garments = _linked(tmp_path / "garments", ("garments/garment_tshirt_blue_lace_sleeves_01.jpg",))
+    garments = _linked(tmp_path / "garments", ("garments/garment_tshirt_blue_lace_sleeves_01.jpg",
+                                               "garments/garment_polo_shirt_colorblock_01.jpg"))  # fmt: skip
     code = main(["batch", "tryon", "--person", str(people), "--garment", str(garments), "--tier", "lite",
                  "--out", str(tmp_path / "ray"), "--ray"])  # fmt: skip
     assert code == 0
     remote = json.loads(capsys.readouterr().out)
-    assert (remote["rows"], remote["done"]) == (2, 1)
+    assert (remote["rows"], remote["done"]) == (4, 2)
     assert "No person found" in next(e["error"] for e in remote["results"] if "error" in e)
     local = run_batch(app, ctx, tmp_path / "local", {"person": people, "garment": garments, "tier": "lite"})
     _same_images(tmp_path / "local", tmp_path / "ray", local)

@@ -69,7 +69,7 @@ def run(ctx, source, selfies, preset: str, background, driver, tier: str, seed: 
                                                          done.matte if done else None, done.head if done else None,
                                                          details)  # fmt: skip
     extras = report.extras(people, image, lite.matte_for(ctx, main.rgb, main.face, main.others) if choice.lite
-                           else None, look, drv[0] if drv is not None else None)  # fmt: skip
+                           else None, look, drv[0] if drv is not None else None, measured)  # fmt: skip
     if choice.lite and moved is not None and look.size is not None:
         extras["moved selfie (before framing)"] = moved
     if not choice.lite:
@@ -119,7 +119,7 @@ def examples(settings) -> list[dict]:
     tilted = str(example_file(settings.cache_dir, "avatar_driver_tilted.png", driving.tilted_astronaut))
     # First a driven one (the page's first example, and the live endpoint's frame), then every look.
     return ([{"source": face, "preset": "headshot", "driver": tilted, "tier": "lite"}]
-            + [{"source": face, "preset": name, "tier": "lite"} for name in PRESETS if name != "original"])  # fmt: skip
+            + [{"source": face, "preset": p, "tier": "lite"} for p in PRESETS if p != "original"])  # fmt: skip
 
 
 def bench_workload(frame):
@@ -137,7 +137,7 @@ def bench_workload(frame):
 
     def warp(moved):
         found = tracker.faces(moved)
-        return puppet.render(rig, stream.drive(rig, moved, found[0]), 0.5) if found else None
+        return puppet.render(rig, stream.drive(rig, moved, found[0]), driving.LIVE_RASTER) if found else None
 
     stills = {f"preset_{name}": (lambda name=name: APP(ctx, source=_fresh(frame), preset=name, tier="lite"))
               for name in PRESETS}  # fmt: skip
@@ -165,10 +165,11 @@ APP = App(
     id="avatar",
     title="Avatar",
     description=(
-        "Portraits in the look you choose — studio headshot, passport, LinkedIn, social, a painted portrait, a duotone "
-        "poster — that stay recognisably you, from one to four selfies of yourself. Add a driver photo (or use the "
-        "webcam) and your selfie takes on its expression and head pose. The lite tier runs offline on the CPU; the "
-        "diffusion tiers (SDXL-Lightning student, SDXL teacher) generate new portraits and need downloaded weights."
+        "Portraits in the look you choose — studio headshot, passport, LinkedIn, social, a painted portrait, a "
+        "duotone poster — that stay recognisably you, from one to four selfies of yourself. Add a driver photo (or "
+        "use the webcam) and your selfie takes on its expression and head pose. The lite tier runs offline on the "
+        "CPU; the diffusion tiers (SDXL-Lightning student, SDXL teacher) generate new portraits and need downloaded "
+        "weights."
     ),
     params=(
         ImageParam("source", "Your selfie", help="A clear, roughly frontal photo of your face (JPEG, PNG, WebP).",

@@ -130,6 +130,7 @@ class PassportCheck:
     passed: dict[str, bool] = field(default_factory=dict)
     figures: dict[str, float] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    lines: dict[str, float] = field(default_factory=dict)  # crown, chin and eye heights in the photo (pixels)
 
 
 def passport_check(face_in_frame: Face, matte: np.ndarray, size: tuple[int, int], source: Face,
@@ -167,6 +168,8 @@ def passport_check(face_in_frame: Face, matte: np.ndarray, size: tuple[int, int]
         "size": "the photo is smaller than 600 px",
     }  # fmt: skip
     check.problems = [why[k] for k, ok in check.passed.items() if not ok]
+    check.lines = {"crown_y": round(float(framed.crown[1]), 1), "chin_y": round(float(framed.chin[1]), 1),
+                   "eyes_y": round(float(framed.eyes[1]), 1)}  # fmt: skip
     return check
 
 

@@ -30,7 +30,8 @@ def person_matte(rgb: np.ndarray, person: np.ndarray, face: Face, others: list[F
         coarse *= cv2.dilate(mine.astype(np.uint8), np.ones((9, 9), np.uint8)) > 0  # with this blob's soft edge
     # Work at most 1024 px on the long side: the filter is O(pixels) and the matte is upscaled smoothly.
     scale = min(1.0, 1024.0 / max(h, w))
-    guide = rgb if scale == 1.0 else cv2.resize(rgb, (round(w * scale), round(h * scale)), interpolation=cv2.INTER_AREA)
+    small_size = (round(w * scale), round(h * scale))
+    guide = rgb if scale == 1.0 else cv2.resize(rgb, small_size, interpolation=cv2.INTER_AREA)
     small = coarse if scale == 1.0 else cv2.resize(coarse, guide.shape[1::-1], interpolation=cv2.INTER_AREA)
     radius = max(2, int(round(0.03 * fh * scale)))
     # eps 1e-3 in 0–1 units: edges with more contrast than ~3 % pull the matte's edge onto them (hair on a wall).
@@ -47,9 +48,9 @@ def person_matte(rgb: np.ndarray, person: np.ndarray, face: Face, others: list[F
 
 def portrait_zone(face: Face, shape: tuple[int, int], others: list[Face] = ()) -> np.ndarray:
     """Where this person can be (float 0–1): a head-and-shoulders silhouette around the face — the head about a
-    face-width and a half across, widening below the chin to the shoulders and arms — and, beside other detected faces, the
-    side of the line halfway between the two. Selfie segmentation merges people who touch (friends cheek to cheek,
-    a colleague at the edge) into one blob; this takes this person's share of it."""
+    face-width and a half across, widening below the chin to the shoulders and arms — and, beside other detected
+    faces, the side of the line halfway between the two. Selfie segmentation merges people who touch (friends cheek
+    to cheek, a colleague at the edge) into one blob; this takes this person's share of it."""
     h, w = shape
     lm = face.landmarks[:, :2]
     oval = lm[list(FACE_OVAL)]

@@ -30,8 +30,8 @@ class Preset:
 
 
 PRESETS: dict[str, Preset] = {p.id: p for p in (
-    Preset("headshot", "Headshot", "Studio portrait: face-centred 4:5 framing, soft studio backdrop, gentle key light.",
-           (800, 1000), 0.46, 0.36, 0.5, "studio", (112, 116, 122), True, 0.35, (0.12, 2.0, 1.0),
+    Preset("headshot", "Headshot", "Studio portrait: face-centred 4:5 framing, soft studio backdrop, gentle key "
+           "light.", (800, 1000), 0.46, 0.36, 0.5, "studio", (112, 116, 122), True, 0.35, (0.12, 2.0, 1.0),
            prompt="professional studio headshot photo, soft key light, neutral grey seamless backdrop, sharp focus, "
                   "natural skin texture, 85mm lens"),
     Preset("passport", "Passport", "Passport framing (US rule: head 50–69 % of the height, eyes level), plain light "
@@ -47,7 +47,8 @@ PRESETS: dict[str, Preset] = {p.id: p for p in (
     Preset("social", "Social", "Square 1080 px for social media: your background, or the photo's own blurred like a "
            "wide-open lens, with a livelier grade.", (1080, 1080), 0.40, 0.42, 0.0, "user_or_blur", (0, 0, 0), True,
            0.2, (0.15, 3.0, 1.12),
-           prompt="vibrant social media portrait photo, candid, shallow depth of field, bokeh background, golden hour"),
+           prompt="vibrant social media portrait photo, candid, shallow depth of field, bokeh background, golden "
+                  "hour"),
     Preset("painted", "Painted portrait", "An oil-painted portrait on a warm dark ground.", (800, 1000), 0.46, 0.36,
            0.5, "studio", (70, 54, 42), False, 0.4, (0.0, 0.0, 1.0), "painted",
            prompt="oil painting portrait, classical, visible brushstrokes, warm dark background, rembrandt lighting"),

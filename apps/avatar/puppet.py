@@ -102,7 +102,8 @@ def angles_deg(rot: np.ndarray) -> dict[str, float]:
 
 
 #: Lid gap over eye width of a relaxed open eye (both lids' mid points over the corner distance), the neutral a
-#: single driver photo's eyes are read against: the mean of the five frontal fixture faces that do not smile (0.30–0.39).
+#: single driver photo's eyes are read against: the mean of the five frontal fixture faces that do not smile
+#: (0.30–0.39).
 NEUTRAL_EYE_OPEN = 0.35
 #: Openness above this share of the relaxed value reads as open: eyes narrower than average at rest stay open.
 EYE_DEAD_ZONE = 0.85

@@ -44,7 +44,7 @@ def measure(ctx, selfies, image: np.ndarray, expected, preset, matte=None, head=
     if preset.id == "passport" and matte is not None:
         check = passport_check(face, matte, image.shape[1::-1], selfies[0].face, head)
         metrics.update(check.figures)
-        info["passport"] = {"rules": {"head_height_ratio": list(PASSPORT_HEAD),
+        info["passport"] = {"lines_px": check.lines, "rules": {"head_height_ratio": list(PASSPORT_HEAD),
                                       "eye_height_ratio": list(PASSPORT_EYES_FROM_BOTTOM)},
                             "passed": check.passed, "source": "US Department of State digital photo rules "
                             "(second-hand, docs/round2.md A3)",
@@ -64,7 +64,7 @@ def measure(ctx, selfies, image: np.ndarray, expected, preset, matte=None, head=
     return metrics, info, notes
 
 
-def extras(selfies, image: np.ndarray, matte_photo: np.ndarray | None, preset, driver=None) -> dict:
+def extras(selfies, image: np.ndarray, matte_photo: np.ndarray | None, preset, driver=None, info=None) -> dict:
     main = selfies[0]
     out = {"before | after": grid([[main.rgb, image]], height=384)}
     if matte_photo is not None:
@@ -74,20 +74,23 @@ def extras(selfies, image: np.ndarray, matte_photo: np.ndarray | None, preset, d
                               labels=[[s.name for s in selfies]])  # fmt: skip
     if driver is not None:
         out["driver | moved"] = grid([[driver, image]], height=384)
-    if preset.id == "passport":
-        out["passport guides"] = passport_guides(image)
+    if preset.id == "passport" and info and "passport" in info:
+        out["passport guides"] = passport_guides(image, info["passport"]["lines_px"])
     return out
 
 
-def passport_guides(image: np.ndarray) -> np.ndarray:
-    """The passport photo with the rule's zones: where the chin and crown may sit, and the eye band."""
+def passport_guides(image: np.ndarray, lines: dict) -> np.ndarray:
+    """The passport photo with the rule drawn on it: the eye band (blue), the measured crown and chin (lines), and
+    where the chin may sit for this crown (green: the head 50–69 % of the height)."""
     h, w = image.shape[:2]
-    out = image.copy()
-    band = np.zeros((h, w), np.uint8)
-    y0, y1 = round(h * (1 - PASSPORT_EYES_FROM_BOTTOM[1])), round(h * (1 - PASSPORT_EYES_FROM_BOTTOM[0]))
-    band[y0:y1] = 1
-    out = overlay(out, [(band > 0, (80, 160, 255))], alpha=0.25)
-    for share, colour in ((PASSPORT_HEAD[0], (255, 120, 0)), (PASSPORT_HEAD[1], (220, 0, 0))):
-        cv2.line(out, (0, round(h * share)), (w - 1, round(h * share)), colour, 1, cv2.LINE_AA)
-    cv2.putText(out, "eyes", (6, y1 - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (40, 80, 200), 1, cv2.LINE_AA)
+    eyes = np.zeros((h, w), bool)
+    eyes[round(h * (1 - PASSPORT_EYES_FROM_BOTTOM[1])) : round(h * (1 - PASSPORT_EYES_FROM_BOTTOM[0]))] = True
+    chin = np.zeros((h, w), bool)
+    crown = lines["crown_y"]
+    chin[max(0, round(crown + PASSPORT_HEAD[0] * h)) : max(0, round(crown + PASSPORT_HEAD[1] * h))] = True
+    out = overlay(image, [(eyes, (80, 160, 255)), (chin, (90, 200, 90))], alpha=0.22)
+    for key, colour in (("crown_y", (40, 80, 220)), ("chin_y", (230, 110, 0)), ("eyes_y", (40, 80, 220))):
+        y = round(lines[key])
+        cv2.line(out, (0, y), (w - 1, y), colour, 1, cv2.LINE_AA)
+        cv2.putText(out, key[:-2], (6, max(12, y - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.45, colour, 1, cv2.LINE_AA)
     return out

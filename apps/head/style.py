@@ -17,7 +17,7 @@ import numpy as np
 
 PALETTE_SIZE = 6
 #: How far a stylised colour moves towards its palette colour: chroma (a, b) and lightness.
-CHROMA_PULL, LIGHTNESS_PULL = 0.45, 0.12
+CHROMA_PULL, LIGHTNESS_PULL = 0.35, 0.1
 #: Share of edge pixels (Canny at a 256-px thumbnail) in an ordinary photo; a reference with twice as much is drawn
 #: with twice the line density.
 PHOTO_EDGE_SHARE = 0.06

@@ -87,23 +87,33 @@ def _filter_bank() -> np.ndarray:
     return f / np.linalg.norm(f, axis=(1, 2), keepdims=True)
 
 
-def texture_features(rgb: np.ndarray) -> list[np.ndarray]:
-    """Sampled filter-bank responses (N×32) at the metric size and at half of it."""
-    lum = _lab(_resize_long(rgb, METRIC_SIDE))[..., 0] / 100.0
+def lightness_features(light: np.ndarray, samples: int = SAMPLES) -> list[np.ndarray]:
+    """Sampled filter-bank responses (N×32) of a lightness image (L, 0–100, already at the metric size) and of
+    its half-size copy."""
+    lum = np.asarray(light, np.float32) / 100.0
     out = []
     for level in range(2):
         if level:
             lum = cv2.pyrDown(lum)
         responses = np.stack([cv2.filter2D(lum, -1, k, borderType=cv2.BORDER_REFLECT) for k in _filter_bank()], -1)
         m = FILTER_SIZE // 2  # borders are reflections, not texture
-        out.append(_sample(np.maximum(responses[m:-m, m:-m], 0.0).reshape(-1, FILTERS), seed=2 + level))
+        out.append(_sample(np.maximum(responses[m:-m, m:-m], 0.0).reshape(-1, FILTERS), samples, seed=2 + level))
     return out
 
 
-def texture_distance(a: np.ndarray, b: np.ndarray, b_features: list[np.ndarray] | None = None) -> float:
-    """Mean over two scales of the sliced Wasserstein distance between random-filter responses (×100)."""
-    fa, fb = texture_features(a), b_features or texture_features(b)
+def texture_features(rgb: np.ndarray) -> list[np.ndarray]:
+    """`lightness_features` of an RGB image at the metric size."""
+    return lightness_features(_lab(_resize_long(rgb, METRIC_SIDE))[..., 0])
+
+
+def feature_distance(fa: list[np.ndarray], fb: list[np.ndarray]) -> float:
+    """Mean over the two scales of the sliced Wasserstein distance between two feature sets (×100)."""
     return 100.0 * float(np.mean([sliced_wasserstein(x, y) for x, y in zip(fa, fb)]))
+
+
+def texture_distance(a: np.ndarray, b: np.ndarray, b_features: list[np.ndarray] | None = None) -> float:
+    """Texture distance between two RGB images (see the module docstring)."""
+    return feature_distance(texture_features(a), b_features or texture_features(b))
 
 
 def edges(rgb: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:

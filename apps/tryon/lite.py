@@ -71,24 +71,29 @@ def dress(rgb: np.ndarray, pose: BodyPose, person: np.ndarray, parse: GarmentPar
     t = fit.torso
     if region is None:
         region = clothing_region(pose, person, category)
-    warped = warp_garment(parse, parts, fit, (h, w), category)
+    # The person's own clothes first: a top that covers them should not leave their hem showing below its own.
+    arms_zone = arm_zone((h, w), fit) if category != "lower" else np.zeros((h, w), np.uint8)
+    looked = np.maximum(np.maximum(region, arms_zone), _below(region, person, HEM_REACH * t))
+    looked[person <= 0.5] = 0
+    skin = skin_mask(rgb, pose, fit, looked)  # once, wherever clothes are looked at
+    arms, hands = arm_occluders(rgb, pose, fit, person)
+    head = head_mask(rgb, pose, fit)
+    old = old_garment_mask(rgb, pose, fit, person, region, skin, head) > 0
+    cover_to = old_bottom(old & ~(hands > 0), fit) if category == "upper" else None
+    warped = warp_garment(parse, parts, fit, (h, w), category, cover_to=cover_to)
+    notes = []
+    if warped.lengthened > 0.02 * t:
+        notes.append(f"The person's own top is longer than the garment: its hem was lowered by "
+                     f"{warped.lengthened / t:.0%} of the torso length to cover it.")  # fmt: skip
 
     margin = max(1, round(SPILL_MARGIN * t))
     inside = cv2.dilate((person > 0.5).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE,
                         (2 * margin + 1, 2 * margin + 1)))  # fmt: skip
     allowed = _soft(inside, 1.0)
     shade_region = np.maximum(region, (warped.torso_alpha > 0.5).astype(np.uint8) * 255)
-    shade_region[person <= 0.5] = 0
-    # Skin, once, wherever clothes are looked at: the clothing region, the arms (sleeves) and below (a hem).
-    arms_zone = arm_zone((h, w), fit) if category != "lower" else np.zeros((h, w), np.uint8)
-    looked = np.maximum(shade_region, arms_zone)
-    looked[person <= 0.5] = 0
-    skin = skin_mask(rgb, pose, fit, np.maximum(looked, _below(region, person, HEM_REACH * t)))
-    shade_region[skin > 0] = 0  # the neck's skin is not a fold of the clothes
+    shade_region[(person <= 0.5) | (skin > 0)] = 0  # the neck's skin is not a fold of the clothes
     shade = 1.0 + SHADING_STRENGTH * (shading(rgb, shade_region, t) - 1.0)
 
-    arms, hands = arm_occluders(rgb, pose, fit, person)
-    head = head_mask(rgb, pose, fit)
     under = warped.footprint() * allowed
     # Composite only inside the box the garment touches: the rest of the frame is the input, unchanged.
     ys, xs = np.nonzero(under > 0.0)
@@ -133,41 +138,60 @@ def dress(rgb: np.ndarray, pose: BodyPose, person: np.ndarray, parse: GarmentPar
     image[b] = np.clip(out + 0.5, 0, 255).astype(np.uint8)
     garment_a = np.zeros((h, w), np.float32)
     garment_a[b] = garment_box
-    # What still shows of the person's own clothes where the new garment goes, and what is done about it: a narrow
-    # gap beside the garment (the body is wider than the garment's cut, an armhole) is closed by extending the
-    # garment; what shows below its hem or past its outline is filled in from what is below and beside it; long
-    # sleeves on the arms stay (the lite tier does not paint bare arms) and the result says so.
-    old = old_garment_mask(rgb, pose, fit, person, region, skin, head) > 0
+
+    # What still shows of the person's own clothes where the new garment goes. A gap beside the garment (a body
+    # wider than the garment's cut, an armhole between body and sleeve) is closed by extending the garment into
+    # it; straps or a wider cut further out are filled in from what surrounds them; what hangs below the hem
+    # (beyond the lengthening) and long sleeves on the arms stay, and the result says so.
     showing = old & (garment_a < 0.5) & (hands == 0) & (head == 0)
-    # On the arms: the arms as `arm_occluders` found them (a bare arm's own outline, a clothed one's capsule).
-    on_arms = showing & (cv2.dilate(arms, np.ones((5, 5), np.uint8)) > 0)
+    on_arms = showing & (cv2.dilate(arms, np.ones((5, 5), np.uint8)) > 0)  # a bare arm's outline, a sleeve's capsule
+    hem = (warped.targets["hem_left"] + warped.targets["hem_right"]) / 2 if "hem_left" in warped.targets else None
+    below = _below_line(hem, fit, (h, w), -0.02 * t) if hem is not None else np.zeros((h, w), bool)
     covered = (garment_a >= 0.5).astype(np.uint8)
     near = cv2.distanceTransform(1 - covered, cv2.DIST_L2, 3) <= EXTEND_REACH * t
-    hem = np.mean([warped.targets["hem_left"], warped.targets["hem_right"]], axis=0) if "hem_left" in warped.targets \
-        else np.array([0.0, float(h)])  # fmt: skip
-    ys_, xs_ = np.mgrid[0:h, 0:w]
-    below_hem = (xs_ - hem[0]) * fit.down[0] + (ys_ - hem[1]) * fit.down[1] > -0.02 * t
-    extend = showing & near & ~below_hem & ~on_arms
-    on_body = showing & ~extend & ~on_arms & (occluders == 0)
+    extend = showing & near & ~below & ~on_arms
+    fill = showing & ~near & ~below & ~on_arms & (occluders == 0)
     filled = np.zeros((h, w), bool)
-    notes = []
     if extend.sum() > FILL_MIN * t * t:
-        image = _blend(image, _fill(image, extend, covered == 0, t, mirror=False), extend)
+        image = _blend(image, _inpaint(image, extend, covered == 0, t), extend)  # from the garment only
         filled |= extend
-    if on_body.sum() > FILL_MIN * t * t:
-        # Filled from what is around that is neither garment (old or new) nor the person's hands and arms: the
-        # trousers below a hem, the background beside a cut, so the fill does not smear the new top downwards.
-        not_sources = on_body | old | (garment_a > 0.05) | (occluders > 0)
-        image = _blend(image, _fill(image, on_body, not_sources, t), on_body)
-        filled |= on_body
-        notes.append("Parts of the person's own top showed around the garment (a longer hem, straps, a wider cut): "
-                     "the lite tier filled them in from what is below and beside them. The diffusion tiers redraw "
-                     "them.")  # fmt: skip
+    if fill.sum() > FILL_MIN * t * t:
+        # From what is around that is neither garment (old or new) nor the person's hands and arms.
+        image = _blend(image, _inpaint(image, fill, fill | old | (garment_a > 0.05) | (occluders > 0), t), fill)
+        filled |= fill
+        notes.append("Parts of the person's own top showed beyond the garment's outline (straps, a wider cut): the "
+                     "lite tier filled them in from what surrounds them. The diffusion tiers redraw them.")  # fmt: skip
+    if (showing & below & ~on_arms).sum() > FILL_MIN * t * t:
+        notes.append("The person's own clothes show below the garment's hem (more than it could be lengthened to "
+                     "cover): the lite tier leaves them. The diffusion tiers redraw them.")  # fmt: skip
     if on_arms.sum() > FILL_MIN * t * t:
         notes.append("The person's own sleeves show below the garment's shorter sleeves: the lite tier does not paint "
                      "bare arms. The diffusion tiers redraw the arms.")  # fmt: skip
     return Dressed(image=image, garment_alpha=garment_a, garment_under=under, warped=warped, fit=fit, region=region,
                    occluders=occluders, on_top=on_top, old_garment=old, filled=filled, notes=notes)  # fmt: skip
+
+
+def old_bottom(old: np.ndarray, fit: BodyFit) -> float | None:
+    """How far down the torso axis (px from the shoulders' midpoint) the person's own top reaches in the middle of
+    the body (its hem), or None when nothing of it was found there."""
+    ys, xs = np.nonzero(old)
+    if ys.size < 20:
+        return None
+    mid = (fit.shoulders["left"] + fit.shoulders["right"]) / 2
+    rel = np.stack([xs - mid[0], ys - mid[1]], axis=1)
+    central = np.abs(rel @ fit.side) < fit.chest_half
+    if central.sum() < 20:
+        return None
+    return float(np.percentile(rel[central] @ fit.down, 98))
+
+
+def _below_line(point: np.ndarray, fit: BodyFit, shape: tuple[int, int], offset: float) -> np.ndarray:
+    """Bool mask of the pixels below the line through `point` (+ `offset` along the torso axis) across the body."""
+    h, w = shape
+    d = fit.down
+    ys = np.arange(h, dtype=np.float32)[:, None]
+    xs = np.arange(w, dtype=np.float32)[None, :]
+    return (xs - point[0]) * d[0] + (ys - point[1]) * d[1] > offset
 
 
 def _below(region: np.ndarray, person: np.ndarray, reach: float) -> np.ndarray:
@@ -187,41 +211,22 @@ def _blend(base: np.ndarray, new: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return np.clip(base + (new.astype(np.float32) - base) * a + 0.5, 0, 255).astype(np.uint8)
 
 
-def _fill(image: np.ndarray, hole: np.ndarray, not_sources: np.ndarray, torso: float, mirror: bool = True,
-          ) -> np.ndarray:  # fmt: skip
-    """`image` with `hole` filled from what surrounds it (OpenCV's Telea inpainting, at the scale where the torso
-    is ~`INPAINT_TORSO_PX` long), never from `not_sources`; with `mirror`, first from what is below each hole
-    pixel, mirrored upwards (a hem's worth of trousers continues the trousers' own texture)."""
+def _inpaint(image: np.ndarray, hole: np.ndarray, not_sources: np.ndarray, torso: float) -> np.ndarray:
+    """`image` with `hole` filled from what surrounds it, never from `not_sources` (OpenCV's Telea inpainting,
+    at the scale where the torso is ~`INPAINT_TORSO_PX` long: a strap's worth fills in milliseconds)."""
     ys, xs = np.nonzero(hole)
     h, w = hole.shape
     pad = int(0.15 * torso) + 4
     y0, y1 = max(0, ys.min() - pad), min(h, ys.max() + pad + 1)
     x0, x1 = max(0, xs.min() - pad), min(w, xs.max() + pad + 1)
-    crop, m = image[y0:y1, x0:x1], hole[y0:y1, x0:x1]
-    bad = (hole | not_sources)[y0:y1, x0:x1]
+    crop = image[y0:y1, x0:x1]
     f = min(1.0, INPAINT_TORSO_PX / max(torso, 1.0))
     size = (max(4, round((x1 - x0) * f)), max(4, round((y1 - y0) * f)))
     small = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
-    small_m = (cv2.resize(bad.astype(np.uint8) * 255, size, interpolation=cv2.INTER_AREA) > 0).astype(np.uint8)
+    unknown = ((hole | not_sources)[y0:y1, x0:x1]).astype(np.uint8) * 255
+    small_m = (cv2.resize(unknown, size, interpolation=cv2.INTER_AREA) > 0).astype(np.uint8)
     fill = cv2.resize(cv2.inpaint(small, small_m, 3, cv2.INPAINT_TELEA), (x1 - x0, y1 - y0),
                       interpolation=cv2.INTER_LINEAR)  # fmt: skip
-    if not mirror:
-        out = image.copy()
-        out[y0:y1, x0:x1] = np.where(m[..., None], fill, crop)
-        return out
-    # The mirror: each hole pixel takes the pixel as far below the hole's lower edge (in its column) as it is above.
-    rows, cols = m.shape
-    edge = np.full((rows, cols), -1, np.int32)
-    nxt = np.full(cols, -1, np.int32)
-    for y in range(rows - 1, -1, -1):
-        nxt = np.where(m[y], nxt, y)
-        edge[y] = nxt
-    hy, hx = np.nonzero(m)
-    src = 2 * edge[hy, hx] - hy
-    ok = (edge[hy, hx] >= 0) & (src < rows)
-    src = np.clip(src, 0, rows - 1)
-    ok &= ~bad[src, hx]
-    fill[hy[ok], hx[ok]] = crop[src[ok], hx[ok]]
     out = image.copy()
-    out[y0:y1, x0:x1] = np.where(m[..., None], fill, crop)
+    out[y0:y1, x0:x1] = np.where(hole[y0:y1, x0:x1, None], fill, crop)
     return out

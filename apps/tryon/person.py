@@ -259,7 +259,7 @@ def _weighted_lab(pixels: np.ndarray) -> np.ndarray:
 
 # ------------------------------------------------------------------------------------------------ old garment
 #: Below the clothing region a longer top (a shirt's hem, a tunic) is followed down this far, in torso lengths.
-HEM_REACH = 0.4
+HEM_REACH = 0.25
 #: A pixel belongs to the old garment when its colour is at least this much likelier under the garment's colour
 #: histogram than under the rest of the person's (legs, trousers): p(old) / (p(old) + p(other)).
 OLD_GARMENT_ODDS = 0.6

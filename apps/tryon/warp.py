@@ -28,6 +28,9 @@ from .person import BodyFit
 LENGTH_FACTOR = 0.85
 #: Garments are at least this wide at the hem relative to the hip joints' distance (hips are wider than joints).
 HIP_OUTLINE = 1.55
+#: A top is lengthened by at most this share of the torso to cover the person's own, longer one (a shirt's hem
+#: below a T-shirt's); beyond that the garment would no longer be itself.
+HEM_STRETCH = 0.15
 #: Grid cells per image side (the longer one) on which the backward maps are evaluated.
 GRID_CELLS = 160
 #: Stations along each sleeve strip, seam to cuff (quads between them; see `sleeve_strip`).
@@ -136,8 +139,11 @@ def _edge_at(mask: np.ndarray, y: float, cx: float, side: str) -> float:
     return float(c + gaps.min() - 1) if gaps.size else float(len(row) - 1)
 
 
-def body_correspondences(parse: GarmentParse, fit: BodyFit, category: str) -> tuple[np.ndarray, np.ndarray, dict]:
-    """(body points, garment points, named body targets) for the garment body's spline."""
+def body_correspondences(parse: GarmentParse, fit: BodyFit, category: str, cover_to: float | None = None,
+                         ) -> tuple[np.ndarray, np.ndarray, dict, float]:  # fmt: skip
+    """(body points, garment points, named body targets, hem drop) for the garment body's spline. With `cover_to`
+    (px down the torso axis from the shoulders' midpoint), the hem is lowered to reach it, by at most
+    `HEM_STRETCH`; the drop (px) is returned."""
     lm = parse.landmarks
     e, d, t = fit.side, fit.down, fit.torso
     mid_sh = (fit.shoulders["left"] + fit.shoulders["right"]) / 2
@@ -174,6 +180,12 @@ def body_correspondences(parse: GarmentParse, fit: BodyFit, category: str) -> tu
         if abs(across) < hip_half:
             p = p + e * (sign * hip_half - across)
         targets[f"hem_{side}"] = p
+    drop = 0.0
+    if cover_to is not None:
+        hem_along = ((targets["hem_left"] + targets["hem_right"]) / 2 - mid_sh) @ d
+        drop = float(np.clip(cover_to + 0.01 * t - hem_along, 0.0, HEM_STRETCH * t))
+        for side in ("left", "right"):
+            targets[f"hem_{side}"] = targets[f"hem_{side}"] + d * drop
     src_g = {k: getattr(lm, k) for k in targets}
     # Side seams halfway between armpit and hem keep the sides straight instead of bowing in the spline.
     mask = parse.mask
@@ -191,7 +203,7 @@ def body_correspondences(parse: GarmentParse, fit: BodyFit, category: str) -> tu
         src_g[f"centre{f}"] = lm.neck + f * (g_hem_mid - lm.neck)
         targets[f"centre{f}"] = targets["neck"] + f * (b_hem_mid - targets["neck"])
     names = list(targets)
-    return np.array([targets[k] for k in names]), np.array([src_g[k] for k in names]), targets
+    return np.array([targets[k] for k in names]), np.array([src_g[k] for k in names]), targets, drop
 
 
 def lower_correspondences(parse: GarmentParse, fit: BodyFit) -> tuple[np.ndarray, np.ndarray, dict]:
@@ -399,6 +411,7 @@ class Warped:
     torso_alpha: np.ndarray
     sleeves: dict[str, tuple[np.ndarray, np.ndarray]]  # side → (rgb, alpha)
     targets: dict[str, np.ndarray]
+    lengthened: float = 0.0  # px the hem was lowered to cover the person's own, longer top
 
     def footprint(self) -> np.ndarray:
         a = self.torso_alpha.copy()
@@ -408,13 +421,15 @@ class Warped:
 
 
 def warp_garment(parse: GarmentParse, parts: GarmentParts, fit: BodyFit, shape: tuple[int, int],
-                 category: str = "upper") -> Warped:  # fmt: skip
+                 category: str = "upper", cover_to: float | None = None) -> Warped:  # fmt: skip
+    """The garment on the person's canvas. `cover_to`: see `body_correspondences` (how far its hem must reach)."""
     h, w = shape
+    lengthened = 0.0
     if category == "lower":
         body_pts, garment_pts, targets = lower_correspondences(parse, fit)
         parts = GarmentParts(torso=parse.alpha, sleeves={})  # no sleeves on trousers or a skirt
     else:
-        body_pts, garment_pts, targets = body_correspondences(parse, fit, category)
+        body_pts, garment_pts, targets, lengthened = body_correspondences(parse, fit, category, cover_to)
     model = tps_fit(body_pts, garment_pts, smooth=1e-3)
     t = fit.torso
     pad = 0.15 * t
@@ -451,7 +466,8 @@ def warp_garment(parse: GarmentParse, parts: GarmentParts, fit: BodyFit, shape: 
             across = ((mx - root[0]) * v[0] + (my - root[1]) * v[1]) / (seam_half + along * (cuff_half - seam_half))
             _shade_into(rgb, across, sbox)
         sleeves[side] = (rgb, al)
-    return Warped(torso_rgb=torso_rgb, torso_alpha=torso_alpha, sleeves=sleeves, targets=targets)
+    return Warped(torso_rgb=torso_rgb, torso_alpha=torso_alpha, sleeves=sleeves, targets=targets,
+                  lengthened=lengthened)
 
 
 def _shade_into(rgb: np.ndarray, across: np.ndarray, box) -> None:

@@ -29,7 +29,7 @@ import numpy as np
 from . import bench_frame, finish_report, machine_info
 
 
-def _inputs(app_id: str, engine, size: int) -> dict:
+def _inputs(app_id: str, engine, size: int, reference: bool = True) -> dict:
     from ..engine.benchmark import synthetic_request
     from ..live_student import live_kind
 
@@ -39,25 +39,33 @@ def _inputs(app_id: str, engine, size: int) -> dict:
     image = request.image if request.image is not None else rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
     mask = request.mask_image if "inpaint" in live_kind(recipe.pipeline) else None
     return {"image": image, "mask": mask, "control": request.control_image, "control_mode": request.control_mode,
-            "reference": request.ip_adapter_image}  # fmt: skip
+            "reference": request.ip_adapter_image if reference else None}  # fmt: skip
 
 
 def bench_live(app, seconds: float = 10.0, camera_fps: float = 30.0, handlers: int = 4, size: int = 64,
-               sequential: int = 20, hub_dir: Path | None = None, out_json=None, plot=None) -> dict:  # fmt: skip
+               sequential: int = 20, hub_dir: Path | None = None, out_json=None, plot=None, device: str = "cpu",
+               reference: bool = True, app_path: bool = True, settings=None) -> dict:  # fmt: skip
+    """`app`: an App, or an app id (no webcam-path measurement then). `hub_dir`: a Hugging Face cache to run from
+    (default: a tiny hub built here); `device`/`size`/`reference`: benchmarks/gpu_engine_check.py runs it on CUDA at
+    512 px on full-size random weights (fullhub.py), without an IP-Adapter reference."""
+    if isinstance(app, str):
+        from types import SimpleNamespace
+
+        app, app_path = SimpleNamespace(id=app, title=app), False
     from ..context import RunContext
     from ..engine.engine import Engine
     from ..engine.tinyhub import build
     from ..live_student import stream_stats, student_frame
-    from ..preprocess import Preprocessing
     from ..settings import Settings
 
     hub = Path(hub_dir or tempfile.mkdtemp(prefix="studio-tinyhub-"))
-    settings = Settings(device="cpu", hf_cache_dir=hub, models_dir=Path(tempfile.mkdtemp()), offline=True)
+    settings = settings or Settings(device=device, hf_cache_dir=hub, models_dir=Path(tempfile.mkdtemp()),
+                                    offline=True)  # fmt: skip
     engine = Engine(settings)
     if not any(hub.glob("models--*")):
         engine.call_on_device(build, hub)  # torch stays on the device thread (see engine.benchmark._bare_call)
-    ctx = RunContext(settings=settings, preprocess=Preprocessing(settings)).with_engine(engine)
-    inputs = _inputs(app.id, engine, size)
+    ctx = RunContext(settings=settings, preprocess=None).with_engine(engine)
+    inputs = _inputs(app.id, engine, size, reference)
     image = inputs.pop("image")
     prompt = "a portrait photo, natural light"
 
@@ -101,6 +109,7 @@ def bench_live(app, seconds: float = 10.0, camera_fps: float = 30.0, handlers: i
     stats = stream_stats(ctx, app.id) or {}
     report = {
         "benchmark": "live-student", "app": app.id, "tier": "student", "size": size, "machine": machine_info(),
+        "device": engine.device.device, "memory_plan": stats.get("memory_plan"),
         "student": stats.get("student"), "why": stats.get("why"), "kind": stats.get("kind"),
         "steps": stats.get("steps"), "decoder": stats.get("decoder"), "lora": stats.get("lora"),
         "prepare_ms": round(prepare_ms, 1),
@@ -113,10 +122,12 @@ def bench_live(app, seconds: float = 10.0, camera_fps: float = 30.0, handlers: i
                    "dropped_pct": round(100.0 * counts["dropped"] / max(offered, 1), 1)},
         "fps": round(counts["ok"] / elapsed, 2) if elapsed else None,
         "dropped_frames": counts["dropped"],
-        "note": "tiny random models on the CPU: this measures the live path (prepared once, frames dropped while "
-                "busy, never queued), not a GPU's frame rate; benchmarks/gpu.sh measures full size",
     }  # fmt: skip
-    report["webcam_path"] = _app_path(app, settings, engine, frames=max(5, sequential // 2))
+    if engine.device.device == "cpu":
+        report["note"] = ("tiny random models on the CPU: this measures the live path (prepared once, frames dropped "
+                          "while busy, never queued), not a GPU's frame rate; benchmarks/gpu.sh measures full size")
+    if app_path:
+        report["webcam_path"] = _app_path(app, settings, engine, frames=max(5, sequential // 2))
     results = {"live_frame_back_to_back": {"samples_ms": latencies, "median_ms": report["back_to_back"]["median_ms"]}}
     return finish_report(report, results, out_json, plot, f"{app.title}: student live path (tiny models, CPU)")
 
@@ -125,8 +136,11 @@ def _app_path(app, settings, engine, frames: int) -> dict:
     """The app's own webcam path with tier "student", when its live hook calls the student path."""
     from ..context import RunContext
     from ..live_student import stream_stats, wait_until_idle
-    from ..preprocess import Preprocessing
 
+    try:
+        from ..preprocess import Preprocessing
+    except ImportError as exc:  # a bare GPU machine without MediaPipe
+        return {"note": f"not measured: {exc}"}
     if not app.offers("live") or app.bench_workload is None:
         return {"note": f"the {app.id} app has no webcam section"}
     frame = bench_frame()

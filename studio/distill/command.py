@@ -167,7 +167,8 @@ def _list(settings, tiny: bool) -> int:
 
         settings = tiny_settings(settings)
     students, problems = scan(settings)
-    rows = [{"id": s.id, "family": s.spec.family, "teacher": s.teacher_id, "steps": s.manifest["training"]["steps_done"],
-             "licence": s.spec.licence.describe(), "folder": str(s.folder.resolve())} for s in students]  # fmt: skip
+    rows = [{"id": s.id, "family": s.spec.family, "teacher": s.teacher_id,
+             "steps": s.manifest["training"]["steps_done"], "licence": s.spec.licence.describe(),
+             "folder": str(s.folder.resolve())} for s in students]  # fmt: skip
     print(json.dumps({"students": rows, "problems": problems}, indent=2))
     return 0

@@ -170,9 +170,36 @@ class Prepared:
     crop_top_left: tuple[int, int]  # (top, left) of the crop in the resized image
 
 
-def prepare(path: Path, resolution: int, rng: np.random.Generator, center_crop: bool, flip: bool,
-            max_pixels: int) -> Prepared:  # fmt: skip
-    """Resize the short side to `resolution` (Lanczos), crop a square (random or centred), maybe flip."""
+class ResizedCache:
+    """Images already decoded and resized to the training side, kept up to `budget_mb` (least recently used out).
+
+    Decoding a 12 MP JPEG and resizing it costs more than a tiny model's whole step; the resize is deterministic, so
+    reusing it changes nothing (a resumed run still matches an uninterrupted one)."""
+
+    def __init__(self, budget_mb: float = 512):
+        from collections import OrderedDict
+
+        self.budget = budget_mb * 1e6
+        self.items: OrderedDict = OrderedDict()
+        self.used = 0
+
+    def get(self, key, make):
+        if key in self.items:
+            self.items.move_to_end(key)
+            return self.items[key]
+        value = make()
+        size = value[0].nbytes
+        if size <= self.budget:
+            self.items[key] = value
+            self.used += size
+            while self.used > self.budget:
+                _, old = self.items.popitem(last=False)
+                self.used -= old[0].nbytes
+        return value
+
+
+def _resized(path: Path, resolution: int, max_pixels: int) -> tuple[np.ndarray, tuple[int, int]]:
+    """The image with its short side at `resolution` (Lanczos), and its original (h, w)."""
     from PIL import Image
 
     from ..imaging import load_image
@@ -181,7 +208,15 @@ def prepare(path: Path, resolution: int, rng: np.random.Generator, center_crop: 
     h, w = rgb.shape[:2]
     scale = resolution / min(h, w)
     size = (max(resolution, round(w * scale)), max(resolution, round(h * scale)))
-    resized = np.asarray(Image.fromarray(rgb).resize(size, Image.LANCZOS))
+    return np.asarray(Image.fromarray(rgb).resize(size, Image.LANCZOS)), (h, w)
+
+
+def prepare(path: Path, resolution: int, rng: np.random.Generator, center_crop: bool, flip: bool,
+            max_pixels: int, cache: ResizedCache | None = None) -> Prepared:  # fmt: skip
+    """Resize the short side to `resolution` (Lanczos), crop a square (random or centred), maybe flip."""
+    key = (str(path), resolution)
+    make = lambda: _resized(path, resolution, max_pixels)  # noqa: E731
+    resized, (h, w) = cache.get(key, make) if cache is not None else make()
     rh, rw = resized.shape[:2]
     if center_crop:
         top, left = (rh - resolution) // 2, (rw - resolution) // 2

@@ -79,7 +79,7 @@ def boundary_scalings(t: torch.Tensor, ndim: int, timestep_scaling: float = 10.0
 
 def predicted_x0(model_output: torch.Tensor, t: torch.Tensor, sample: torch.Tensor, prediction_type: str,
                  grid: OdeGrid) -> torch.Tensor:  # fmt: skip
-    """x̂0 from the UNet's output at timestep t: ε-prediction (SD1.5, SDXL) or v-prediction (SD 2.x-style fine-tunes)."""
+    """x̂0 from the UNet's output at timestep t: ε-prediction (SD1.5, SDXL) or v-prediction (some fine-tunes)."""
     a, s = grid.alpha_sigma(t, sample.ndim)
     out, x = model_output.float(), sample.float()
     if prediction_type == "epsilon":

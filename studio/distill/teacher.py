@@ -119,7 +119,9 @@ def _weights(root: Path, component: str) -> dict[str | None, list[str]]:
 
 def _pickles(root: Path, component: str) -> list[str]:
     folder = root / component
-    return [p.name for p in folder.iterdir() if p.suffix in (".bin", ".ckpt", ".pt", ".pth")] if folder.is_dir() else []
+    if not folder.is_dir():
+        return []
+    return [p.name for p in folder.iterdir() if p.suffix in (".bin", ".ckpt", ".pt", ".pth")]
 
 
 def inspect_folder(root: Path, what: str) -> dict:
@@ -153,9 +155,10 @@ def inspect_folder(root: Path, what: str) -> dict:
     if absent:
         pickles = {c: _pickles(root, c) for c in absent}
         if any(pickles.values()):
-            raise InputError(f"{what}: {', '.join(absent)} only has pickle weights ({', '.join(sum(pickles.values(), []))}"
-                             "); the studio loads safetensors only. Convert them (diffusers `save_pretrained("
-                             "safe_serialization=True)`) and try again.")  # fmt: skip
+            names = ", ".join(sum(pickles.values(), []))
+            raise InputError(f"{what}: {', '.join(absent)} only has pickle weights ({names}); the studio loads "
+                             "safetensors only. Convert them (diffusers `save_pretrained(safe_serialization=True)`) "
+                             "and try again.")  # fmt: skip
         raise InputError(f"{what}: no weights for {', '.join(absent)}.")
     variant = "fp16" if all("fp16" in w for w in weights.values()) else None
     if variant is None and not all(None in w for w in weights.values()):
@@ -279,12 +282,13 @@ def _download_teacher(repo: str, cache_dir: str | None) -> Path:
     names = [f.filename for f in listing]
     pickles_only = not any(n.endswith(".safetensors") for n in names)
     if pickles_only:
-        raise InputError(f"{repo} ships no safetensors weights (only {', '.join(n for n in names if '.' in n)[:200]}); "
-                         "the studio loads safetensors only.")  # fmt: skip
+        shipped = ", ".join(n for n in names if "." in n)[:200]
+        raise InputError(f"{repo} ships no safetensors weights (only {shipped}); the studio loads safetensors only.")
     index = json.loads((root / "model_index.json").read_text()) if (root / "model_index.json").is_file() else {}
     family = PIPELINES.get(index.get("_class_name", ""), "sd15")
     comps = COMPONENTS[family]
-    fp16 = all(any(n.startswith(f"{c}/") and ".fp16." in n and n.endswith(".safetensors") for n in names) for c in comps)
+    fp16 = all(any(n.startswith(f"{c}/") and ".fp16." in n and n.endswith(".safetensors") for n in names)
+               for c in comps)  # fmt: skip
     wanted = [n for n in names if n.split("/")[0] in comps and n.endswith(".safetensors")
               and ((".fp16." in n) == fp16)]  # fmt: skip
     print(f"Downloading the teacher {repo} @ {(commit or 'main')[:10]}: {len(wanted)} weight files"

@@ -183,7 +183,8 @@ def plan_run(config: DistillConfig, settings: Settings, catalog=None) -> Plan:
         differ = outputs.compatible(saved.get("fingerprint", {}), fingerprint)
         if differ:
             raise InputError(f"The checkpoint at step {step} was trained with other settings, so resuming would "
-                             f"mix two runs: {'; '.join(differ)}. Use the same settings, or another --out.")  # fmt: skip
+                             f"mix two runs: {'; '.join(differ)}. Use the same settings, or another "
+                             "--out.")  # fmt: skip
         if step >= config.max_steps:
             raise InputError(f"{out} is already at step {step}; raise --max-steps above it to train further.")
         plan.resume_from = (step, folder)
@@ -205,7 +206,8 @@ def _check_numbers(c: DistillConfig) -> None:
               (1 <= c.num_ddim_timesteps <= 1000, f"--num-ddim-timesteps must be 1–1000; got {c.num_ddim_timesteps}"),
               (c.checkpoint_every >= 1, f"--checkpoint-every must be at least 1; got {c.checkpoint_every}"),
               (c.keep_checkpoints >= 0, f"--keep-checkpoints must be 0 or more; got {c.keep_checkpoints}"),
-              (c.save_dtype in ("fp16", "bf16", "fp32"), f"--save-dtype must be fp16, bf16 or fp32; got {c.save_dtype}"),
+              (c.save_dtype in ("fp16", "bf16", "fp32"), f"--save-dtype must be fp16, bf16 or fp32; got "
+                                                         f"{c.save_dtype}"),
               (c.mixed_precision in ("auto", "no", "fp16", "bf16"),
                f"--mixed-precision must be auto, no, fp16 or bf16; got {c.mixed_precision!r}")]  # fmt: skip
     for w in (c.w_min, c.w_max):
@@ -282,7 +284,8 @@ def load_models(teacher: Teacher, weight_dtype) -> Models:
         # The VAE stays fp32: SDXL's VAE overflows in fp16 (its config's force_upcast), and it only encodes here.
         vae = AutoencoderKL.from_pretrained(root, subfolder="vae", dtype=torch.float32, **common)
         encoders, tokenizers = [], []
-        for name, tok in (("text_encoder", "tokenizer"), ("text_encoder_2", "tokenizer_2"))[: 2 if teacher.family == "sdxl" else 1]:  # noqa: E501
+        pairs = (("text_encoder", "tokenizer"), ("text_encoder_2", "tokenizer_2"))
+        for name, tok in pairs[: 2 if teacher.family == "sdxl" else 1]:
             cls_name = index.get(name, [None, "CLIPTextModel"])[1]
             if cls_name not in ("CLIPTextModel", "CLIPTextModelWithProjection"):
                 raise InputError(f"The teacher's {name} is a {cls_name}; SD1.5/SDXL teachers use CLIP text encoders.")
@@ -406,14 +409,16 @@ def _train(plan: Plan, device, progress: Callable[[dict], None], stopped: Callab
     optimizer = torch.optim.AdamW(params, lr=config.learning_rate, betas=(0.9, 0.999),
                                   weight_decay=config.adam_weight_decay, eps=1e-8)  # fmt: skip
     lr_scheduler = get_scheduler("constant_with_warmup" if config.lr_warmup_steps else "constant", optimizer,
-                                 num_warmup_steps=config.lr_warmup_steps, num_training_steps=config.max_steps)  # fmt: skip
+                                 num_warmup_steps=config.lr_warmup_steps,
+                                 num_training_steps=config.max_steps)  # fmt: skip
     start, scaler_state, started_at = 0, None, outputs._now()
     if plan.resume_from is not None:
         start, folder = plan.resume_from
         lora, optimizer_state, state = outputs.load_checkpoint(folder)
         result = set_peft_model_state_dict(unet, lora)
         if getattr(result, "unexpected_keys", None):
-            raise InputError(f"The checkpoint {folder} does not fit this teacher's UNet (e.g. {result.unexpected_keys[0]}).")
+            raise InputError(f"The checkpoint {folder} does not fit this teacher's UNet (e.g. "
+                             f"{result.unexpected_keys[0]}).")  # fmt: skip
         optimizer.load_state_dict(optimizer_state)
         lr_scheduler.load_state_dict(state["lr_scheduler"])
         scaler_state = state.get("scaler")
@@ -435,6 +440,7 @@ def _train(plan: Plan, device, progress: Callable[[dict], None], stopped: Callab
     scaling = config.timestep_scaling
     vae_scale = models.vae.config.scaling_factor
     n_images = len(plan.images)
+    resized = data.ResizedCache()
 
     def micro_step(micro: int) -> torch.Tensor:
         """One micro-batch: returns the loss (backward already done)."""
@@ -443,7 +449,8 @@ def _train(plan: Plan, device, progress: Callable[[dict], None], stopped: Callab
         draws = [first + j for j in range(config.batch_size)]
         samples = [plan.images.samples[_sample_index(config.seed, n_images, i)] for i in draws]
         prepared = [data.prepare(s.path, plan.resolution, np.random.default_rng([config.seed, i]), config.center_crop,
-                                 config.flip, plan.settings.max_pixels) for s, i in zip(samples, draws)]  # fmt: skip
+                                 config.flip, plan.settings.max_pixels, resized)
+                    for s, i in zip(samples, draws)]  # fmt: skip
         pixels = torch.from_numpy(np.stack([p.pixels for p in prepared])).to(accelerator.device)
         bsz = pixels.shape[0]
         with torch.no_grad():
@@ -534,8 +541,8 @@ def _train(plan: Plan, device, progress: Callable[[dict], None], stopped: Callab
         lr_scheduler.step()
         last_loss = float(torch.stack(losses).mean())
         if not np.isfinite(last_loss):
-            raise InputError(f"The loss became {last_loss} at step {step + 1}: lower --lr, or use --mixed-precision no "
-                             "(or bf16) if fp16 overflowed.")  # fmt: skip
+            raise InputError(f"The loss became {last_loss} at step {step + 1}: lower --lr, or use --mixed-precision "
+                             "no (or bf16) if fp16 overflowed.")  # fmt: skip
         times.append(time.perf_counter() - tick)
         done = step + 1
         lr = lr_scheduler.get_last_lr()[0]
@@ -549,7 +556,8 @@ def _train(plan: Plan, device, progress: Callable[[dict], None], stopped: Callab
             if saved_at != done:
                 checkpoint(done)
             raise DistillStopped(f"Distillation stopped at step {done} of {config.max_steps}; the checkpoint is in "
-                                 f"{out / outputs.CHECKPOINTS}. Continue with the same command and --resume.")  # fmt: skip
+                                 f"{out / outputs.CHECKPOINTS}. Continue with the same command and "
+                                 "--resume.")  # fmt: skip
     # The first step pays for allocations and warm-up: the median of the rest is the honest per-step cost.
     per_step = statistics.median(times[1:] if len(times) > 1 else times)
     lora = get_peft_model_state_dict(bare)
@@ -670,5 +678,6 @@ def _samples(plan: Plan, models: Models, unet, accelerator, count: int, path: Pa
             row.append(((image[0].clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy())
         rows.append(row)
         # ASCII only: the label font has no other glyphs.
-        labels.append([f"teacher {SAMPLE_TEACHER_STEPS} steps, CFG {guidance:g}", f"student {STUDENT_STEPS} steps"])
+        labels.append([f"teacher {SAMPLE_TEACHER_STEPS} steps, CFG {guidance:g}",
+                       f"student {STUDENT_STEPS} steps: {caption}"])
     Image.fromarray(grid(rows, 256, labels=labels, gap=4)).save(path)

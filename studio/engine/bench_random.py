@@ -46,7 +46,7 @@ RECIPES = {
 }
 
 
-def build(family: str, tiny: bool, device: str, dtype: torch.dtype):
+def build(family: str, tiny: bool, device: str, dtype: torch.dtype, channels_last: bool = True):
     from diffusers import AutoencoderKL, EulerDiscreteScheduler, StableDiffusionPipeline, StableDiffusionXLPipeline
     from diffusers import UNet2DConditionModel
 
@@ -58,8 +58,11 @@ def build(family: str, tiny: bool, device: str, dtype: torch.dtype):
         unet_cfg.pop("transformer_layers_per_block", None)
         vae_cfg.update(TINY_VAE)
     with torch.device(device):  # initialise on the device: a 2.6 B-parameter random init on the CPU takes minutes
-        unet = UNet2DConditionModel(**unet_cfg).to(dtype=dtype, memory_format=torch.channels_last)
-        vae = AutoencoderKL(**vae_cfg, scaling_factor=0.18215 if family == "sd15" else 0.13025).to(dtype=dtype)
+        fmt = torch.channels_last if channels_last else torch.contiguous_format
+        unet = UNet2DConditionModel(**unet_cfg).to(dtype=dtype, memory_format=fmt)
+        # force_upcast off, as the fp16-fix VAE the engine uses for SDXL on GPUs (a random VAE does not overflow).
+        vae = AutoencoderKL(**vae_cfg, scaling_factor=0.18215 if family == "sd15" else 0.13025,
+                            force_upcast=False).to(dtype=dtype, memory_format=fmt)  # fmt: skip
     scheduler = EulerDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear", steps_offset=1)
     if family == "sd15":
         pipe = StableDiffusionPipeline(vae=vae, text_encoder=None, tokenizer=None, unet=unet, scheduler=scheduler,
@@ -162,12 +165,20 @@ def time_fusion(pipe, emb, recipe, size, device, repeats) -> dict:
             "host_copy_mb": round(fusion.copy_bytes / 1e6, 1)}  # fmt: skip
 
 
-def bench_family(family, size, tiny, device, dtype, compile_unet, repeats, lora_rank: int = 0) -> dict:
-    pipe = build(family, tiny, device, dtype)
+def bench_family(family, size, tiny, device, dtype, compile_unet, repeats, lora_rank: int = 0,
+                 tiers: tuple[str, ...] = ("student", "teacher"), channels_last: bool = True) -> dict:  # fmt: skip
+    """`compile_unet`: False (eager), True / "compiled" (torch.compile wrapping the UNet, as first measured), or the
+    engine's own modes (speed.py): "regional" (the UNet's repeated blocks) or "full" (the whole UNet in place), both
+    with the VAE decoder compiled too."""
+    pipe = build(family, tiny, device, dtype, channels_last)
     emb = embeddings(family, pipe, device, dtype)
-    out = {"family": family, "size": size, "compiled": compile_unet}
-    tiers = dict(RECIPES)
-    if compile_unet:
+    out = {"family": family, "size": size, "compiled": compile_unet, "channels_last": channels_last}
+    tiers = {k: v for k, v in RECIPES.items() if k in tiers}
+    if compile_unet in ("regional", "full"):
+        from .speed import compile_decoder, compile_denoiser
+
+        out["unet"], out["vae"] = compile_denoiser(pipe.unet, compile_unet), compile_decoder(pipe.vae, compile_unet)
+    elif compile_unet:
         # Static shapes: the student (batch 1) and the CFG teacher (batch 2) each compile once.
         pipe.unet = torch.compile(pipe.unet, fullgraph=True, dynamic=False)
     else:
@@ -191,6 +202,11 @@ def bench_family(family, size, tiny, device, dtype, compile_unet, repeats, lora_
         out[tier] = {"steps": recipe["steps"], "guidance": recipe["guidance"], "first_call_s": round(first[tier], 3),
                      "median_s": round(statistics.median(samples[tier]), 4),
                      "samples_s": [round(s, 4) for s in samples[tier]]}  # fmt: skip
+    for tier in tiers:  # what the first call cost beyond a normal one: compilation (and warm-up)
+        out[tier]["compile_s"] = round(out[tier]["first_call_s"] - out[tier]["median_s"], 2)
+    if "student" not in out or "teacher" not in out:
+        del pipe
+        return out
     s, t = out["student"], out["teacher"]
     out["speedup"] = round(t["median_s"] / s["median_s"], 2)
     if "student_lora_unfused" in out:
@@ -211,7 +227,8 @@ def bench_family(family, size, tiny, device, dtype, compile_unet, repeats, lora_
 
 
 def run(families=("sd15", "sdxl"), modes=("eager", "compiled"), device: str = "cuda", tiny: bool = False,
-        repeats: int = 3, out_json: str | None = None, log=print, lora_rank: int = 0) -> dict:
+        repeats: int = 3, out_json: str | None = None, log=print, lora_rank: int = 0,
+        tiers: tuple[str, ...] = ("student", "teacher"), channels_last: bool = True) -> dict:  # fmt: skip
     """Benchmark each family in each mode; the report is rewritten after every run, so a time limit that
     cuts the last (slowest: compiled SDXL) run short still leaves the finished ones on disk."""
     dtype = torch.float16 if device.startswith("cuda") else torch.float32
@@ -224,10 +241,16 @@ def run(families=("sd15", "sdxl"), modes=("eager", "compiled"), device: str = "c
 
     report["diffusers"] = diffusers.__version__
     sizes = {"sd15": 64 if tiny else 512, "sdxl": 64 if tiny else 1024}
-    for compile_unet in [m == "compiled" for m in modes]:
+    if any(m in ("regional", "full") for m in modes) and device.startswith("cuda"):
+        import os
+
+        report["compile_cache"] = os.environ.get("TORCHINDUCTOR_CACHE_DIR")  # warm when gpu.sh ran it before
+    for mode in modes:
+        compile_unet = {"eager": False, "compiled": True}.get(mode, mode)
         for family in families:
             started = time.perf_counter()
-            result = bench_family(family, sizes[family], tiny, device, dtype, compile_unet, repeats, lora_rank)
+            result = bench_family(family, sizes[family], tiny, device, dtype, compile_unet, repeats, lora_rank, tiers,
+                                  channels_last)  # fmt: skip
             result["wall_s"] = round(time.perf_counter() - started, 1)
             report["runs"].append(result)
             log(json.dumps(result))
@@ -246,14 +269,19 @@ def main() -> int:
     parser.add_argument("--tiny", action="store_true", help="small architectures (a smoke run on CPU)")
     parser.add_argument("--no-compile", action="store_true")
     parser.add_argument("--families", default="sd15,sdxl", help="comma-separated: sd15, sdxl")
-    parser.add_argument("--modes", default="eager,compiled", help="comma-separated: eager, compiled")
+    parser.add_argument("--modes", default="eager,compiled",
+                        help="comma-separated: eager, compiled (torch.compile around the UNet), regional / full (the "
+                             "engine's compile modes, VAE decoder included)")  # fmt: skip
+    parser.add_argument("--tiers", default="student,teacher", help="comma-separated: student, teacher")
+    parser.add_argument("--contiguous", action="store_true", help="NCHW weights instead of channels-last")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--lora-rank", type=int, default=0,
                         help="eager runs also time the student with an unfused random LoRA of this rank (e.g. 64)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
-    modes = [m for m in args.modes.split(",") if not (args.no_compile and m == "compiled")]
-    run(args.families.split(","), modes, args.device, args.tiny, args.repeats, args.json,
+    modes = [m for m in args.modes.split(",") if not (args.no_compile and m != "eager")]
+    run(args.families.split(","), modes, args.device, args.tiny, args.repeats, args.json, tiers=tuple(args.tiers.split(",")),
+        channels_last=not args.contiguous,
         log=lambda line: print(line, flush=True), lora_rank=args.lora_rank)  # fmt: skip
     return 0
 

@@ -45,7 +45,7 @@ class GenerationRequest:
     mask_image: Any = None  # inpaint kinds
     control_image: Any = None  # ControlNet kinds
     control_mode: int | None = None  # union ControlNet mode (0 openpose, 1 depth, 2 thick line, 3 thin line, ...)
-    ip_adapter_image: Any = None  # reference image for the app's IP-Adapter (or a list: embeddings averaged); None = none
+    ip_adapter_image: Any = None  # the app's IP-Adapter reference (a list: embeddings averaged); None = no IP-Adapter
     strength: float | None = None  # img2img/inpaint strength; None = 0.6 (img2img) or the lower inpaint strength of
     # the student and its base (see request.schedule)
     steps: int | None = None  # None = the tier's catalog default (inpaint kinds: its inpaint_steps when it has one)

@@ -45,23 +45,23 @@ def compile_cache(settings) -> Path:
     return Path(settings.compile_cache_dir or Path(settings.cache_dir) / "torch-compile")
 
 
-def use_compile_cache(path: Path) -> None:
-    """Point inductor's on-disk caches (compiled graphs, autotuning) at `path`, unless the user chose a folder with
-    TORCHINDUCTOR_CACHE_DIR. Called before the process's first compilation (inductor reads it when it compiles)."""
-    if "_studio_set" not in _state and os.environ.get("TORCHINDUCTOR_CACHE_DIR"):
-        _state["_studio_set"] = False  # the user's folder: leave it
-    if _state.get("_studio_set") is False:
-        return
+def use_compile_cache(path: Path) -> Path:
+    """Point inductor's on-disk caches (compiled graphs, autotuning) at `path`, unless the user chose another folder
+    with TORCHINDUCTOR_CACHE_DIR; returns the folder in use. Inductor reads the variable whenever it compiles; it
+    also sets it to its default (a temp folder, lost at reboot) when torch's compiler is imported, so only a value
+    other than that default is the user's."""
+    from torch._inductor.runtime.cache_dir_utils import default_cache_dir
+
+    current = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+    if current and os.path.abspath(current) not in (os.path.abspath(default_cache_dir()), str(path.resolve())):
+        return Path(current)  # the user's folder
     path.mkdir(parents=True, exist_ok=True)
-    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(path)
-    os.environ.setdefault("TRITON_CACHE_DIR", str(path / "triton"))
-    _state["_studio_set"] = True
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(path.resolve())
+    os.environ.setdefault("TRITON_CACHE_DIR", str(path.resolve() / "triton"))
     import torch._inductor.config as inductor
 
     inductor.fx_graph_cache = True  # the default in current torch; said here because the cache is the point
-
-
-_state: dict = {}
+    return path
 
 
 def _raise_recompile_limit() -> None:

@@ -246,21 +246,22 @@ def _lora_shapes(family: str) -> tuple[tuple[str, tuple[int, ...]], ...]:
     return tuple((k, tuple(v.shape)) for k, v in get_peft_model_state_dict(model).items())
 
 
-def kohya_lora(family: str, seed: str, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+def kohya_lora(family: str, seed: str, dtype: torch.dtype, shapes=None, rank: int = LORA_RANK) -> dict:
     """A random LoRA for the family's UNet in the released files' layout (catalog doc §10 renaming rule):
-    `lora_unet_<diffusers module path, dots as underscores>.lora_down/.lora_up.weight` plus a 0-dim `.alpha`."""
+    `lora_unet_<diffusers module path, dots as underscores>.lora_down/.lora_up.weight` plus a 0-dim `.alpha`.
+    `shapes`: (PEFT key, shape) pairs of another UNet (fullhub.py: the full-size one at the real rank)."""
     generator = torch.Generator().manual_seed(_seed(seed))
     tensors = {}
-    for key, shape in _lora_shapes(family):
+    for key, shape in shapes or _lora_shapes(family):
         module, _, rest = key.rpartition(".lora_")  # "down_blocks.0...to_q", "A.weight"
         kohya = "lora_unet_" + module.replace(".", "_")
         down = rest.startswith("A")
         fan_in = int(torch.tensor(shape[1:]).prod())
         # Variance-preserving down, small up: the LoRA changes the image clearly and keeps it finite.
-        std = fan_in**-0.5 if down else 0.5 * LORA_RANK**-0.5
+        std = fan_in**-0.5 if down else 0.5 * rank**-0.5
         weight = torch.randn(shape, generator=generator) * std
         tensors[f"{kohya}.{'lora_down' if down else 'lora_up'}.weight"] = weight.to(dtype)
-        tensors[f"{kohya}.alpha"] = torch.tensor(float(LORA_RANK), dtype=dtype)
+        tensors[f"{kohya}.alpha"] = torch.tensor(float(rank), dtype=dtype)
     return tensors
 
 

@@ -96,8 +96,8 @@ def specs_from_manifest(manifest: dict, catalog: Catalog | None = None) -> tuple
         teacher_spec = ModelSpec(
             teacher["spec_id"], teacher.get("title") or teacher["spec_id"], "pipeline", "teacher", family,
             teacher["repo"] if teacher["source"] == "hub" else f"{TEACHERS}/{teacher['spec_id']}",
-            tuple(FileSpec(f, teacher.get("sizes_mb", {}).get(f)) for f in teacher["files"]), licence, revision=revision, variant=teacher.get("variant"),
-            pipeline=teacher["pipeline"],
+            tuple(FileSpec(f, teacher.get("sizes_mb", {}).get(f)) for f in teacher["files"]), licence,
+            revision=revision, variant=teacher.get("variant"), pipeline=teacher["pipeline"],
             inpaint=bool(teacher.get("inpaint")), steps=steps, guidance=guidance, resolution=int(recipe["resolution"]),
             source=f"user teacher of '{sid}' ({teacher.get('repo') or teacher.get('folder')})",
             sources=cite(steps=why, guidance=why),
