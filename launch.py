@@ -4,7 +4,8 @@
     python launch.py preprocess      # one app
     python launch.py --host 0.0.0.0 --port 8080 --device cuda
 
-No diffusion model is loaded at start-up: weights load on the first run that needs them.
+No diffusion model is loaded at start-up: weights load on the first run that needs them. A public server's limits
+come from STUDIO_MAX_UPLOAD_MB, STUDIO_QUEUE_SIZE and STUDIO_DELETE_AFTER_MIN (see studio/serve.py).
 """
 
 from __future__ import annotations

@@ -32,6 +32,9 @@ class ServerLimits:
     max_upload_mb: float = 50
     queue_size: int = 32
     delete_after_min: float = 60
+    #: An upload Gradio is still receiving lives in the upload folder as a top-level `tmp*` file; one that has not
+    #: grown for this long was aborted (the client went away mid-upload) and is deleted.
+    stale_upload_s: float = 300
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> "ServerLimits":
@@ -69,7 +72,8 @@ def private_temp_dir() -> Path:
     A folder that exists but belongs to another user is refused (someone could read, or swap, our files)."""
     given = os.environ.get("GRADIO_TEMP_DIR")
     uid = os.getuid() if hasattr(os, "getuid") else None
-    path = Path(given) if given else Path(tempfile.gettempdir()) / f"distill-studio-{uid if uid is not None else 'user'}"
+    own = f"distill-studio-{uid if uid is not None else 'user'}"
+    path = Path(given) if given else Path(tempfile.gettempdir()) / own
     try:
         path.mkdir(mode=0o700, parents=True, exist_ok=True)
         info = path.lstat()
@@ -109,9 +113,39 @@ def launch(blocks, host: str = "127.0.0.1", port: int | None = 7860, share: bool
     limits = limits or ServerLimits.from_env()
     blocks.queue(default_concurrency_limit=2, max_size=limits.queue_size)
     _explain_full_queue(blocks)
+    threading.Thread(target=_sweep_aborted_uploads, args=(blocks, limits.stale_upload_s), name="upload-sweeper",
+                     daemon=True).start()  # fmt: skip
     return blocks.launch(server_name=host, server_port=port, share=share, css=CSS, show_error=True,
                          prevent_thread_lock=not block, footer_links=["api", "gradio", "settings"],
                          max_file_size=int(limits.max_upload_mb * 1024 * 1024))  # fmt: skip
+
+
+def sweep_aborted_uploads(folder: Path, stale_s: float) -> list[Path]:
+    """Delete the partial files of uploads that stopped arriving `stale_s` seconds ago; return them."""
+    import time
+
+    now, removed = time.time(), []
+    for path in Path(folder).glob("tmp*"):
+        try:
+            if path.is_file() and not path.is_symlink() and now - path.stat().st_mtime > stale_s:
+                path.unlink()
+                removed.append(path)
+        except OSError:
+            continue  # finished (moved into place) or removed meanwhile
+    return removed
+
+
+def _sweep_aborted_uploads(blocks, stale_s: float) -> None:
+    import time
+
+    from gradio.utils import get_upload_folder
+
+    period = max(1.0, min(60.0, stale_s / 2))
+    while True:
+        time.sleep(period)
+        if not getattr(blocks, "is_running", False):
+            return
+        sweep_aborted_uploads(Path(get_upload_folder()), stale_s)
 
 
 def _explain_full_queue(blocks) -> None:

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 from gradio_client import Client, handle_file
 
-from conftest import HANG_GUARD_S, fixture
+from conftest import HANG_GUARD_S
 from studio.apps import all_apps
 from studio.errors import InputError
 from studio.schema import App, ImageParam, Preview, Provenance, Result
@@ -169,8 +169,9 @@ def slow_page(settings, preprocessing):
     from studio.ui.gradio_app import build_page
 
     slow = Slow()
-    limits = ServerLimits(max_upload_mb=1, queue_size=2, delete_after_min=2 / 60)
-    page = build_page(slow.app, RunContext(settings=settings, preprocess=preprocessing), delete_cache=limits.delete_cache)
+    limits = ServerLimits(max_upload_mb=1, queue_size=2, delete_after_min=2 / 60, stale_upload_s=2)
+    ctx = RunContext(settings=settings, preprocess=preprocessing)
+    page = build_page(slow.app, ctx, delete_cache=limits.delete_cache)
     _, url, _ = launch(page, port=None, block=False, limits=limits)
     yield slow, url, page
     page.close()
@@ -257,24 +258,53 @@ def test_uploads_over_the_limit_are_refused(slow_page, tmp_path):
 
 
 def test_results_and_uploads_are_private_and_deleted_on_schedule(slow_page, tmp_path):
+    """STUDIO_DELETE_AFTER_MIN (2 s here): the upload and the result are gone soon after; the folder is 0700."""
     import os
     import stat
 
+    from PIL import Image
+
     _, url, _ = slow_page
+    photo = tmp_path / "private_upload.png"
+    Image.fromarray(np.full((40, 40, 3), 90, np.uint8)).save(photo)
     client = Client(url, verbose=False)
-    out = client.predict(handle_file(_photo(tmp_path)), "auto", 0, 2, api_name="/slow")[0]
+    out = client.predict(handle_file(str(photo)), "auto", 0, 2, api_name="/slow")[0]
+    assert Path(out).stat().st_size > 0  # the client got it whole before the schedule removed it
     root = Path(os.environ["GRADIO_TEMP_DIR"])
     assert stat.S_IMODE(root.stat().st_mode) & 0o077 == 0, "the upload folder is readable by other users"
+    assert stat.S_IMODE((root / "studio-results").stat().st_mode) & 0o077 == 0
     served = root / "studio-results" / Path(out).name
-    assert served.exists()
-    uploads = [p for p in root.rglob("photo.png")]
-    assert uploads
     deadline = time.monotonic() + 30
-    while (served.exists() or any(p.exists() for p in uploads)) and time.monotonic() < deadline:
+    while (served.exists() or list(root.rglob(photo.name))) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert not served.exists(), "a result outlived STUDIO_DELETE_AFTER_MIN"
-    assert not any(p.exists() for p in uploads), "an upload outlived STUDIO_DELETE_AFTER_MIN"
+    assert not list(root.rglob(photo.name)), "an upload outlived STUDIO_DELETE_AFTER_MIN"
     client.close()
+
+
+def test_an_aborted_upload_leaves_nothing_behind(slow_page):
+    """A client that stops mid-upload leaves Gradio's partial file in the upload folder; the sweeper removes it."""
+    import os
+    import socket
+
+    _, url, _ = slow_page
+    root = Path(os.environ["GRADIO_TEMP_DIR"])
+    before = set(root.glob("tmp*"))
+    host, port = url.split("//")[1].rstrip("/").split(":")
+    head = (b'--B\r\nContent-Disposition: form-data; name="files"; filename="big.jpg"\r\n'
+            b"Content-Type: image/jpeg\r\n\r\n")
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(f"POST /gradio_api/upload HTTP/1.1\r\nHost: {host}\r\nContent-Type: multipart/form-data; "
+                     "boundary=B\r\nContent-Length: 900000\r\n\r\n".encode() + head + b"\xff" * 400_000)  # fmt: skip
+        deadline = time.monotonic() + 30
+        while not set(root.glob("tmp*")) - before and time.monotonic() < deadline:
+            time.sleep(0.1)
+        partial = set(root.glob("tmp*")) - before
+    assert partial, "the upload never started"
+    deadline = time.monotonic() + 60
+    while any(p.exists() for p in partial) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not any(p.exists() for p in partial), "an aborted upload was left behind"
 
 
 @pytest.mark.parametrize("name, value", [("STUDIO_MAX_UPLOAD_MB", "abc"), ("STUDIO_QUEUE_SIZE", "-5"),

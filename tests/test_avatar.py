@@ -234,3 +234,13 @@ def test_api_takes_a_list_of_selfies_and_refuses_a_stranger():
     finally:
         client.close()
         blocks.close()
+
+
+def test_the_selfies_list_parameter():
+    from studio.schema import ImageListParam
+
+    p = ImageListParam("selfies", "More selfies", max_items=3)
+    assert p.validate(None) == () and p.validate("") == () and p.validate([]) == ()
+    assert p.validate("a.jpg") == ("a.jpg",) and p.validate(["a.jpg", None, "b.jpg"]) == ("a.jpg", "b.jpg")
+    with pytest.raises(InputError, match="at most 3 images"):
+        p.validate(["a", "b", "c", "d"])

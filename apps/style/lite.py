@@ -57,7 +57,9 @@ FACE_INK = 0.35
 TEXTURE_SHARE = 1.3
 DETAIL_BLUR = 1.0
 #: The grid `tune` searches (base contrast, detail gain), the samples it scores with, the scale of "local".
-TUNE_CONTRAST, TUNE_GRAIN, TUNE_SAMPLES = (0.55, 0.75, 1.0), (0.5, 0.9, 1.3, 1.8), 6000
+TUNE_CONTRAST, TUNE_GRAIN, TUNE_SAMPLES = (0.55, 0.75, 1.0, 1.25), (0.3, 0.6, 0.9, 1.3, 1.8), 5000
+#: The structure `tune` keeps: edge F-score (on its metric-size copy, 1 px there ≈ 2 px at 512) not below this.
+TUNE_MIN_F, TUNE_TOLERANCE = 0.5, 1.0
 CONTRAST_SCALE = 0.03
 MIN_INK = 0.0
 
@@ -273,14 +275,31 @@ def tune(canvas: Canvas, strokes: Strokes, fit: StyleFit) -> Strokes:
                                                                 canvas.guard.features))), canvas.strength)  # fmt: skip
     layers = Strokes(_resize_to(strokes.base, side), None if strokes.detail is None else _resize_to(strokes.detail, side))
     style = [f[:: max(1, len(f) // TUNE_SAMPLES)] for f in fit.texture_features]
-    scores = {}
+    colours = fit.colour_points[:: max(1, len(fit.colour_points) // TUNE_SAMPLES)]
+    photo = _resize_to(canvas.lab, side)
+    tex0 = metrics.feature_distance(metrics.lightness_features(photo[..., 0], TUNE_SAMPLES), style)
+    col0 = metrics.sliced_wasserstein(photo.reshape(-1, 3)[:: 4], colours)
+    reference = metrics.grey_edges(_grey(photo[..., 0]))
+    found = {}
     for contrast in TUNE_CONTRAST:
         for grain in TUNE_GRAIN if layers.detail is not None else (0.0,):
-            light = compose(small, layers, contrast, grain)[..., 0]
-            scores[(contrast, grain)] = metrics.feature_distance(metrics.lightness_features(light, TUNE_SAMPLES), style)
-    contrast, grain = min(scores, key=scores.get)
-    return Strokes(strokes.base, strokes.detail, contrast, grain,
-                   {"contrast": contrast, "grain": grain, "texture_distance_estimate": round(scores[contrast, grain], 3)})
+            lab = compose(small, layers, contrast, grain)
+            tex = metrics.feature_distance(metrics.lightness_features(lab[..., 0], TUNE_SAMPLES), style)
+            col = metrics.sliced_wasserstein(lab.reshape(-1, 3)[:: 4], colours)
+            f = metrics.edge_match(reference, metrics.grey_edges(_grey(lab[..., 0])), TUNE_TOLERANCE)["f"]
+            # How far each is from its goal (texture down by a quarter, colour by half): the worse one counts.
+            found[(contrast, grain)] = (max(tex / tex0 / 0.75, col / col0 / 0.5), tex, col, f)
+    # Structure first: the best score among candidates that keep the edges; if none does, the one keeping most.
+    keeping = [k for k, v in found.items() if v[3] >= TUNE_MIN_F]
+    best = min(keeping, key=lambda k: found[k][0]) if keeping else max(found, key=lambda k: found[k][3])
+    score, tex, col, f = found[best]
+    return Strokes(strokes.base, strokes.detail, *best, {"contrast": best[0], "grain": best[1],
+                   "texture_distance_estimate": round(tex, 3), "colour_distance_estimate": round(col, 3),
+                   "edge_f_estimate": round(f, 3)})  # fmt: skip
+
+
+def _grey(light: np.ndarray) -> np.ndarray:
+    return np.clip(light * 2.55 + 0.5, 0, 255).astype(np.uint8)
 
 
 def paint_high(canvas: Canvas, fit: StyleFit, seed: int = 0, check_cancelled=lambda: None,

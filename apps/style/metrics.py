@@ -65,10 +65,18 @@ def sliced_wasserstein(x: np.ndarray, y: np.ndarray) -> float:
     """SW2 between two point clouds (N×d, M×d) over fixed random directions, compared at `QUANTILES` quantiles
     (so the clouds may differ in size)."""
     d = _directions(x.shape[1])
-    q = np.linspace(0.0, 1.0, QUANTILES)
-    px = np.quantile(x @ d, q, axis=0)
-    py = np.quantile(y @ d, q, axis=0)
+    px, py = _quantiles(x @ d), _quantiles(y @ d)
     return float(np.sqrt(np.mean((px - py) ** 2)))
+
+
+def _quantiles(values: np.ndarray) -> np.ndarray:
+    """`QUANTILES` evenly spaced quantiles of each column (one sort; linear between neighbouring ranks)."""
+    ordered = np.sort(values, axis=0)
+    pos = np.linspace(0.0, len(ordered) - 1, QUANTILES)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, len(ordered) - 1)
+    frac = (pos - lo)[:, None].astype(np.float32)
+    return ordered[lo] * (1 - frac) + ordered[hi] * frac
 
 
 def colour_points(rgb: np.ndarray) -> np.ndarray:
@@ -122,22 +130,31 @@ def edges(rgb: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
         small = _resize_long(rgb, EDGE_SIDE)
     else:
         small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-    grey = cv2.GaussianBlur(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY), (0, 0), 1.0)
+    return grey_edges(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY))
+
+
+def edge_fscore(content: np.ndarray, result: np.ndarray) -> dict[str, float]:
+    """{"f": F-score, "precision", "recall"} of the result's edges against the content's, 2 px tolerance."""
+    ref = edges(content)
+    return edge_match(ref, edges(result, (ref.shape[1], ref.shape[0])))
+
+
+def grey_edges(grey: np.ndarray) -> np.ndarray:
+    """Bool Canny edges of a uint8 grey image at its own size (thresholds from its gradient percentile)."""
+    grey = cv2.GaussianBlur(grey, (0, 0), 1.0)
     gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3)
     high = max(float(np.percentile(np.hypot(gx, gy), EDGE_PERCENTILE)), 8.0)
     return cv2.Canny(grey, 0.5 * high, high, L2gradient=True) > 0
 
 
-def edge_fscore(content: np.ndarray, result: np.ndarray) -> dict[str, float]:
-    """{"f": F-score, "precision", "recall"} of the result's edges against the content's, 2 px tolerance."""
-    ref = edges(content)
-    out = edges(result, (ref.shape[1], ref.shape[0]))
+def edge_match(ref: np.ndarray, out: np.ndarray, tolerance: float = EDGE_TOLERANCE_PX) -> dict[str, float]:
+    """F-score of edge map `out` against `ref` (same size), within `tolerance` px."""
     if not ref.any() or not out.any():
         return {"f": 0.0, "precision": 0.0, "recall": 0.0}
     to_ref = cv2.distanceTransform((~ref).astype(np.uint8), cv2.DIST_L2, 3)
     to_out = cv2.distanceTransform((~out).astype(np.uint8), cv2.DIST_L2, 3)
-    precision = float((to_ref[out] <= EDGE_TOLERANCE_PX).mean())
-    recall = float((to_out[ref] <= EDGE_TOLERANCE_PX).mean())
+    precision = float((to_ref[out] <= tolerance).mean())
+    recall = float((to_out[ref] <= tolerance).mean())
     f = 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
     return {"f": f, "precision": precision, "recall": recall}

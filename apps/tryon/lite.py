@@ -148,8 +148,14 @@ def dress(rgb: np.ndarray, pose: BodyPose, person: np.ndarray, parse: GarmentPar
     hem = (warped.targets["hem_left"] + warped.targets["hem_right"]) / 2 if "hem_left" in warped.targets else None
     below = _below_line(hem, fit, (h, w), -0.02 * t) if hem is not None else np.zeros((h, w), bool)
     covered = (garment_a >= 0.5).astype(np.uint8)
-    near = cv2.distanceTransform(1 - covered, cv2.DIST_L2, 3) <= EXTEND_REACH * t
-    extend = showing & near & ~below & ~on_arms
+    reach = EXTEND_REACH * t
+    near = cv2.distanceTransform(1 - covered, cv2.DIST_L2, 3) <= reach
+    # On an arm, only the wedge between the garment's body and a sleeve (under the armpit) is the garment's gap.
+    sleeves_a = warped.footprint() - warped.torso_alpha
+    between = (cv2.distanceTransform(((warped.torso_alpha * allowed) < 0.5).astype(np.uint8), cv2.DIST_L2, 3) <= reach) \
+        & (cv2.distanceTransform(((sleeves_a * allowed) < 0.5).astype(np.uint8), cv2.DIST_L2, 3) <= reach)  # fmt: skip
+    extend = showing & near & ~below & (~on_arms | between)
+    on_arms &= ~extend
     fill = showing & ~near & ~below & ~on_arms & (occluders == 0)
     filled = np.zeros((h, w), bool)
     if extend.sum() > FILL_MIN * t * t:

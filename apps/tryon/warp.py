@@ -37,6 +37,8 @@ GRID_CELLS = 160
 SLEEVE_STATIONS = 6
 #: The sleeve strips reach this much wider than the sleeve's measured edges, in the shot and on the arm alike.
 SLEEVE_MARGIN = 0.15
+#: ...and this share of their first station's length back past the seam, into the garment's body.
+SEAM_OVERLAP = 0.3
 #: Half-width of an arm at the shoulder and at the wrist, in torso lengths (a sleeve is never narrower).
 ARM_HALF = (0.1, 0.06)
 #: Form shading of a piece over the body: its edges (across the torso or the arm) darken by this share, following
@@ -169,7 +171,7 @@ def body_correspondences(parse: GarmentParse, fit: BodyFit, category: str, cover
         g_sh = getattr(lm, f"shoulder_{side}")
         if parse.sleeves:
             # The seam sits on the outer edge of the shoulder, a little above the joint.
-            targets[f"shoulder_{side}"] = fit.shoulders[side] + e * sign * 0.1 * t - d * 0.09 * t
+            targets[f"shoulder_{side}"] = fit.shoulders[side] + e * sign * 0.09 * t - d * 0.05 * t
         else:
             # A strap keeps its place between neck and shoulder; only its height is the body's.
             p = shape(g_sh)
@@ -302,8 +304,8 @@ def _outward(d: np.ndarray, sign: float) -> np.ndarray:
 
 def sleeve_strip(frame, g_sh: np.ndarray, g_pit: np.ndarray, b_sh: np.ndarray, b_pit: np.ndarray,
                  chain: np.ndarray, s: float, torso: float) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
-    """(body points, garment points), each (SLEEVE_STATIONS + 1, 3, 2): a sleeve as a strip of quads from its
-    seam to its cuff, on its outer edge, centre line and inner edge, in the product shot and on the arm.
+    """(body points, garment points), each (SLEEVE_STATIONS + 2, 3, 2): a sleeve as a strip of quads from just
+    past its seam to its cuff, on its outer edge, centre line and inner edge, in the product shot and on the arm.
 
     In the product shot the sleeve's outer edge runs from the shoulder seam's top to the cuff's outer corner and
     its inner edge from the armpit to the cuff's inner corner. On the body the two edges start on the body's seam
@@ -340,6 +342,14 @@ def sleeve_strip(frame, g_sh: np.ndarray, g_pit: np.ndarray, b_sh: np.ndarray, b
 
     h_cuff = half_at(reach)
     outer, inner = [b_root + (b_sh - b_root) * grow], [b_root + (b_pit - b_root) * grow]
+    # An arm hanging at the side starts right under the shoulder joint, so the body's armpit point lies on the
+    # arm's middle: from just below it the inner edge runs down the arm's inner side, or the sleeve would leave a
+    # wedge of the arm (in the person's own sleeve) uncovered under the armpit.
+    d_pit = float(np.clip((b_pit - b_root) @ d1, 0.0, upper))
+    n1 = _outward(d1, sign)
+    under_pit = b_root + d1 * (d_pit + 0.02 * torso) - n1 * half_at(d_pit)
+    if reach > d_pit + 0.05 * torso and (inner[0] - under_pit) @ n1 > 0:
+        inner.append(under_pit)
     if reach > upper * 1.05:  # past the elbow: both edges bend there, on the bisector of the two segments
         d2 = (axis[2] - axis[1]) / max(float(np.hypot(*(axis[2] - axis[1]))), 1e-6)
         n = _outward(d1, sign) + _outward(d2, sign)
@@ -359,6 +369,10 @@ def sleeve_strip(frame, g_sh: np.ndarray, g_pit: np.ndarray, b_sh: np.ndarray, b
     g_out, g_in = _polyline_points(g_outer, f), _polyline_points(g_inner, f)
     body = np.stack([b_out, (b_out + b_in) / 2, b_in], axis=1)
     garment = np.stack([g_out, (g_out + g_in) / 2, g_in], axis=1)
+    # One more station a little past the seam, into the garment's body: the sleeve's soft edge then overlaps the
+    # body piece instead of the two leaving a hairline gap where their maps meet.
+    body = np.concatenate([body[:1] - (body[1:2] - body[:1]) * SEAM_OVERLAP, body])
+    garment = np.concatenate([garment[:1] - (garment[1:2] - garment[:1]) * SEAM_OVERLAP, garment])
     return body, garment
 
 
@@ -449,7 +463,7 @@ def warp_garment(parse: GarmentParse, parts: GarmentParts, fit: BodyFit, shape: 
     sleeves = {}
     s = 2 * fit.chest_half / parse.chest_width
     lm = parse.landmarks
-    triangles = strip_triangles(SLEEVE_STATIONS + 1)
+    triangles = strip_triangles(SLEEVE_STATIONS + 2)
     for side, alpha in parts.sleeves.items():
         g_sh, g_pit = getattr(lm, f"shoulder_{side}"), getattr(lm, f"armpit_{side}")
         b_sh, b_pit = targets[f"shoulder_{side}"], targets[f"armpit_{side}"]

@@ -366,7 +366,11 @@ def _batch_section(app: App, ctx: RunContext, inputs: list, names: list[str], ou
                 raise StudioError(f"Choose one or more images for '{primary.label}'.")
             folder, out = outbox.folder(), outbox.folder()
             for i, path in enumerate(paths):  # one folder of this call's uploads, their names kept
-                shutil.copyfile(path, folder / f"{i:03d}_{Path(path).name}")
+                name = Path(path).name
+                target = folder / name
+                if target.exists():  # two uploads with one name
+                    target = folder / f"{Path(name).stem}_{i}{Path(name).suffix}"
+                shutil.copyfile(path, target)
             call = Cancellable(probe)  # this batch's own cancel flag, and its caller probe
             call_ctx = call.for_call(ctx)
             events: queue.Queue = queue.Queue()

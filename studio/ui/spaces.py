@@ -40,8 +40,8 @@ from ..errors import InputError
 #: Seconds one denoising step takes with CFG on an H200 at the family's native size (README "Measured speed": SD1.5
 #: teacher 30 steps 0.87–1.02 s, SDXL 1.9–2.4 s); a step without CFG costs about half.
 STEP_SECONDS = {"sd15": 0.035, "sdxl": 0.08}
-#: Loading the recipe's weights from the Space's disk into a fresh GPU worker (estimate: SD1.5 ≈ 2.5 GB, SDXL ≈ 8 GB
-#: of fp16 weights with their adapters).
+#: Loading the recipe's weights from the Space's disk into a fresh GPU worker (estimate: SD1.5 ≈ 2.5 GB, SDXL
+#: ≈ 8 GB of fp16 weights with their adapters).
 LOAD_SECONDS = {"sd15": 15, "sdxl": 35}
 #: Headroom: a slower GPU than an H200 (a ZeroGPU slice, an A10G), several faces or crops per photo, preprocessing.
 MARGIN = 4
@@ -72,12 +72,13 @@ class SpacePlan:
         for s in self.specs:
             files.setdefault((s.repo, s.revision), [])
             files[(s.repo, s.revision)] += [f.path for f in s.files if f.path not in files[(s.repo, s.revision)]]
-        return [f"{repo} {','.join(paths)}" + (f" {rev}" if rev != "main" else "") for (repo, rev), paths in files.items()]
+        return [f"{repo} {','.join(paths)}" + (f" {rev}" if rev != "main" else "")
+                for (repo, rev), paths in files.items()]
 
 
 def plan_space(app_id: str, include_noncommercial: bool = False, extra_models: tuple[str, ...] = (),
                hardware: str | None = None) -> SpacePlan:  # fmt: skip
-    """What a Space for `app_id` preloads and why: the recipe's default models plus `extra_models`, licences checked."""
+    """What a Space for `app_id` preloads: the recipe's default models plus `extra_models`, licences checked."""
     from studio.apps import get_app
     from studio.models import load_catalog
 
@@ -223,14 +224,14 @@ def _readme(plan: SpacePlan) -> str:
     if plan.left_out:
         lines += ["Left out (non-commercial; `--include-noncommercial` adds them): "
                   + ", ".join(f"{s.id} ({s.licence.name})" for s in plan.left_out) + ".", ""]  # fmt: skip
-    lines += ["On ZeroGPU each GPU call runs in a worker process forked from the Space; the studio runs the whole call "
-              "there, its engine device thread included (see studio/ui/spaces.py). Elsewhere `@spaces.GPU` does "
+    lines += ["On ZeroGPU each GPU call runs in a worker process forked from the Space; the studio runs the whole "
+              "call there, its engine device thread included (see studio/ui/spaces.py). Elsewhere `@spaces.GPU` does "
               "nothing. Limits: `STUDIO_MAX_UPLOAD_MB`, `STUDIO_QUEUE_SIZE`, `STUDIO_DELETE_AFTER_MIN` (Space "
               "variables).", ""]  # fmt: skip
     return "\n".join(lines)
 
 
-APP_PY = '''"""Distill Studio · {title}: a Hugging Face Space written by `studio space {app_id}` (README.md says more).
+APP_PY = '''"""Distill Studio · {title}: a Hugging Face Space written by `studio space {app_id}` (see README.md).
 
 The page is the studio's own, generated from the app's schema. Calls that run a diffusion tier are wrapped in
 `@spaces.GPU`, for the seconds the {app_id} recipe needs (student {student} s, teacher {teacher} s); on hardware
