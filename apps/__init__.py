@@ -16,6 +16,7 @@ _APP_MODULES: dict[str, str] = {
     "tryon": "studio.apps.tryon.app",
     "head": "studio.apps.head.app",
     "avatar": "studio.apps.avatar.app",
+    "style": "studio.apps.style.app",
     "preprocess": "studio.apps.preprocess_inspector.app",
 }
 

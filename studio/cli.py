@@ -32,25 +32,27 @@ def _add_param_flags(parser: argparse.ArgumentParser, app, skip_images: bool = F
     """One flag per parameter. `several` (batch): a choice flag takes several values, and the batch runs each."""
     from .schema import ChoiceParam, ImageListParam, ImageParam, SliderParam, ToggleParam
 
+    def add(*flags, **kwargs):  # help text is the app's own prose: a "%" in it is a percent sign, not a format
+        return parser.add_argument(*flags, **{**kwargs, "help": kwargs["help"].replace("%", "%%")})
+
     for p in app.params:
         if skip_images and p.name in (app.primary_input, "tier"):
             continue  # `studio compare` feeds the image from --inputs and runs every tier itself
         flag = f"--{p.name.replace('_', '-')}"
         if isinstance(p, ToggleParam):
-            parser.add_argument(flag, dest=p.name, action=argparse.BooleanOptionalAction, default=None, help=p.help)
+            add(flag, dest=p.name, action=argparse.BooleanOptionalAction, default=None, help=p.help)
         elif isinstance(p, ImageParam):
-            parser.add_argument(flag, dest=p.name, metavar="IMAGE", default=None,
-                                help=f"{p.help} (required)" if p.required else p.help)  # fmt: skip
+            add(flag, dest=p.name, metavar="IMAGE", default=None,
+                help=f"{p.help} (required)" if p.required else p.help)  # fmt: skip
         elif isinstance(p, ImageListParam):
-            parser.add_argument(flag, dest=p.name, metavar="IMAGE", nargs="*", default=None,
-                                help=f"{p.help} (up to {p.max_items} files)")  # fmt: skip
+            add(flag, dest=p.name, metavar="IMAGE", nargs="*", default=None,
+                help=f"{p.help} (up to {p.max_items} files)")  # fmt: skip
         else:
             extra = f" [{p.minimum:g}–{p.maximum:g}]" if isinstance(p, SliderParam) else ""
             choices = getattr(p, "choices", None) or None
             many = {"nargs": "+"} if several and isinstance(p, ChoiceParam) else {}
-            parser.add_argument(flag, dest=p.name, default=None, choices=choices, **many,
-                                help=f"{p.help}{extra} (default {p.default})" + (" Several: each is run." if many
-                                                                                  else ""))  # fmt: skip
+            add(flag, dest=p.name, default=None, choices=choices, **many,
+                help=f"{p.help}{extra} (default {p.default})" + (" Several: each is run." if many else ""))  # fmt: skip
 
 
 def _save_rgb(path: Path, rgb) -> None:
@@ -221,11 +223,12 @@ def cmd_batch(args, app) -> int:
         return 2
     if not args.ray and (args.address or args.workers or args.gpus_per_worker):
         raise InputError("--address, --workers and --gpus-per-worker go with --ray.")
-    start = time.perf_counter()
+    start, ran = time.perf_counter(), [0]
 
     def progress(done: int, total: int, entry: dict) -> None:
         status = entry.get("error") or entry.get("output")
-        rate = done / max(time.perf_counter() - start, 1e-6)
+        ran[0] += 1  # rows run by this command (a resumed batch counts its earlier rows in `done`)
+        rate = ran[0] / max(time.perf_counter() - start, 1e-6)
         print(f"[{done}/{total}] {status}  ({rate:.2f} rows/s)", file=sys.stderr, flush=True)
 
     def say(line: str) -> None:

@@ -70,7 +70,8 @@ def test_lite_meets_the_bar_on_every_top(app, ctx, load_rgb, person):
             failures.append(f"{name}: coverage {coverage:.2f}, spill {spill:.3f}, ssim {s:.4f}, ΔE {de:.1f}, "
                             f"face changed {changed[face].mean():.3f}, painted outside region {painted.mean():.3f}")
         assert result.provenance.tier == "lite" and result.provenance.fallback_reason is None
-        assert set(result.extras) == {"garment mask", "garment landmarks", "agnostic region", "warped garment"}
+        assert set(result.extras) == {"garment mask", "garment landmarks", "agnostic region", "warped garment",
+                                      "old garment"}
         for key in ("delta_e_garment", "torso_coverage", "spill", "ssim_outside_clothing", "pose_redetected"):
             assert key in result.metrics, key
         assert ("pose_drift" in result.metrics) == (result.metrics["pose_redetected"] == 1.0)

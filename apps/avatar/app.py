@@ -178,7 +178,7 @@ APP = App(
                        help="Up to three more photos of the same person: checked to be you; the diffusion tiers "
                             "average them."),
         ChoiceParam("preset", "Preset", default="headshot", choices=tuple(PRESETS),
-                    help="; ".join(f"{p.id}: {p.help}" for p in PRESETS.values())),
+                    help="; ".join(f"{p.id}: {p.help.rstrip('.')}" for p in PRESETS.values()) + "."),
         ImageParam("background", "Background (optional)", required=False,
                    help="A photo to put behind you (headshot, LinkedIn, social, original)."),
         ImageParam("driver", "Driver (optional)", required=False, webcam=True,

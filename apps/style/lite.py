@@ -37,6 +37,8 @@ from . import metrics, texture
 from .kuwahara import kuwahara, structure
 from .palette import Palette, lab_of, rgb_of, sample_pixels, target_quantiles
 
+#: Work size (long side) of stills and of webcam frames.
+WORK_SIDE, LIVE_SIDE = 768, 256
 #: Long side of the copy of a style kept for its patch banks.
 STYLE_SIDE = 1024
 #: Detail patch side at a 512 px canvas (scaled with the canvas).
@@ -57,7 +59,7 @@ FACE_INK = 0.35
 TEXTURE_SHARE = 1.3
 DETAIL_BLUR = 1.0
 #: The grid `tune` searches (base contrast, detail gain), the samples it scores with, the scale of "local".
-TUNE_CONTRAST, TUNE_GRAIN, TUNE_SAMPLES = (0.55, 0.75, 1.0, 1.25), (0.3, 0.6, 0.9, 1.3, 1.8), 5000
+TUNE_CONTRAST, TUNE_GRAIN, TUNE_SAMPLES = (0.55, 0.75, 1.0, 1.25), (0.3, 0.8, 1.4), 5000
 #: The structure `tune` keeps: edge F-score (on its metric-size copy, 1 px there ≈ 2 px at 512) not below this.
 TUNE_MIN_F, TUNE_TOLERANCE = 0.5, 1.0
 CONTRAST_SCALE = 0.03
@@ -74,8 +76,8 @@ class StyleFit:
     lines: float = 0.0  # 0–1
     ink: np.ndarray = field(default_factory=lambda: np.zeros(3, np.float32))  # Lab
     grey: bool = False  # the style has no colour
-    colour_points: np.ndarray = field(repr=False, default=None)  # metric features, kept with the fit
-    texture_features: list = field(repr=False, default=None)
+    colour_signature: np.ndarray = field(repr=False, default=None)  # its metric signatures, kept with the fit
+    texture_signature: list = field(repr=False, default=None)
 
     def to_dict(self) -> dict:
         return {"stroke_size": round(self.stroke, 4), "ink_lines": round(self.lines, 3),
@@ -96,8 +98,8 @@ def fit_style(rgb: np.ndarray) -> StyleFit:
     chroma = np.hypot(lab[:, 1], lab[:, 2])
     return StyleFit(image=metrics._resize_long(rgb, STYLE_SIDE) if max(rgb.shape[:2]) > STYLE_SIDE else rgb,
                     quantiles=target_quantiles(lab), stroke=stroke, lines=lines, ink=dark.mean(axis=0),
-                    grey=bool(np.percentile(chroma, 95) < 4.0), colour_points=metrics.colour_points(rgb),
-                    texture_features=metrics.texture_features(rgb))  # fmt: skip
+                    grey=bool(np.percentile(chroma, 95) < 4.0), colour_signature=metrics.colour_signature(rgb),
+                    texture_signature=metrics.texture_signature(rgb))  # fmt: skip
 
 
 def detail_bank(fit: StyleFit, long_side: int) -> texture.Bank:
@@ -228,14 +230,17 @@ class Strokes:
     tuned: dict = field(default_factory=dict)  # what `tune` measured
 
 
-def brushwork(canvas: Canvas, fit: StyleFit, bank: texture.Bank | None, rings: int = 3) -> Strokes:
-    """Step 3 (fast): anisotropic Kuwahara brushwork, and the style's own detail (lighter on skin)."""
+def brushwork(canvas: Canvas, fit: StyleFit, bank: texture.Bank | None, rings: int = 3,
+              base: np.ndarray | None = None) -> Strokes:  # fmt: skip
+    """Step 3: the base — anisotropic Kuwahara brushwork (or `base`, e.g. `paint_high`'s) — and the style's own
+    detail (lighter on skin)."""
     guard, strength = canvas.guard, canvas.strength
     long_side = max(canvas.small.shape[:2])
-    radius = radius_px(fit, long_side) * (0.4 + 0.6 * strength)
-    local = radius * (1.0 - (1.0 - FACE_RADIUS) * guard.fine) * (1.0 - (1.0 - FEATURE_RADIUS) * guard.features)
-    light = np.ascontiguousarray(canvas.lab[..., 0])
-    base = kuwahara(canvas.target, local.astype(np.float32), rings=rings, orientation=structure(light))
+    if base is None:
+        radius = radius_px(fit, long_side) * (0.4 + 0.6 * strength)
+        local = radius * (1.0 - (1.0 - FACE_RADIUS) * guard.fine) * (1.0 - (1.0 - FEATURE_RADIUS) * guard.features)
+        light = np.ascontiguousarray(canvas.lab[..., 0])
+        base = kuwahara(canvas.target, local.astype(np.float32), rings=rings, orientation=structure(light))
     detail = None
     if bank is not None:
         detail = bank.transfer(canvas.target, canvas.lab)
@@ -274,18 +279,19 @@ def tune(canvas: Canvas, strokes: Strokes, fit: StyleFit) -> Strokes:
                    Protection(*(_resize_to(m, side) for m in (canvas.guard.skin, canvas.guard.fine,
                                                                 canvas.guard.features))), canvas.strength)  # fmt: skip
     layers = Strokes(_resize_to(strokes.base, side), None if strokes.detail is None else _resize_to(strokes.detail, side))
-    style = [f[:: max(1, len(f) // TUNE_SAMPLES)] for f in fit.texture_features]
-    colours = fit.colour_points[:: max(1, len(fit.colour_points) // TUNE_SAMPLES)]
     photo = _resize_to(canvas.lab, side)
-    tex0 = metrics.feature_distance(metrics.lightness_features(photo[..., 0], TUNE_SAMPLES), style)
-    col0 = metrics.sliced_wasserstein(photo.reshape(-1, 3)[:: 4], colours)
+    tex0 = metrics.signatures_distance(metrics.texture_signatures(photo[..., 0], TUNE_SAMPLES), fit.texture_signature)
+    col0 = metrics.signature_distance(metrics.signature(metrics.colour_points(photo, TUNE_SAMPLES, lab=True)),
+                                      fit.colour_signature)  # fmt: skip
     reference = metrics.grey_edges(_grey(photo[..., 0]))
     found = {}
     for contrast in TUNE_CONTRAST:
         for grain in TUNE_GRAIN if layers.detail is not None else (0.0,):
             lab = compose(small, layers, contrast, grain)
-            tex = metrics.feature_distance(metrics.lightness_features(lab[..., 0], TUNE_SAMPLES), style)
-            col = metrics.sliced_wasserstein(lab.reshape(-1, 3)[:: 4], colours)
+            tex = metrics.signatures_distance(metrics.texture_signatures(lab[..., 0], TUNE_SAMPLES),
+                                              fit.texture_signature)  # fmt: skip
+            col = metrics.signature_distance(metrics.signature(metrics.colour_points(lab, TUNE_SAMPLES, lab=True)),
+                                             fit.colour_signature)  # fmt: skip
             f = metrics.edge_match(reference, metrics.grey_edges(_grey(lab[..., 0])), TUNE_TOLERANCE)["f"]
             # How far each is from its goal (texture down by a quarter, colour by half): the worse one counts.
             found[(contrast, grain)] = (max(tex / tex0 / 0.75, col / col0 / 0.5), tex, col, f)
@@ -302,10 +308,10 @@ def _grey(light: np.ndarray) -> np.ndarray:
     return np.clip(light * 2.55 + 0.5, 0, 255).astype(np.uint8)
 
 
-def paint_high(canvas: Canvas, fit: StyleFit, seed: int = 0, check_cancelled=lambda: None,
-               progress=lambda done, total: None) -> np.ndarray:  # fmt: skip
-    """Step 3 (still, high quality): the photo rebuilt from the style's patches (patches.py), faces and the
-    photo's edges fused back in. Lab at the canvas's work size."""
+def paint_high(canvas: Canvas, fit: StyleFit, seed: int = 0):
+    """Step 3 (still, high quality), a generator: yields (done, total, Lab preview) while the photo is rebuilt from
+    the style's patches (patches.py), and returns the painted base (Lab, work size). Faces and the photo's edges are
+    fused back in; faces then keep the protected palette photo (reassembled patches would blur features)."""
     from . import patches
 
     side = min(patches.SYNTH_SIDE, max(canvas.small.shape[:2]))
@@ -318,10 +324,11 @@ def paint_high(canvas: Canvas, fit: StyleFit, seed: int = 0, check_cancelled=lam
     fusion = (patches.FUSION_FLOOR + patches.FUSION_EDGES * edges + patches.FUSION_FACES * skin) / max(
         canvas.strength, 0.05)
     style = lab_of(metrics._resize_long(fit.image, side))
-    q = fit.quantiles[0]  # identity rotation: plain Lab quantiles of the style
-    synth = patches.synthesize(target, style, fusion.astype(np.float32), q, seed, check_cancelled, progress)
+    synth = target
+    for done, total, synth in patches.synthesize(target, style, fusion.astype(np.float32), fit.quantiles[0], seed):
+        yield done, total, synth
     synth = cv2.resize(synth, canvas.small.shape[1::-1], interpolation=cv2.INTER_CUBIC)
-    keep = (canvas.guard.fine * 0.8)[..., None]  # faces: the protected palette photo, not reassembled patches
+    keep = (canvas.guard.fine * 0.8)[..., None]
     return synth * (1.0 - keep) + canvas.target * keep
 
 
@@ -343,14 +350,67 @@ def finish(canvas: Canvas, painted: np.ndarray, fit: StyleFit) -> np.ndarray:
     return (out * (1.0 - weight[..., None]) + ink_rgb * weight[..., None] + 0.5).astype(np.uint8)
 
 
+def render(rgb: np.ndarray, fit: StyleFit, palette: Palette, bank, strength: float, faces: list,
+           person: np.ndarray | None = None, quality: str = "standard", seed: int = 0):  # fmt: skip
+    """A still, as a generator: yields (step, total, label, RGB preview) and returns (RGB result, details).
+
+    `quality` "standard": Kuwahara brushwork (~1 s for 1 MP); "high": the photo rebuilt from the style's patches
+    first (seconds). Both add the style's detail at the gains `tune` picks, and ink."""
+    total = 3 if quality == "standard" else 3 + patches_total()
+    canvas = prepare(rgb, palette, strength, faces, WORK_SIDE, person)
+    yield 1, total, "palette", _preview(canvas, canvas.target)
+    base = None
+    if quality == "high":
+        gen = paint_high(canvas, fit, seed)
+        while True:
+            try:
+                done, steps, lab = next(gen)
+            except StopIteration as stop:
+                base = stop.value
+                break
+            yield 1 + done, total, f"patch synthesis {done}/{steps}", _preview(canvas, lab)
+    strokes = tune(canvas, brushwork(canvas, fit, bank, base=base), fit)
+    painted = compose(canvas, strokes)
+    yield total - 1, total, "brushwork", _preview(canvas, painted)
+    out = finish(canvas, painted, fit)
+    details = {"work_size": list(canvas.small.shape[1::-1]), "kuwahara_radius_px": None if base is not None else
+               round(radius_px(fit, max(canvas.small.shape[:2])) * (0.4 + 0.6 * strength), 2), **strokes.tuned}
+    return out, details
+
+
+def patches_total() -> int:
+    from .patches import LEVELS
+
+    return sum(len(sizes) * iters for _, sizes, iters in LEVELS)
+
+
+def _preview(canvas: Canvas, lab: np.ndarray) -> np.ndarray:
+    out = rgb_of(lab)
+    return cv2.resize(out, canvas.rgb.shape[1::-1], interpolation=cv2.INTER_LINEAR)
+
+
 def stylize(rgb: np.ndarray, fit: StyleFit, palette: Palette, strength: float, faces: list, bank=None,
-            work_side: int = 768, rings: int = 3, person: np.ndarray | None = None) -> np.ndarray:  # fmt: skip
-    """The whole fast chain: the photo in the style (RGB uint8, the photo's size). Strength 0 returns the photo."""
+            person: np.ndarray | None = None, quality: str = "standard") -> np.ndarray:  # fmt: skip
+    """The whole chain without previews: the photo in the style (RGB uint8, its size). Strength 0 returns it."""
     if strength <= 0:
         return rgb.copy()
-    canvas = prepare(rgb, palette, strength, faces, work_side, person)
-    strokes = tune(canvas, brushwork(canvas, fit, bank, rings), fit)
-    return finish(canvas, compose(canvas, strokes), fit)
+    gen = render(rgb, fit, palette, bank, strength, faces, person, quality)
+    while True:
+        try:
+            next(gen)
+        except StopIteration as stop:
+            return stop.value[0]
+
+
+def live_frame(rgb: np.ndarray, fit: StyleFit, palette: Palette, bank, strength: float, faces: list,
+               gains: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:  # fmt: skip
+    """One webcam frame: the fast chain at `LIVE_SIDE`, 19-sample Kuwahara, the gains `tune` chose for this
+    stream's first frame, ink at full size."""
+    if strength <= 0:
+        return rgb
+    canvas = prepare(rgb, palette, strength, faces, LIVE_SIDE)
+    strokes = brushwork(canvas, fit, bank, rings=2)
+    return finish(canvas, compose(canvas, strokes, *gains), fit)
 
 
 def _resize_to(image: np.ndarray, side: int) -> np.ndarray:

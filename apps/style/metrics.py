@@ -4,16 +4,17 @@
   in Lab units (about ΔE76). Pitié's iterative distribution transfer, which the lite tier uses, minimises
   exactly this (Heitz et al., CVPR 2021, arXiv 2006.07229), so one algorithm gives transfer and metric.
 * `texture_distance(a, b)` — sliced Wasserstein distance between the distributions of responses to a fixed bank
-  of random zero-mean filters (+ ReLU) on the luminance, at two scales. Random shallow filter banks are good
-  texture models (Ustyuzhaninov et al., arXiv 1606.00021). Zero-mean filters on L only: the mean brightness and
-  the colours are the colour metric's business, so this one measures strokes, grain, contrast and lines.
-* `edge_fscore(content, result)` — the structure kept: Canny edges of both at a common size, precision and
-  recall within a 2 px tolerance, F = 2PR/(P+R). Thresholds are each image's own gradient percentiles, so a
-  result with a different palette (darker, lower contrast) is judged on where its edges are, not how strong.
+  of 32 random zero-mean 7×7 filters (+ ReLU) on the lightness, at two scales, ×100. Random shallow filter banks
+  are good texture models (Ustyuzhaninov et al., arXiv 1606.00021). Zero-mean filters on L only: the mean
+  brightness and the colours are the colour metric's business, so this one sees strokes, grain, contrast, lines.
+* `edge_fscore(content, result)` — the structure kept: Canny edges of both at a common size (long side 512),
+  precision and recall within 2 px, F = 2PR/(P+R). Thresholds are each image's own gradient percentiles, so a
+  result with another palette (darker, lower contrast) is judged on where its edges are, not how strong.
 
-Every function takes RGB uint8 images of any size; each resizes to its own fixed working size so the numbers
-do not depend on the photo's resolution. The random draws have fixed seeds: the same pair of images always
-gives the same number.
+Both distances compare *signatures*: each image's values projected on 64 fixed random directions, summarised by
+256 quantiles per direction. A style's signatures are computed once (the lite tier keeps them with its fit), so
+scoring a result costs one image's worth of work. Every random draw has a fixed seed: the same pair of images
+always gives the same number. Images are RGB uint8 of any size; each metric resizes to its own working size.
 """
 
 from __future__ import annotations
@@ -50,44 +51,57 @@ def _lab(rgb: np.ndarray) -> np.ndarray:
 
 
 @functools.cache
-def _directions(dim: int, n: int = PROJECTIONS, seed: int = 0) -> np.ndarray:
-    d = np.random.default_rng(seed).standard_normal((dim, n)).astype(np.float32)
+def _directions(dim: int) -> np.ndarray:
+    d = np.random.default_rng(0).standard_normal((dim, PROJECTIONS)).astype(np.float32)
     return d / np.linalg.norm(d, axis=0, keepdims=True)
 
 
-def _sample(points: np.ndarray, n: int = SAMPLES, seed: int = 1) -> np.ndarray:
-    if len(points) <= n:
-        return points
-    return points[np.random.default_rng(seed).choice(len(points), n, replace=False)]
+def _positions(count: int, n: int, seed: int) -> np.ndarray:
+    if count <= n:
+        return np.arange(count)
+    return np.sort(np.random.default_rng(seed).choice(count, n, replace=False))
+
+
+# --------------------------------------------------------------------------------------------- signatures
+def signature(points: np.ndarray) -> np.ndarray:
+    """(PROJECTIONS, QUANTILES) quantiles of a point cloud (N×d) along the fixed random directions."""
+    projected = np.ascontiguousarray((points @ _directions(points.shape[1])).T)  # rows: one direction each
+    projected.sort(axis=1)
+    pos = np.linspace(0.0, projected.shape[1] - 1, QUANTILES)
+    lo = np.floor(pos).astype(np.int64)
+    hi = np.minimum(lo + 1, projected.shape[1] - 1)
+    frac = (pos - lo).astype(np.float32)
+    return projected[:, lo] * (1 - frac) + projected[:, hi] * frac
+
+
+def signature_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """SW2 between the clouds two signatures summarise."""
+    return float(np.sqrt(np.mean((a - b) ** 2)))
 
 
 def sliced_wasserstein(x: np.ndarray, y: np.ndarray) -> float:
-    """SW2 between two point clouds (N×d, M×d) over fixed random directions, compared at `QUANTILES` quantiles
-    (so the clouds may differ in size)."""
-    d = _directions(x.shape[1])
-    px, py = _quantiles(x @ d), _quantiles(y @ d)
-    return float(np.sqrt(np.mean((px - py) ** 2)))
+    """SW2 between two point clouds (N×d, M×d; they may differ in size)."""
+    return signature_distance(signature(x), signature(y))
 
 
-def _quantiles(values: np.ndarray) -> np.ndarray:
-    """`QUANTILES` evenly spaced quantiles of each column (one sort; linear between neighbouring ranks)."""
-    ordered = np.sort(values, axis=0)
-    pos = np.linspace(0.0, len(ordered) - 1, QUANTILES)
-    lo = np.floor(pos).astype(np.int64)
-    hi = np.minimum(lo + 1, len(ordered) - 1)
-    frac = (pos - lo)[:, None].astype(np.float32)
-    return ordered[lo] * (1 - frac) + ordered[hi] * frac
+# --------------------------------------------------------------------------------------------- colour
+def colour_points(lab_or_rgb: np.ndarray, samples: int = SAMPLES, lab: bool = False) -> np.ndarray:
+    """Sampled Lab pixels of an image at the metric size (`lab=True`: the image is Lab float already, any size)."""
+    image = _resize_long(lab_or_rgb, METRIC_SIDE)
+    points = (image if lab else _lab(image)).reshape(-1, 3)
+    return points[_positions(len(points), samples, 1)]
 
 
-def colour_points(rgb: np.ndarray) -> np.ndarray:
-    return _sample(_lab(_resize_long(rgb, METRIC_SIDE)).reshape(-1, 3))
+def colour_signature(rgb: np.ndarray) -> np.ndarray:
+    return signature(colour_points(rgb))
 
 
-def colour_distance(a: np.ndarray, b: np.ndarray) -> float:
+def colour_distance(a: np.ndarray, b: np.ndarray, b_signature: np.ndarray | None = None) -> float:
     """Sliced Wasserstein distance of the Lab colour distributions of two images (Lab units)."""
-    return sliced_wasserstein(colour_points(a), colour_points(b))
+    return signature_distance(colour_signature(a), colour_signature(b) if b_signature is None else b_signature)
 
 
+# --------------------------------------------------------------------------------------------- texture
 @functools.cache
 def _filter_bank() -> np.ndarray:
     f = np.random.default_rng(7).standard_normal((FILTERS, FILTER_SIZE, FILTER_SIZE)).astype(np.float32)
@@ -95,57 +109,53 @@ def _filter_bank() -> np.ndarray:
     return f / np.linalg.norm(f, axis=(1, 2), keepdims=True)
 
 
-def lightness_features(light: np.ndarray, samples: int = SAMPLES) -> list[np.ndarray]:
-    """Sampled filter-bank responses (N×32) of a lightness image (L, 0–100, already at the metric size) and of
-    its half-size copy."""
+def texture_signatures(light: np.ndarray, samples: int = SAMPLES) -> list[np.ndarray]:
+    """Signatures of the filter-bank responses of a lightness image (L, 0–100, at the metric size) and of its
+    half-size copy."""
     lum = np.asarray(light, np.float32) / 100.0
     out = []
+    m = FILTER_SIZE // 2  # borders are reflections, not texture
     for level in range(2):
         if level:
             lum = cv2.pyrDown(lum)
-        responses = np.stack([cv2.filter2D(lum, -1, k, borderType=cv2.BORDER_REFLECT) for k in _filter_bank()], -1)
-        m = FILTER_SIZE // 2  # borders are reflections, not texture
-        out.append(_sample(np.maximum(responses[m:-m, m:-m], 0.0).reshape(-1, FILTERS), samples, seed=2 + level))
+        h, w = lum.shape
+        pick = _positions((h - 2 * m) * (w - 2 * m), samples, 2 + level)
+        ys, xs = np.divmod(pick, w - 2 * m)
+        features = np.empty((len(pick), FILTERS), np.float32)
+        for k, kernel in enumerate(_filter_bank()):
+            features[:, k] = cv2.filter2D(lum, -1, kernel, borderType=cv2.BORDER_REFLECT)[ys + m, xs + m]
+        out.append(signature(np.maximum(features, 0.0)))
     return out
 
 
-def texture_features(rgb: np.ndarray) -> list[np.ndarray]:
-    """`lightness_features` of an RGB image at the metric size."""
-    return lightness_features(_lab(_resize_long(rgb, METRIC_SIDE))[..., 0])
+def texture_signature(rgb: np.ndarray) -> list[np.ndarray]:
+    return texture_signatures(_lab(_resize_long(rgb, METRIC_SIDE))[..., 0])
 
 
-def feature_distance(fa: list[np.ndarray], fb: list[np.ndarray]) -> float:
-    """Mean over the two scales of the sliced Wasserstein distance between two feature sets (×100)."""
-    return 100.0 * float(np.mean([sliced_wasserstein(x, y) for x, y in zip(fa, fb)]))
+def signatures_distance(a: list[np.ndarray], b: list[np.ndarray]) -> float:
+    """Texture distance between two `texture_signatures` (mean over the scales, ×100)."""
+    return 100.0 * float(np.mean([signature_distance(x, y) for x, y in zip(a, b)]))
 
 
-def texture_distance(a: np.ndarray, b: np.ndarray, b_features: list[np.ndarray] | None = None) -> float:
-    """Texture distance between two RGB images (see the module docstring)."""
-    return feature_distance(texture_features(a), b_features or texture_features(b))
+def texture_distance(a: np.ndarray, b: np.ndarray | None, b_signature: list[np.ndarray] | None = None) -> float:
+    """Texture distance between two RGB images (or an image and a precomputed `texture_signature`)."""
+    return signatures_distance(texture_signature(a), texture_signature(b) if b_signature is None else b_signature)
 
 
-def edges(rgb: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
-    """Bool Canny edges of the luminance at `size` (w, h; default: long side `EDGE_SIDE`)."""
-    if size is None:
-        small = _resize_long(rgb, EDGE_SIDE)
-    else:
-        small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
-    return grey_edges(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY))
-
-
-def edge_fscore(content: np.ndarray, result: np.ndarray) -> dict[str, float]:
-    """{"f": F-score, "precision", "recall"} of the result's edges against the content's, 2 px tolerance."""
-    ref = edges(content)
-    return edge_match(ref, edges(result, (ref.shape[1], ref.shape[0])))
-
-
+# --------------------------------------------------------------------------------------------- structure
 def grey_edges(grey: np.ndarray) -> np.ndarray:
     """Bool Canny edges of a uint8 grey image at its own size (thresholds from its gradient percentile)."""
     grey = cv2.GaussianBlur(grey, (0, 0), 1.0)
     gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3)
-    high = max(float(np.percentile(np.hypot(gx, gy), EDGE_PERCENTILE)), 8.0)
+    high = max(float(np.percentile(cv2.magnitude(gx, gy), EDGE_PERCENTILE)), 8.0)
     return cv2.Canny(grey, 0.5 * high, high, L2gradient=True) > 0
+
+
+def edges(rgb: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
+    """Bool Canny edges of the image at `size` (w, h; default: long side `EDGE_SIDE`)."""
+    small = _resize_long(rgb, EDGE_SIDE) if size is None else cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    return grey_edges(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY))
 
 
 def edge_match(ref: np.ndarray, out: np.ndarray, tolerance: float = EDGE_TOLERANCE_PX) -> dict[str, float]:
@@ -158,3 +168,9 @@ def edge_match(ref: np.ndarray, out: np.ndarray, tolerance: float = EDGE_TOLERAN
     recall = float((to_out[ref] <= tolerance).mean())
     f = 0.0 if precision + recall == 0 else 2 * precision * recall / (precision + recall)
     return {"f": f, "precision": precision, "recall": recall}
+
+
+def edge_fscore(content: np.ndarray, result: np.ndarray) -> dict[str, float]:
+    """{"f": F-score, "precision", "recall"} of the result's edges against the content's, 2 px tolerance."""
+    ref = edges(content)
+    return edge_match(ref, edges(result, (ref.shape[1], ref.shape[0])))

@@ -138,8 +138,9 @@ def _match_histograms(x: np.ndarray, target_q: np.ndarray) -> np.ndarray:
 
 
 def synthesize(content_lab: np.ndarray, style_lab: np.ndarray, fusion: np.ndarray, style_quantiles: np.ndarray,
-               seed: int = 0, check_cancelled=lambda: None, progress=lambda done, total: None) -> np.ndarray:  # fmt: skip
-    """The photo rebuilt from the style's patches (Lab float32, `content_lab`'s size, which should be SYNTH_SIDE).
+               seed: int = 0):  # fmt: skip
+    """Generator: yields (done, total, X) after every iteration, X the photo being rebuilt from the style's patches
+    (Lab float32 at the current level's size); the last X is the result, at `content_lab`'s size.
 
     Args:
         content_lab: the photo in the style's palette (the fusion target C).
@@ -169,11 +170,11 @@ def synthesize(content_lab: np.ndarray, style_lab: np.ndarray, fusion: np.ndarra
                 continue
             bank = build_bank(s, n, seed)
             for _ in range(iters):
-                check_cancelled()
                 x = _step(x, bank, gap)
                 x = (x + f * c) / (1.0 + f)
                 x = _match_histograms(x, style_quantiles)
                 x = cv2.ximgproc.dtFilter(x, x, sigmaSpatial=max(2.0, n / 3), sigmaColor=6.0)
                 done += 1
-                progress(done, total)
-    return x
+                yield done, total, x
+    if done < total:  # a tiny image skipped some patch sizes: still end on the full-size result
+        yield total, total, x

@@ -28,6 +28,9 @@ import numpy as np
 DIRECTION_WEIGHT = 12.0
 #: Weight of the activity key (a busy part of the photo takes busy strokes, a flat sky the style's calm areas).
 ACTIVITY_WEIGHT = 30.0
+#: The detail is the style minus its Gaussian blur at this share of the patch side: brush marks and grain, not
+#: the outlines of its large shapes (those would land at random places).
+DETAIL_SIGMA = 0.5
 #: Candidates per cell; one is drawn (fixed seed) so a uniform region gets varied patches.
 CANDIDATES = 6
 
@@ -110,7 +113,7 @@ def build_bank(style_lab: np.ndarray, patch: int, max_patches: int = 30_000) -> 
     from scipy.spatial import cKDTree
 
     p, hop = patch, max(1, patch // 2)
-    base = cv2.GaussianBlur(style_lab, (0, 0), p / 2)
+    base = cv2.GaussianBlur(style_lab, (0, 0), DETAIL_SIGMA * p)
     detail = style_lab - base
     h, w = style_lab.shape[:2]
     rows, cols = np.arange(0, h - p + 1, hop), np.arange(0, w - p + 1, hop)

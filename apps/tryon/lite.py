@@ -31,7 +31,7 @@ SHADING_STRENGTH = 0.8
 #: (fewer are a rim of a pixel or two, not worth a fill).
 FILL_MIN = 0.002
 #: Inpainting runs at the scale where the torso is this many pixels long (it is smooth fill, not detail).
-INPAINT_TORSO_PX = 120
+INPAINT_TORSO_PX = 64
 #: Old clothes showing within this distance (torso lengths) of the new garment, above its hem and off the arms,
 #: are a gap in the garment's cut (a wider body, an armhole) and are closed by extending the garment.
 EXTEND_REACH = 0.08
@@ -77,6 +77,9 @@ def dress(rgb: np.ndarray, pose: BodyPose, person: np.ndarray, parse: GarmentPar
     looked[person <= 0.5] = 0
     skin = skin_mask(rgb, pose, fit, looked)  # once, wherever clothes are looked at
     arms, hands = arm_occluders(rgb, pose, fit, person)
+    # Above the armpits an arm is inside the garment's shoulder and sleeve, never in front of its body.
+    pits = (fit.armpit("left") + fit.armpit("right")) / 2
+    arms[~_below_line(pits, fit, (h, w), 0.05 * t)] = 0
     head = head_mask(rgb, pose, fit)
     old = old_garment_mask(rgb, pose, fit, person, region, skin, head) > 0
     cover_to = old_bottom(old & ~(hands > 0), fit) if category == "upper" else None
@@ -87,14 +90,18 @@ def dress(rgb: np.ndarray, pose: BodyPose, person: np.ndarray, parse: GarmentPar
                      f"{warped.lengthened / t:.0%} of the torso length to cover it.")  # fmt: skip
 
     margin = max(1, round(SPILL_MARGIN * t))
-    inside = cv2.dilate((person > 0.5).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE,
-                        (2 * margin + 1, 2 * margin + 1)))  # fmt: skip
-    allowed = _soft(inside, 1.0)
+    footprint = warped.footprint()
+    allowed = np.zeros((h, w), np.float32)
+    near = _box_of(footprint > 0.0, 2 * margin + 4)  # the person mask grown by the margin, where it matters
+    if near is not None:
+        inside = cv2.dilate((person[near] > 0.5).astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE,
+                            (2 * margin + 1, 2 * margin + 1)))  # fmt: skip
+        allowed[near] = _soft(inside, 1.0)
     shade_region = np.maximum(region, (warped.torso_alpha > 0.5).astype(np.uint8) * 255)
     shade_region[(person <= 0.5) | (skin > 0)] = 0  # the neck's skin is not a fold of the clothes
     shade = 1.0 + SHADING_STRENGTH * (shading(rgb, shade_region, t) - 1.0)
 
-    under = warped.footprint() * allowed
+    under = footprint * allowed
     # Composite only inside the box the garment touches: the rest of the frame is the input, unchanged.
     ys, xs = np.nonzero(under > 0.0)
     if ys.size == 0:
@@ -139,25 +146,46 @@ def dress(rgb: np.ndarray, pose: BodyPose, person: np.ndarray, parse: GarmentPar
     garment_a = np.zeros((h, w), np.float32)
     garment_a[b] = garment_box
 
-    # What still shows of the person's own clothes where the new garment goes. A gap beside the garment (a body
-    # wider than the garment's cut, an armhole between body and sleeve) is closed by extending the garment into
-    # it; straps or a wider cut further out are filled in from what surrounds them; what hangs below the hem
-    # (beyond the lengthening) and long sleeves on the arms stay, and the result says so.
+    filled = np.zeros((h, w), bool)
+    work = _box_of(old | (garment_a > 0.05), int(EXTEND_REACH * t) + 4)
+    if work is not None:
+        image[work], filled[work], more = _hide_old_garment(
+            image[work], old[work], garment_a[work], warped, allowed[work], arms[work], hands[work], head[work],
+            occluders[work], fit, t, (work[1].start, work[0].start))  # fmt: skip
+        notes += more
+    return Dressed(image=image, garment_alpha=garment_a, garment_under=under, warped=warped, fit=fit, region=region,
+                   occluders=occluders, on_top=on_top, old_garment=old, filled=filled, notes=notes)  # fmt: skip
+
+
+def _hide_old_garment(image, old, garment_a, warped: Warped, allowed, arms, hands, head, occluders, fit: BodyFit,
+                      t: float, origin) -> tuple[np.ndarray, np.ndarray, list[str]]:  # fmt: skip
+    """What still shows of the person's own clothes where the new garment goes, and what is done about it, in one
+    box of the image (`origin`: its top-left corner; every array is that box). A gap beside the garment (a body
+    wider than its cut, the armhole between body and sleeve) is closed by extending the garment into it; straps
+    or a wider cut further out are filled in from what surrounds them; what hangs below the hem (beyond the
+    lengthening) and long sleeves on the arms stay, and the result says so. Returns (image, filled, notes)."""
+    notes: list[str] = []
+    box = (slice(origin[1], origin[1] + image.shape[0]), slice(origin[0], origin[0] + image.shape[1]))
     showing = old & (garment_a < 0.5) & (hands == 0) & (head == 0)
     on_arms = showing & (cv2.dilate(arms, np.ones((5, 5), np.uint8)) > 0)  # a bare arm's outline, a sleeve's capsule
-    hem = (warped.targets["hem_left"] + warped.targets["hem_right"]) / 2 if "hem_left" in warped.targets else None
-    below = _below_line(hem, fit, (h, w), -0.02 * t) if hem is not None else np.zeros((h, w), bool)
+    below = np.zeros(old.shape, bool)
+    if "hem_left" in warped.targets:
+        hem = (warped.targets["hem_left"] + warped.targets["hem_right"]) / 2 - np.asarray(origin, np.float64)
+        below = _below_line(hem, fit, old.shape, -0.02 * t)
     covered = (garment_a >= 0.5).astype(np.uint8)
     reach = EXTEND_REACH * t
-    near = cv2.distanceTransform(1 - covered, cv2.DIST_L2, 3) <= reach
+
+    def within(mask):  # pixels within `reach` of a mask
+        return cv2.distanceTransform((~mask).astype(np.uint8), cv2.DIST_L2, 3) <= reach
+
+    near = within(covered > 0)
     # On an arm, only the wedge between the garment's body and a sleeve (under the armpit) is the garment's gap.
-    sleeves_a = warped.footprint() - warped.torso_alpha
-    between = (cv2.distanceTransform(((warped.torso_alpha * allowed) < 0.5).astype(np.uint8), cv2.DIST_L2, 3) <= reach) \
-        & (cv2.distanceTransform(((sleeves_a * allowed) < 0.5).astype(np.uint8), cv2.DIST_L2, 3) <= reach)  # fmt: skip
+    torso_a = warped.torso_alpha[box] * allowed
+    between = within(torso_a >= 0.5) & within((warped.footprint()[box] * allowed - torso_a) >= 0.5)
     extend = showing & near & ~below & (~on_arms | between)
     on_arms &= ~extend
     fill = showing & ~near & ~below & ~on_arms & (occluders == 0)
-    filled = np.zeros((h, w), bool)
+    filled = np.zeros(old.shape, bool)
     if extend.sum() > FILL_MIN * t * t:
         image = _blend(image, _inpaint(image, extend, covered == 0, t), extend)  # from the garment only
         filled |= extend
@@ -173,14 +201,22 @@ def dress(rgb: np.ndarray, pose: BodyPose, person: np.ndarray, parse: GarmentPar
     if on_arms.sum() > FILL_MIN * t * t:
         notes.append("The person's own sleeves show below the garment's shorter sleeves: the lite tier does not paint "
                      "bare arms. The diffusion tiers redraw the arms.")  # fmt: skip
-    return Dressed(image=image, garment_alpha=garment_a, garment_under=under, warped=warped, fit=fit, region=region,
-                   occluders=occluders, on_top=on_top, old_garment=old, filled=filled, notes=notes)  # fmt: skip
+    return image, filled, notes
+
+
+def _box_of(mask: np.ndarray, pad: int) -> tuple[slice, slice] | None:
+    x, y, bw, bh = cv2.boundingRect(mask.astype(np.uint8))
+    if bw == 0:
+        return None
+    h, w = mask.shape
+    return slice(max(0, y - pad), min(h, y + bh + pad)), slice(max(0, x - pad), min(w, x + bw + pad))
 
 
 def old_bottom(old: np.ndarray, fit: BodyFit) -> float | None:
     """How far down the torso axis (px from the shoulders' midpoint) the person's own top reaches in the middle of
     the body (its hem), or None when nothing of it was found there."""
-    ys, xs = np.nonzero(old)
+    ys, xs = np.nonzero(old[::2, ::2])  # (every other pixel: a percentile needs no more)
+    ys, xs = ys * 2, xs * 2
     if ys.size < 20:
         return None
     mid = (fit.shoulders["left"] + fit.shoulders["right"]) / 2
@@ -229,8 +265,15 @@ def _inpaint(image: np.ndarray, hole: np.ndarray, not_sources: np.ndarray, torso
     f = min(1.0, INPAINT_TORSO_PX / max(torso, 1.0))
     size = (max(4, round((x1 - x0) * f)), max(4, round((y1 - y0) * f)))
     small = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
-    unknown = ((hole | not_sources)[y0:y1, x0:x1]).astype(np.uint8) * 255
-    small_m = (cv2.resize(unknown, size, interpolation=cv2.INTER_AREA) > 0).astype(np.uint8)
+    # Only what lies around the hole matters to its fill: farther pixels stay known, however they look, so the
+    # inpainting does not fill the whole background as well.
+    def shrink(m):
+        return cv2.resize(m[y0:y1, x0:x1].astype(np.uint8) * 255, size, interpolation=cv2.INTER_AREA) > 0
+
+    hole_s = shrink(hole)
+    r = max(1, round(pad * f))
+    band = cv2.dilate(hole_s.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
+    small_m = (hole_s | (shrink(not_sources) & (band > 0))).astype(np.uint8)
     fill = cv2.resize(cv2.inpaint(small, small_m, 3, cv2.INPAINT_TELEA), (x1 - x0, y1 - y0),
                       interpolation=cv2.INTER_LINEAR)  # fmt: skip
     out = image.copy()

@@ -64,7 +64,8 @@ def tps_fit(src: np.ndarray, dst: np.ndarray, smooth: float = 0.0) -> tuple[np.n
     A[:n, :n], A[:n, n:], A[n:, :n] = K, P, P.T
     b = np.zeros((n + 3, 2))
     b[:n] = dst
-    coef = np.linalg.solve(A, b)
+    # OpenCV's LU for a system this small: LAPACK's threaded solve spends longer starting threads than solving.
+    _, coef = cv2.solve(A, b, flags=cv2.DECOMP_LU)
     return s, np.concatenate([coef, [[scale, scale]]])
 
 

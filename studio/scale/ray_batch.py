@@ -35,8 +35,8 @@ class RowWorker:
     pickled; its functions by reference, so the actor imports the app's own module."""
 
     def __init__(self, app, out_dir: str, device: str | None):
-        from studio.context import make_context
-        from studio.native_logs import filter_native_stderr
+        from ..context import make_context
+        from ..native_logs import filter_native_stderr
 
         filter_native_stderr()  # MediaPipe's start-up chatter would be forwarded to the driver's terminal
         self.app = app

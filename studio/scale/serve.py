@@ -174,9 +174,22 @@ def serve_app(app, *, address: str | None = None, host: str = "127.0.0.1", port:
                      f"http://{host}:{port}/{app.id}\n  parameters: curl http://{host}:{port}/{app.id}\n"
                      f"  a call:     curl -F {first}=@photo.jpg http://{host}:{port}/{app.id}\n"
                      "Ctrl-C stops it.")  # fmt: skip
+            _stop_on_sigterm()
             while True:
                 time.sleep(1)
         except KeyboardInterrupt:
             return 0
         finally:
             serve.shutdown()
+
+
+def _stop_on_sigterm() -> None:
+    """SIGTERM (docker stop, systemd, kill) stops the server as Ctrl-C does: Serve and a local Ray shut down cleanly."""
+    import signal
+    import threading
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, interrupt)
