@@ -117,6 +117,7 @@ class LiveStudent:
         self.error: str | None = None
         self.info: dict = {}
         self._lock = threading.Lock()  # one frame in flight per stream
+        self._count = threading.Lock()  # the counters, bumped from the webcam's handler threads
         self._prepared = threading.Event()
         self._started = False
 
@@ -149,7 +150,7 @@ class LiveStudent:
         """This frame through the student, or the last result if the device is busy (never queued)."""
         from .engine.engine import device_worker
 
-        self.frames += 1
+        self._bump("frames")
         if not self._started:
             self.start()
         if not self._prepared.is_set():
@@ -158,11 +159,11 @@ class LiveStudent:
             return LiveFrame(None, "unavailable", self.error, self.stats())
         worker = device_worker(self.engine.device.device)
         if worker.busy or not self._lock.acquire(blocking=False):
-            self.dropped += 1
+            self._bump("dropped")
             return LiveFrame(self.last, "dropped", "the device was busy", self.stats())
         try:
             if worker.busy:  # another caller took the device between the check and the lock
-                self.dropped += 1
+                self._bump("dropped")
                 return LiveFrame(self.last, "dropped", "the device was busy", self.stats())
             image_out, ms = worker.submit(self.stream.frame, image, mask, control).result()
         except StudioError as exc:
@@ -170,10 +171,14 @@ class LiveStudent:
             return LiveFrame(None, "unavailable", self.error, self.stats())
         finally:
             self._lock.release()
-        self.fresh += 1
+        self._bump("fresh")
         self.last = image_out
         self.last_ms = (self.last_ms + [ms])[-50:]
         return LiveFrame(image_out, "ok", None, self.stats())
+
+    def _bump(self, counter: str) -> None:
+        with self._count:
+            setattr(self, counter, getattr(self, counter) + 1)
 
     def stats(self) -> dict:
         ms = sorted(self.last_ms)

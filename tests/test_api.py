@@ -128,17 +128,35 @@ def test_compare_endpoint_without_weights_names_the_fetch_command(server, settin
 
 
 # --------------------------------------------------------------------------------------------- concurrency
-def test_identical_concurrent_requests_each_get_a_whole_answer_of_their_own(server, settings):
-    """12 clients click the same example at once (issue 11 item 2): every image decodes whole, all are the same
-    picture, and each came from its own file (no shared, content-named file rewritten mid-download)."""
-    client, _ = server
-    values = example_values(APPS["makeup"], settings)
-    jobs = [client.submit(**values, api_name="/makeup") for _ in range(12)]
-    finals = [_result(job) for job in jobs]
-    images = [np.asarray(_open(final[0])) for final in finals]
-    assert all(np.array_equal(images[0], img) for img in images[1:])
-    names = {Path(final[0]).name for final in finals}
-    assert len(names) == 12, "two answers shared one result file"
+def test_identical_concurrent_requests_each_get_a_whole_answer_of_their_own(settings, preprocessing):
+    """12 clients send the same request at once (issue 11 item 2: two users clicking the same example): every image
+    decodes whole, all are the same picture, and each came from its own file, never a shared content-named file
+    rewritten while another client downloads it. The app answers at once with a large incompressible image, so the
+    downloads overlap."""
+    from studio.context import RunContext
+    from studio.serve import launch
+    from studio.ui.gradio_app import build_page
+
+    noise = np.random.default_rng(7).integers(0, 256, (768, 768, 3), dtype=np.uint8)
+
+    def run(ctx, image, tier, seed, steps):
+        yield Preview(noise, 1, 2, "same")
+        yield Result(noise, Provenance(app="same", tier="lite"), before=noise, extras={"same": noise})
+
+    app = App(id="same", title="Same", description="", params=(ImageParam("image", "Image", required=False),
+              *tier_params()), run=run)  # fmt: skip
+    page = build_page(app, RunContext(settings=settings, preprocess=preprocessing))
+    _, url, _ = launch(page, port=None, block=False)
+    try:
+        client = Client(url, verbose=False)
+        jobs = [client.submit(api_name="/same") for _ in range(12)]
+        finals = [_result(job) for job in jobs]
+        images = [np.asarray(_open(final[0])) for final in finals]
+        assert all(np.array_equal(noise, img) for img in images), "an answer came back broken"
+        assert len({Path(final[0]).name for final in finals}) == 12, "two answers shared one result file"
+        client.close()
+    finally:
+        page.close()
 
 
 # --------------------------------------------------------------------------------------------- disconnects

@@ -27,6 +27,8 @@ from .warp import GarmentParts, Warped, warp_garment
 SPILL_MARGIN = 0.025
 #: Strength of the carried-over shading (1 = the full ratio of the person's clothes' folds).
 SHADING_STRENGTH = 0.8
+#: Arms in front of the body darken the garment around them by up to this share, over this reach (torso lengths).
+ARM_SHADOW, ARM_SHADOW_REACH = 0.3, 0.04
 #: Old-garment pixels left showing are painted over when there are more than this many torso-lengths² of them
 #: (fewer are a rim of a pixel or two, not worth a fill).
 FILL_MIN = 0.002
@@ -111,7 +113,13 @@ def dress(rgb: np.ndarray, pose: BodyPose, person: np.ndarray, parse: GarmentPar
     base = rgb[b].astype(np.float32)
     out = base.copy()
     garment_box = np.zeros(base.shape[:2], np.float32)
-    shade_b = shade[b][..., None]
+    shade_b = shade[b]
+    if arms_in_front and arms[b].any():
+        # Arms in front of the body shade the garment just around them (ambient occlusion): crossed arms and hands
+        # at the waist sit on the garment instead of floating over a flat patch.
+        near_arms = cv2.GaussianBlur((arms[b] > 0).astype(np.float32), (0, 0), max(1.0, ARM_SHADOW_REACH * t))
+        shade_b = shade_b * (1.0 - ARM_SHADOW * np.clip(2.0 * near_arms, 0.0, 1.0))
+    shade_b = shade_b[..., None]
     allowed_b = allowed[b]
 
     def lay(layer_rgb: np.ndarray, alpha: np.ndarray) -> None:

@@ -376,7 +376,8 @@ def plan_call(call: Call, capacity_mb: float, capacity_source: str, device: str,
         host["fusion copy"] = round(unet_mb * FUSED_SHARE[call.base.family], 1)
     if "offload" in chosen:
         host["offloaded weights"] = round(sum(w.mb for w in weights), 1)
-    fits = table[chosen]["fits"]
+    # An Apple GPU cannot offload: what it applies must fit itself. A CPU told a GPU size rehearses that GPU's choice.
+    fits = table[chosen]["fits"] if device == "cpu" or not enforce else table[applied]["fits"]
     return MemoryPlan(call.tier, call.spec.id, call.kind, call.base.family, call.width, call.height, call.dtype,
                       call.batch, device, round(capacity_mb * MB / GIB, 2), capacity_source, round(usable, 1),
                       weights, acts, host, table, chosen, fits, applied, enforce, notes)  # fmt: skip
