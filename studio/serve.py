@@ -108,44 +108,15 @@ BUSY = ("The studio is busy: {waiting} requests are already waiting (the queue h
 def launch(blocks, host: str = "127.0.0.1", port: int | None = 7860, share: bool = False, block: bool = True,
            limits: ServerLimits | None = None):  # fmt: skip
     """Queue and launch `blocks`; with `block=False` return Gradio's (app, local_url, share_url)."""
-    from .ui.gradio_app import CSS
+    from .ui.gradio_app import CSS, start_upload_sweeper
 
     limits = limits or ServerLimits.from_env()
     blocks.queue(default_concurrency_limit=2, max_size=limits.queue_size)
     _explain_full_queue(blocks)
-    threading.Thread(target=_sweep_aborted_uploads, args=(blocks, limits.stale_upload_s), name="upload-sweeper",
-                     daemon=True).start()  # fmt: skip
+    start_upload_sweeper(blocks, limits.stale_upload_s)
     return blocks.launch(server_name=host, server_port=port, share=share, css=CSS, show_error=True,
                          prevent_thread_lock=not block, footer_links=["api", "gradio", "settings"],
                          max_file_size=int(limits.max_upload_mb * 1024 * 1024))  # fmt: skip
-
-
-def sweep_aborted_uploads(folder: Path, stale_s: float) -> list[Path]:
-    """Delete the partial files of uploads that stopped arriving `stale_s` seconds ago; return them."""
-    import time
-
-    now, removed = time.time(), []
-    for path in Path(folder).glob("tmp*"):
-        try:
-            if path.is_file() and not path.is_symlink() and now - path.stat().st_mtime > stale_s:
-                path.unlink()
-                removed.append(path)
-        except OSError:
-            continue  # finished (moved into place) or removed meanwhile
-    return removed
-
-
-def _sweep_aborted_uploads(blocks, stale_s: float) -> None:
-    import time
-
-    from gradio.utils import get_upload_folder
-
-    period = max(1.0, min(60.0, stale_s / 2))
-    while True:
-        time.sleep(period)
-        if not getattr(blocks, "is_running", False):
-            return
-        sweep_aborted_uploads(Path(get_upload_folder()), stale_s)
 
 
 def _explain_full_queue(blocks) -> None:

@@ -212,6 +212,7 @@ def test_cli_runs_a_preset_and_refuses_mismatched_selfies(tmp_path):
         refused.stderr)
 
 
+@pytest.mark.heavy  # a server of its own (~25 s); test_contract and test_api cover the avatar endpoints in the suite
 def test_api_takes_a_list_of_selfies_and_refuses_a_stranger():
     """The page's `selfies` input is a multi-file upload: `gradio_client` sends a list of files."""
     from gradio_client import Client, handle_file

@@ -88,3 +88,21 @@ def test_compiled_calls_give_the_eager_image_and_compile_once(tiny_settings, tmp
     assert int(np.abs(first.image.astype(int) - eager).max()) <= 2 and np.array_equal(first.image, second.image)
     assert first.info["speed"]["unet"].startswith(mode) and first.info["speed"]["vae"] == "decoder"
     assert any((tmp_path / "torch-compile").iterdir()), "compiled code kept on disk for the next run"
+
+
+def test_a_compiler_failure_falls_back_to_eager_and_says_so():
+    from torch._inductor.exc import InductorError
+
+    calls, state, notes = [], {}, []
+
+    def call():
+        calls.append(1)
+        if len(calls) == 1:
+            raise InductorError(ImportError("cache/abc.main.so: file too short"), "")
+        return "image"
+
+    assert speed.guarded(call, True, state, notes, Path("/c")) == "image" and len(calls) == 2
+    assert "compile_failed" in state and "ran eagerly" in notes[0] and "/c" in notes[0]
+    assert speed.guarded(lambda: "again", True, state, []) == "again"
+    with pytest.raises(ValueError):  # anything else is the caller's to see
+        speed.guarded(lambda: (_ for _ in ()).throw(ValueError("bad input")), True, {}, [])

@@ -53,9 +53,9 @@ def palette_for(ctx, rgb: np.ndarray, style_rgb: np.ndarray, fit: lite.StyleFit)
     return ctx.cache("style.palettes").get_or_compute(key, lambda: fit_palette(rgb, fit.quantiles))
 
 
-def bank_for(ctx, style_rgb: np.ndarray, fit: lite.StyleFit, long_side: int):
-    key = (image_digest(style_rgb), long_side)
-    return ctx.cache("style.banks", max_items=8).get_or_compute(key, lambda: lite.detail_bank(fit, long_side))
+def bank_for(ctx, style_rgb: np.ndarray, fit: lite.StyleFit, long_side: int, at_512: float = lite.PATCH_AT_512):
+    key = (image_digest(style_rgb), long_side, at_512)
+    return ctx.cache("style.banks", max_items=8).get_or_compute(key, lambda: lite.detail_bank(fit, long_side, at_512))
 
 
 def run(ctx, content, style, strength: float, preserve_faces: bool, quality: str, tier: str, seed: int, steps: int):
@@ -116,22 +116,28 @@ def live(ctx, frame, content=None, style=None, strength=0.8, preserve_faces=True
     and the brushwork gains are fitted on the stream's first frame and refitted when the scene changes."""
     rgb = load_image(frame if frame is not None else content, what="webcam frame")
     tracker = face_tracker(ctx, "style")
-    style_rgb, fit, _ = tracker.remember(("style", input_key(style)), lambda: load_style(ctx, style))
+    style_rgb, fit, digest = tracker.remember(("style", input_key(style)), lambda: _live_style(ctx, style))
     state = ctx.shared("style.live", dict)
-    key = (image_digest(style_rgb), rgb.shape[:2])
+    key = (digest, rgb.shape[:2])
     mean = lab_of(rgb[::16, ::16]).reshape(-1, 3).mean(axis=0)
     fitted = state.get(key)
     if fitted is not None:
         fitted["frames"] += 1
     if fitted is None or (fitted["frames"] > LIVE_REFIT_EVERY and np.abs(mean - fitted["mean"]).max() > LIVE_REFIT_DRIFT):
         palette = fit_palette(rgb, fit.quantiles)
-        bank = bank_for(ctx, style_rgb, fit, lite.LIVE_SIDE)
+        bank = bank_for(ctx, style_rgb, fit, lite.LIVE_SIDE, lite.LIVE_PATCH_AT_512)
         canvas = lite.prepare(rgb, palette, strength, [], lite.LIVE_SIDE)
         tuned = lite.tune(canvas, lite.brushwork(canvas, fit, bank, rings=2), fit)
         fitted = state[key] = {"palette": palette, "bank": bank, "gains": (tuned.contrast, tuned.grain), "mean": mean,
-                               "frames": 0}  # fmt: skip
+                               "frames": 0, "memo": {}}  # fmt: skip
     faces = tracker.faces(rgb) if preserve_faces else []
-    return lite.live_frame(rgb, fit, fitted["palette"], fitted["bank"], strength, faces, fitted["gains"])
+    return lite.live_frame(rgb, fit, fitted["palette"], fitted["bank"], strength, faces, fitted["gains"],
+                           fitted["memo"])  # fmt: skip
+
+
+def _live_style(ctx, style):
+    style_rgb, fit, _ = load_style(ctx, style)
+    return style_rgb, fit, image_digest(style_rgb)
 
 
 def check(ctx, values: dict) -> None:

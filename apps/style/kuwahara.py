@@ -93,11 +93,12 @@ def kuwahara(image: np.ndarray, radius: float | np.ndarray, rings: int = 2,
     tangent, a = orientation if orientation is not None else structure(image)
     r = np.broadcast_to(np.asarray(radius, np.float32), (h, w))
     along, across = r * (1.0 + a), r / (1.0 + a)
-    t_step = tangent * along[..., None]  # image offset per unit of the disk's x (along the edge)
-    n_step = cv2.merge([-tangent[..., 1] * across, tangent[..., 0] * across])  # per unit of y (across it)
-    grid = np.dstack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)))
+    t_step = cv2.merge([tangent[..., 0] * along, tangent[..., 1] * along])  # image offset per unit of disk x
+    n_step = cv2.merge([-tangent[..., 1] * across, tangent[..., 0] * across])  # … per unit of disk y
+    grid = _grid(h, w)
     # Four channels: the colour and its squared norm, so one remap and one accumulation give mean and variance.
-    stacked = cv2.merge([*cv2.split(image), cv2.transform(image * image, np.ones((1, 3), np.float32)).reshape(h, w)])
+    ones = np.ones((1, 3), np.float32)
+    stacked = cv2.merge([*cv2.split(image), cv2.transform(image * image, ones).reshape(h, w)])
     points, weights = disk_samples(rings)
     sums = [np.zeros((h, w, 4), np.float32) for _ in range(SECTORS)]
     for (vx, vy), wj in zip(points, weights):
@@ -106,19 +107,24 @@ def kuwahara(image: np.ndarray, radius: float | np.ndarray, rings: int = 2,
         for k in np.flatnonzero(wj):
             cv2.scaleAdd(sample, float(wj[k]), sums[k], dst=sums[k])
     total = weights.sum(axis=0)
-    means, variances = [], []
-    for k in range(SECTORS):
-        m = sums[k] * np.float32(1.0 / total[k])
-        colour = np.ascontiguousarray(m[..., :3])
-        means.append(colour)
-        norm2 = cv2.transform(colour * colour, np.ones((1, 3), np.float32)).reshape(h, w)
-        variances.append(np.maximum(m[..., 3] - norm2, 0.0) + 1e-4)
+    # Per sector: mean m = s/W and variance s₃/W − |m|², from the sums s (colour, squared norm) and weight W.
+    norm3 = np.array([[1, 1, 1, 0]], np.float32)
+    variances = [np.maximum(sums[k][..., 3] * np.float32(1 / total[k])
+                            - cv2.transform(sums[k] * sums[k], norm3).reshape(h, w) * np.float32(1 / total[k] ** 2),
+                            0.0) + np.float32(1e-4) for k in range(SECTORS)]  # fmt: skip
     # α_k = 1 / σ_k^q, taken relative to the smallest σ so it neither overflows nor underflows.
     floor = np.minimum.reduce(variances)
-    out = np.zeros((h, w, 3), np.float32)
+    out = np.zeros((h, w, 4), np.float32)
     norm = np.zeros((h, w), np.float32)
     for k in range(SECTORS):
         alpha = cv2.pow(cv2.divide(floor, variances[k]), Q / 2)
         norm += alpha
-        out += means[k] * alpha[..., None]
-    return out / norm[..., None]
+        out += sums[k] * (alpha * np.float32(1 / total[k]))[..., None]
+    return out[..., :3] / norm[..., None]
+
+
+@functools.lru_cache(maxsize=8)
+def _grid(h: int, w: int) -> np.ndarray:
+    grid = np.dstack(np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32)))
+    grid.flags.writeable = False
+    return grid

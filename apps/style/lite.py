@@ -39,10 +39,13 @@ from .palette import Palette, lab_of, rgb_of, sample_pixels, target_quantiles
 
 #: Work size (long side) of stills and of webcam frames.
 WORK_SIDE, LIVE_SIDE = 768, 256
+#: Webcam frames between two placements of the style's detail.
+LIVE_DETAIL_EVERY = 6
 #: Long side of the copy of a style kept for its patch banks.
 STYLE_SIDE = 1024
-#: Detail patch side at a 512 px canvas (scaled with the canvas).
-PATCH_AT_512 = 16
+#: Detail patch side at a 512 px canvas (scaled with the canvas), for stills and for webcam frames (larger
+#: patches: a quarter of the searches, re-laid every LIVE_DETAIL_EVERY frames).
+PATCH_AT_512, LIVE_PATCH_AT_512 = 16, 24
 #: How far towards the style's lightness the palette moves the photo's (the rest keeps its shading).
 LUMINANCE_SHARE = 1.0
 #: How much of the style's chroma / lightness shift skin takes at full protection (it keeps the rest).
@@ -102,9 +105,10 @@ def fit_style(rgb: np.ndarray) -> StyleFit:
                     texture_signature=metrics.texture_signature(rgb))  # fmt: skip
 
 
-def detail_bank(fit: StyleFit, long_side: int) -> texture.Bank:
-    """The style's detail bank for a canvas `long_side` px long (the style at the same canvas size)."""
-    patch = max(8, 2 * round(PATCH_AT_512 * long_side / 512 / 2))
+def detail_bank(fit: StyleFit, long_side: int, at_512: float = None) -> texture.Bank:
+    """The style's detail bank for a canvas `long_side` px long (the style at the same canvas size); `at_512` is the
+    patch side at a 512 px canvas (default `PATCH_AT_512`; the webcam path uses coarser, cheaper patches)."""
+    patch = max(8, 2 * round((at_512 or PATCH_AT_512) * long_side / 512 / 2))
     return texture.build_bank(lab_of(metrics._resize_long(fit.image, long_side)), patch)
 
 
@@ -122,7 +126,8 @@ class Protection:
     features: np.ndarray
 
 
-def protection(lab: np.ndarray, faces: list, scale: float, person: np.ndarray | None = None) -> Protection:
+def protection(lab: np.ndarray, faces: list, scale: float, person: np.ndarray | None = None,
+               skin_colour: bool = True) -> Protection:  # fmt: skip
     """Masks for `faces` (landmarks in photo pixels, `scale` = work size / photo size) on the work image.
 
     Skin beyond the face oval (neck, arms, hands) is found by the face's own skin colour, inside `person` (a
@@ -151,7 +156,7 @@ def protection(lab: np.ndarray, faces: list, scale: float, person: np.ndarray | 
         features = np.maximum(features, cv2.GaussianBlur(cv2.dilate(feat, np.ones((3, 3), np.uint8)), (0, 0),
                                                          0.5 * size))  # fmt: skip
     skin = oval
-    if skin_px:
+    if skin_px and skin_colour:
         skin = np.maximum(skin, skin_likeness(lab, np.concatenate(skin_px)) * near)
     return Protection(skin=skin, fine=skin, features=np.clip(features * 1.5, 0, 1))
 
@@ -172,9 +177,10 @@ def xdog(grey: np.ndarray, sigma: float, density: float = 0.06) -> np.ndarray:
     """Ink coverage 0–1 (float32) of dark XDoG lines (Winnemöller et al., Computers & Graphics 36(6), 2012) on a
     0–1 grey image: the difference of Gaussians at σ and 1.6σ, thresholded at this image's own percentile so
     roughly `density` of it may be line, soft-edged by tanh."""
-    d = cv2.GaussianBlur(grey, (0, 0), sigma) - cv2.GaussianBlur(grey, (0, 0), 1.6 * sigma)
-    eps = max(float(np.percentile(-d, 100 * (1 - density))), 0.008)
-    return np.clip(np.tanh((-d - eps) / (0.6 * eps)), 0.0, 1.0).astype(np.float32)
+    d = cv2.GaussianBlur(grey, (0, 0), 1.6 * sigma) - cv2.GaussianBlur(grey, (0, 0), sigma)  # dark lines: d > 0
+    step = max(1, round(np.sqrt(d.size / 40_000)))  # the threshold from ~40k pixels is as good as from all
+    eps = max(float(np.percentile(d[::step, ::step], 100 * (1 - density))), 0.008)
+    return np.tanh(np.maximum(d - eps, 0.0) * np.float32(1.0 / (0.6 * eps)))
 
 
 # --------------------------------------------------------------------------------------------- the chain
@@ -200,7 +206,7 @@ class Canvas:
 
 
 def prepare(rgb: np.ndarray, palette: Palette, strength: float, faces: list, work_side: int,
-            person: np.ndarray | None = None) -> Canvas:  # fmt: skip
+            person: np.ndarray | None = None, skin_colour: bool = True) -> Canvas:  # fmt: skip
     """Step 1–2: the photo at work size in the style's palette, skin protected (`person`: the photo's person
     mask, float 0–1, any size; None for webcam frames)."""
     h, w = rgb.shape[:2]
@@ -211,7 +217,7 @@ def prepare(rgb: np.ndarray, palette: Palette, strength: float, faces: list, wor
     styled[..., 0] = palette.lightness(lab[..., 0])
     if person is not None and faces:
         person = cv2.resize(person.astype(np.float32), small.shape[1::-1], interpolation=cv2.INTER_LINEAR)
-    guard = protection(lab, faces, small.shape[0] / h, person)
+    guard = protection(lab, faces, small.shape[0] / h, person, skin_colour)
     keep = 1.0 - guard.skin
     chroma_w = strength * (SKIN_CHROMA_SHARE + (1.0 - SKIN_CHROMA_SHARE) * keep)
     light_w = strength * (SKIN_LIGHTNESS_SHARE + (LUMINANCE_SHARE - SKIN_LIGHTNESS_SHARE) * keep)
@@ -343,11 +349,13 @@ def finish(canvas: Canvas, painted: np.ndarray, fit: StyleFit) -> np.ndarray:
     lines = max(fit.lines, MIN_INK)
     if strength * max(lines, face_ink) <= 0.02:
         return out
-    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) * np.float32(1 / 255)
     ink = xdog(grey, sigma=max(0.8, 0.6 * max(h, w) / 512))
-    weight = ink * strength * np.maximum(lines, FACE_INK * _up(guard.skin, (w, h)))
-    ink_rgb = rgb_of(fit.ink.reshape(1, 1, 3).astype(np.float32))[0, 0].astype(np.float32)
-    return (out * (1.0 - weight[..., None]) + ink_rgb * weight[..., None] + 0.5).astype(np.uint8)
+    amount = _up(guard.skin, (w, h)) * np.float32(FACE_INK) if face_ink else np.float32(0.0)
+    weight = ink * np.float32(strength) * np.maximum(amount, np.float32(lines))
+    ink_rgb = np.empty_like(out)
+    ink_rgb[:] = rgb_of(fit.ink.reshape(1, 1, 3).astype(np.float32))[0, 0]
+    return cv2.blendLinear(out, ink_rgb, 1.0 - weight, weight)
 
 
 def render(rgb: np.ndarray, fit: StyleFit, palette: Palette, bank, strength: float, faces: list,
@@ -403,13 +411,21 @@ def stylize(rgb: np.ndarray, fit: StyleFit, palette: Palette, strength: float, f
 
 
 def live_frame(rgb: np.ndarray, fit: StyleFit, palette: Palette, bank, strength: float, faces: list,
-               gains: tuple[float, float] = (1.0, 1.0)) -> np.ndarray:  # fmt: skip
-    """One webcam frame: the fast chain at `LIVE_SIDE`, 19-sample Kuwahara, the gains `tune` chose for this
-    stream's first frame, ink at full size."""
+               gains: tuple[float, float] = (1.0, 1.0), memo: dict | None = None) -> np.ndarray:  # fmt: skip
+    """One webcam frame: the fast chain at `LIVE_SIDE` (7-sample Kuwahara, skin by the face oval alone), the gains
+    `tune` chose for the stream, ink at full size. The style's detail is re-laid every `LIVE_DETAIL_EVERY` frames
+    (`memo` keeps it between calls): strokes that hold still for a few frames read as canvas, not as flicker."""
     if strength <= 0:
         return rgb
-    canvas = prepare(rgb, palette, strength, faces, LIVE_SIDE)
-    strokes = brushwork(canvas, fit, bank, rings=2)
+    canvas = prepare(rgb, palette, strength, faces, LIVE_SIDE, skin_colour=False)
+    memo = {} if memo is None else memo
+    stale = memo.get("shape") != canvas.small.shape or memo.get("age", LIVE_DETAIL_EVERY) >= LIVE_DETAIL_EVERY
+    strokes = brushwork(canvas, fit, bank if stale else None, rings=1)
+    if stale:
+        memo.update(detail=strokes.detail, shape=canvas.small.shape, age=0)
+    else:
+        strokes.detail = memo["detail"]
+    memo["age"] += 1
     return finish(canvas, compose(canvas, strokes, *gains), fit)
 
 

@@ -154,7 +154,11 @@ def grey_edges(grey: np.ndarray) -> np.ndarray:
 
 def edges(rgb: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
     """Bool Canny edges of the image at `size` (w, h; default: long side `EDGE_SIDE`)."""
-    small = _resize_long(rgb, EDGE_SIDE) if size is None else cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+    if size is None:
+        small = _resize_long(rgb, EDGE_SIDE)
+    else:  # the same interpolation `_resize_long` picks, so an image compared with itself scores exactly 1
+        down = size[0] * size[1] < rgb.shape[0] * rgb.shape[1]
+        small = cv2.resize(rgb, size, interpolation=cv2.INTER_AREA if down else cv2.INTER_LINEAR)
     return grey_edges(cv2.cvtColor(small, cv2.COLOR_RGB2GRAY))
 
 

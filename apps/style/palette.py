@@ -129,11 +129,13 @@ class Lut:
 
 
 def bake(flow: Flow, nodes: int = LUT_NODES) -> Lut:
-    """Apply the flow to every node of an RGB grid and store the Lab results as a `Lut`."""
-    axis = np.round(np.linspace(0, 255, nodes)).astype(np.uint8)
+    """Apply the flow to every node of an RGB grid and store the Lab results as a `Lut`. The nodes sit exactly at
+    k·255/(nodes−1), where the lookup expects them (not rounded to 8-bit values)."""
+    axis = np.linspace(0.0, 1.0, nodes, dtype=np.float32)
     b, g, r = np.meshgrid(axis, axis, axis, indexing="ij")  # table order: [b, g, r]
-    grid = np.stack([r, g, b], axis=-1).reshape(-1, 3)
-    out = flow.apply(lab_of(grid)).reshape(nodes, nodes, nodes, 3)  # [b, g, r, Lab]
+    grid = np.stack([r, g, b], axis=-1).reshape(1, -1, 3)
+    lab = cv2.cvtColor(grid, cv2.COLOR_RGB2Lab).reshape(-1, 3)
+    out = flow.apply(lab).reshape(nodes, nodes, nodes, 3)  # [b, g, r, Lab]
     return Lut(np.ascontiguousarray(out.transpose(1, 0, 2, 3).reshape(nodes, nodes * nodes, 3)))
 
 

@@ -9,8 +9,8 @@ one-pass, fixed-grid form of it:
   detail on a half-overlapping grid, keyed by the base colour at their centre and their dominant direction (the
   structure tensor's doubled angle, weighted by coherence), each also rotated by 90° so any direction finds one.
 * **Transfer**: the photo (already in the style's palette) is keyed the same way on a grid with a half-patch hop;
-  each cell takes one of its nearest style patches (a fixed-seed pick among the closest few, so a flat wall does
-  not tile one patch), and the patches are overlap-added under sin² windows, which sum to exactly 1 at a half
+  each cell takes its nearest style patch for a slightly jittered key (fixed seed, so a flat wall does not tile
+  one patch), and the patches are overlap-added under sin² windows, which sum to exactly 1 at a half
   hop, so there are no seams and no normalisation.
 
 The result is a detail field (Lab) the lite tier adds to its painted base: Van Gogh's swirls in the sky-coloured
@@ -31,8 +31,8 @@ ACTIVITY_WEIGHT = 30.0
 #: The detail is the style minus its Gaussian blur at this share of the patch side: brush marks and grain, not
 #: the outlines of its large shapes (those would land at random places).
 DETAIL_SIGMA = 0.5
-#: Candidates per cell; one is drawn (fixed seed) so a uniform region gets varied patches.
-CANDIDATES = 6
+#: Std of the fixed-seed jitter added to each cell's key (key units), so a uniform region gets varied patches.
+JITTER = 4.0
 
 
 def _window(p: int) -> np.ndarray:
@@ -88,10 +88,9 @@ class Bank:
         padded, guide = (cv2.copyMakeBorder(x, *pad, cv2.BORDER_REFLECT) for x in (lab, guide))
         rows, cols = np.arange(rows_n) * hop, np.arange(cols_n) * hop
         keys = _keys(padded, p, rows, cols, guide).reshape(-1, self.keys.shape[1])
-        k = min(CANDIDATES, len(self.keys))
-        _, nearest = self.tree.query(keys, k=k)
-        nearest = nearest.reshape(len(keys), k)
-        pick = nearest[np.arange(len(keys)), np.random.default_rng(seed).integers(0, k, len(keys))]
+        # A fixed-seed jitter of the keys: neighbouring cells of a uniform region reach different close matches.
+        keys += np.random.default_rng(seed).normal(0.0, JITTER, keys.shape).astype(np.float32)
+        _, pick = self.tree.query(keys, k=1)
         patches = self.detail[pick].reshape(rows_n, cols_n, p, p, 3)
         out = np.zeros(((rows_n + 1) * hop, (cols_n + 1) * hop, 3), np.float32)
         for dy in (0, 1):  # four phases, each a seamless tiling of non-overlapping patches
@@ -128,4 +127,4 @@ def build_bank(style_lab: np.ndarray, patch: int, max_patches: int = 30_000) -> 
         keep = np.random.default_rng(0).choice(len(keys), max_patches, replace=False)
         keys, patches = keys[keep], patches[keep]
     patches = np.ascontiguousarray(patches * _window(p)[None, :, :, None])
-    return Bank(p, keys.astype(np.float32), patches.astype(np.float32), cKDTree(keys), (h, w))
+    return Bank(p, keys.astype(np.float32), patches.astype(np.float32), cKDTree(keys, balanced_tree=False), (h, w))

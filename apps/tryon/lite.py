@@ -28,7 +28,7 @@ SPILL_MARGIN = 0.025
 #: Strength of the carried-over shading (1 = the full ratio of the person's clothes' folds).
 SHADING_STRENGTH = 0.8
 #: Arms in front of the body darken the garment around them by up to this share, over this reach (torso lengths).
-ARM_SHADOW, ARM_SHADOW_REACH = 0.3, 0.04
+ARM_SHADOW, ARM_SHADOW_REACH = 0.35, 0.06
 #: Old-garment pixels left showing are painted over when there are more than this many torso-lengths² of them
 #: (fewer are a rim of a pixel or two, not worth a fill).
 FILL_MIN = 0.002

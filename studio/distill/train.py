@@ -526,10 +526,10 @@ def _train(plan: Plan, device, progress: Callable[[dict], None], stopped: Callab
 
     unet.train()
     progress({"phase": "start", "step": start, "total": config.max_steps})
-    times, last_loss, saved_at = [], None, start
+    times, cpu_times, last_loss, saved_at = [], [], None, start
     started = time.perf_counter()
     for step in range(start, config.max_steps):
-        tick = time.perf_counter()
+        tick, cpu_tick = time.perf_counter(), time.process_time()
         losses = []
         for a in range(config.grad_accum):
             with accelerator.accumulate(unet):
@@ -544,9 +544,12 @@ def _train(plan: Plan, device, progress: Callable[[dict], None], stopped: Callab
             raise InputError(f"The loss became {last_loss} at step {step + 1}: lower --lr, or use --mixed-precision "
                              "no (or bf16) if fp16 overflowed.")  # fmt: skip
         times.append(time.perf_counter() - tick)
+        # CPU seconds too: on a shared machine the wall time says as much about the neighbours as about the step.
+        cpu_times.append(time.process_time() - cpu_tick)
         done = step + 1
         lr = lr_scheduler.get_last_lr()[0]
-        outputs.append_log(out, {"step": done, "loss": round(last_loss, 6), "lr": lr, "seconds": round(times[-1], 4)})
+        outputs.append_log(out, {"step": done, "loss": round(last_loss, 6), "lr": lr, "seconds": round(times[-1], 4),
+                                 "cpu_seconds": round(cpu_times[-1], 4)})  # fmt: skip
         progress({"phase": "train", "step": done, "total": config.max_steps, "loss": last_loss, "lr": lr,
                   "seconds_per_step": times[-1]})  # fmt: skip
         if done % config.checkpoint_every == 0 or done == config.max_steps:
@@ -560,6 +563,7 @@ def _train(plan: Plan, device, progress: Callable[[dict], None], stopped: Callab
                                  "--resume.")  # fmt: skip
     # The first step pays for allocations and warm-up: the median of the rest is the honest per-step cost.
     per_step = statistics.median(times[1:] if len(times) > 1 else times)
+    cpu_per_step = statistics.median(cpu_times[1:] if len(cpu_times) > 1 else cpu_times)
     lora = get_peft_model_state_dict(bare)
     outputs.write_lora(out, lora, teacher.family, config.rank, alpha, LORA_TARGETS, config.save_dtype)
     notes = list(plan.notes)
@@ -574,7 +578,7 @@ def _train(plan: Plan, device, progress: Callable[[dict], None], stopped: Callab
         notes.append("No samples sheet on the CPU (minutes per teacher image); --samples 2 makes one.")
     manifest = _manifest(plan, out, per_step, done_steps=config.max_steps, final_loss=last_loss,
                          device=device.device, mixed=mixed, wall=time.perf_counter() - started,
-                         started_at=started_at)  # fmt: skip
+                         started_at=started_at, cpu_per_step=cpu_per_step)  # fmt: skip
     (out / "student.json").write_text(json.dumps(manifest, indent=2))
     (out / "README.md").write_text(outputs.model_card(manifest))
     registered = None
@@ -600,7 +604,7 @@ def _scheduler_overrides(config: DistillConfig) -> dict:
 
 
 def _manifest(plan: Plan, out: Path, per_step: float, done_steps: int, final_loss, device: str, mixed: str,
-              wall: float, started_at: str) -> dict:  # fmt: skip
+              wall: float, started_at: str, cpu_per_step: float) -> dict:  # fmt: skip
     from ..engine.user_students import FORMAT, LORA_FILE
 
     config, teacher = plan.config, plan.teacher
@@ -619,7 +623,8 @@ def _manifest(plan: Plan, out: Path, per_step: float, done_steps: int, final_los
                     "source": f"inherited from the teacher {teacher.name} ({lic.source})"},
         "training": {"steps_done": done_steps, "resumed_from": plan.resume_from[0] if plan.resume_from else None,
                      "images": len(plan.images), "caption_sources": plan.images.describe()["caption_sources"],
-                     "seconds_per_step": round(per_step, 4), "wall_seconds": round(wall, 1), "device": device,
+                     "seconds_per_step": round(per_step, 4), "cpu_seconds_per_step": round(cpu_per_step, 4),
+                     "wall_seconds": round(wall, 1), "device": device,
                      "mixed_precision": mixed, "final_loss": final_loss,
                      "started": started_at, "finished": outputs._now(),
                      **{k: v for k, v in asdict(config).items() if k in (

@@ -244,10 +244,15 @@ def run_plan(engine, request, plan, emit: Callable[[Preview], None], cancelled: 
             notes.append(chunked)
         if isinstance(kwargs.get("ip_adapter_image"), list):  # several references: one averaged embedding
             kwargs["ip_adapter_image_embeds"] = average_ip_embeds(view, kwargs.pop("ip_adapter_image"), plan.guidance)
-        generator = torch.Generator("cpu").manual_seed(int(request.seed))  # same seed, same image on any device
+
+        def call():
+            generator = torch.Generator("cpu").manual_seed(int(request.seed))  # same seed, same image on any device
+            return view(**kwargs, generator=generator, callback_on_step_end=callback,
+                        callback_on_step_end_tensor_inputs=["latents"], output_type="np")  # fmt: skip
+
+        compiled, cache = engine.settings.compile != "off", speed.compile_cache(engine.settings)
         with tiled_vae(view.vae, tiling), speed.eager_while(offload is not None):
-            output = view(**kwargs, generator=generator, callback_on_step_end=callback,
-                          callback_on_step_end_tensor_inputs=["latents"], output_type="np")  # fmt: skip
+            output = speed.guarded(call, compiled, loaded.base_entry.state, notes, cache)
         cfg = bool(getattr(view, "do_classifier_free_guidance", False))
     finally:
         for hook in hooks:

@@ -23,13 +23,10 @@ kernels on CUDA; `attention_kind` reports it per call so a model loaded with ano
 
 from __future__ import annotations
 
-import logging
 import os
 from pathlib import Path
 
 import torch
-
-log = logging.getLogger(__name__)
 
 COMPILE_MODES = ("off", "regional", "full")
 #: The repeated block types of UNet2DConditionModel and ControlNetModel (their class names in diffusers).
@@ -133,6 +130,39 @@ def check_mode(mode: str) -> str:
 
         raise InputError(f"compile (STUDIO_COMPILE) must be one of {', '.join(COMPILE_MODES)}; got {mode!r}.")
     return mode
+
+
+def guarded(call, compiled: bool, state: dict, notes: list[str], cache: Path | None = None):
+    """`call()`, falling back to eager when compiled code fails to build or load (a compile cache cut short by a
+    killed run leaves a truncated library, and the next process's load fails). The model keeps running eagerly from
+    then on (`state["compile_failed"]`), and the provenance says so: compilation is a speed-up, never a new way for a
+    generation to fail."""
+    if not compiled:
+        return call()
+    if state.get("compile_failed"):
+        with eager_while(True):
+            return call()
+    try:
+        return call()
+    except Exception as exc:  # noqa: BLE001 - re-raised below unless the compiler is where it came from
+        if not _from_the_compiler(exc):
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        state["compile_failed"] = f"{type(exc).__name__}: {first}"
+        where = f" If the compile cache ({cache}) was cut short by a killed run, delete it." if cache else ""
+        notes.append(f"torch.compile failed ({state['compile_failed']}); the call ran eagerly, and the next ones will."
+                     + where)  # fmt: skip
+    with eager_while(True):
+        return call()
+
+
+def _from_the_compiler(exc: BaseException) -> bool:
+    seen = 0
+    while exc is not None and seen < 8:
+        if type(exc).__module__.startswith(("torch._dynamo", "torch._inductor")):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
 
 
 def eager_while(offloading: bool):

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
+from . import speed
 from .loader import ComponentState, fresh_scheduler, load_autoencoder, make_scheduler, make_view, pin_timesteps
 from .placement import place
 from .prompts import chunk_long_prompts
@@ -189,8 +190,14 @@ class StudentStream:
             if plan.ip_adapter is not None:
                 scale = self.request.ip_adapter_scale
                 state.set_ip_scale(plan.ip_adapter.spec.scale if scale is None else scale)
-            generator = torch.Generator("cpu").manual_seed(int(self.request.seed))  # the same noise every frame
-            output = view(**kwargs, generator=generator, output_type="np")
+
+            def call():
+                generator = torch.Generator("cpu").manual_seed(int(self.request.seed))  # the same noise every frame
+                return view(**kwargs, generator=generator, output_type="np")
+
+            compiled = engine.settings.compile != "off"
+            output = speed.guarded(call, compiled, loaded.base_entry.state, self.plan.notes,
+                                   speed.compile_cache(engine.settings))  # fmt: skip
         finally:
             state.restore()
         out = (np.clip(output.images[0], 0.0, 1.0) * 255.0).round().astype(np.uint8)

@@ -418,3 +418,40 @@ def _batch_section(app: App, ctx: RunContext, inputs: list, names: list[str], ou
     batch_button.click(_named(on_batch, ["files", *batch_params(app)]), [files, *others], [gallery, sheet, status, report],
                        api_name=f"{api_name(app)}_batch", concurrency_limit=1)  # fmt: skip
 
+
+# --------------------------------------------------------------------------------------------- aborted uploads
+def sweep_aborted_uploads(folder: Path, stale_s: float) -> list[Path]:
+    """Delete the partial files of uploads that stopped arriving `stale_s` seconds ago; return them.
+
+    Gradio receives an upload into a top-level `tmp*` file of its upload folder and moves it into place when it is
+    complete; a client that goes away mid-upload leaves that file behind for good."""
+    import time
+
+    now, removed = time.time(), []
+    for path in Path(folder).glob("tmp*"):
+        try:
+            if path.is_file() and not path.is_symlink() and now - path.stat().st_mtime > stale_s:
+                path.unlink()
+                removed.append(path)
+        except OSError:
+            continue  # finished (moved into place) or removed meanwhile
+    return removed
+
+
+def start_upload_sweeper(blocks, stale_s: float) -> None:
+    """A daemon thread sweeping aborted uploads while `blocks` is served (it ends when the server closes)."""
+    import time
+
+    from gradio.utils import get_upload_folder
+
+    def sweep():
+        period, served = max(1.0, min(60.0, stale_s / 2)), False
+        while True:
+            time.sleep(period)
+            running = getattr(blocks, "is_running", False)
+            if served and not running:
+                return  # the server was closed
+            served = served or running
+            sweep_aborted_uploads(Path(get_upload_folder()), stale_s)
+
+    threading.Thread(target=sweep, name="upload-sweeper", daemon=True).start()
