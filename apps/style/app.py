@@ -127,7 +127,7 @@ def live(ctx, frame, content=None, style=None, strength=0.8, preserve_faces=True
         palette = fit_palette(rgb, fit.quantiles)
         bank = bank_for(ctx, style_rgb, fit, lite.LIVE_SIDE, lite.LIVE_PATCH_AT_512)
         canvas = lite.prepare(rgb, palette, strength, [], lite.LIVE_SIDE)
-        tuned = lite.tune(canvas, lite.brushwork(canvas, fit, bank, rings=2), fit)
+        tuned = lite.tune(canvas, lite.brushwork(canvas, fit, bank, rings=1, sectors=4), fit)
         fitted = state[key] = {"palette": palette, "bank": bank, "gains": (tuned.contrast, tuned.grain), "mean": mean,
                                "frames": 0, "memo": {}}  # fmt: skip
     faces = tracker.faces(rgb) if preserve_faces else []

@@ -30,7 +30,7 @@ def workload(app, frame):
     palette = fit_palette(frame, fit.quantiles)
     bank = lite.detail_bank(fit, lite.LIVE_SIDE, lite.LIVE_PATCH_AT_512)
     canvas = lite.prepare(frame, palette, 0.8, [], lite.LIVE_SIDE)
-    tuned = lite.tune(canvas, lite.brushwork(canvas, fit, bank, rings=2), fit)
+    tuned = lite.tune(canvas, lite.brushwork(canvas, fit, bank, rings=1, sectors=4), fit)
     tracker = FaceTracker(skip_similar=False)
     faces = tracker.faces(frame)
     still = cv2.resize(frame, STILL_SIZE, interpolation=cv2.INTER_CUBIC)

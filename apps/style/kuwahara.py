@@ -36,8 +36,8 @@ TENSOR_SIGMA = 2.0
 
 
 @functools.cache
-def disk_samples(rings: int) -> tuple[np.ndarray, np.ndarray]:
-    """(points N×2 in the unit disk, sector weights N×SECTORS): a centre and `rings` hexagonal rings.
+def disk_samples(rings: int, sectors: int = SECTORS) -> tuple[np.ndarray, np.ndarray]:
+    """(points N×2 in the unit disk, sector weights N×sectors): a centre and `rings` hexagonal rings.
 
     Sector weights: a Gaussian of the angular distance to each sector's axis, normalised to sum to 1 over the
     sectors (the centre belongs to all equally), times a radial Gaussian that fades the rim."""
@@ -50,11 +50,11 @@ def disk_samples(rings: int) -> tuple[np.ndarray, np.ndarray]:
                    for i in range(count)]  # fmt: skip
     p = np.array(points, np.float32)
     theta = np.arctan2(p[:, 1], p[:, 0])
-    axes = 2 * np.pi * np.arange(SECTORS) / SECTORS
+    axes = 2 * np.pi * np.arange(sectors) / sectors
     diff = np.angle(np.exp(1j * (theta[:, None] - axes[None, :])))
-    w = np.exp(-0.5 * (diff / (0.75 * np.pi / SECTORS)) ** 2)
+    w = np.exp(-0.5 * (diff / (0.75 * np.pi / sectors)) ** 2)
     w /= w.sum(axis=1, keepdims=True)
-    w[0] = 1.0 / SECTORS
+    w[0] = 1.0 / sectors
     radial = np.exp(-0.5 * (np.hypot(p[:, 0], p[:, 1]) / 0.6) ** 2)
     w = w * radial[:, None]
     w[w < 0.01] = 0.0
@@ -81,12 +81,13 @@ def structure(image: np.ndarray, sigma: float = TENSOR_SIGMA) -> tuple[np.ndarra
 
 
 def kuwahara(image: np.ndarray, radius: float | np.ndarray, rings: int = 2,
-             orientation: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:  # fmt: skip
+             orientation: tuple[np.ndarray, np.ndarray] | None = None, sectors: int = SECTORS) -> np.ndarray:  # fmt: skip
     """Anisotropic Kuwahara filter of a float32 image (H×W×3, any scale, e.g. Lab).
 
     Args:
         radius: kernel radius in pixels, a number or a per-pixel float32 map (H×W).
-        rings: sample rings of the unit disk (2 → 19 samples, 3 → 37, 4 → 61).
+        rings: sample rings of the unit disk (1 → 7 samples, 2 → 19, 3 → 37, 4 → 61).
+        sectors: 8 (the paper's), or 4 for the webcam path (half the sums; few samples could not fill 8 anyway).
         orientation: `structure(...)` of a guide image (default: of `image`).
     """
     h, w = image.shape[:2]
@@ -99,8 +100,8 @@ def kuwahara(image: np.ndarray, radius: float | np.ndarray, rings: int = 2,
     # Four channels: the colour and its squared norm, so one remap and one accumulation give mean and variance.
     ones = np.ones((1, 3), np.float32)
     stacked = cv2.merge([*cv2.split(image), cv2.transform(image * image, ones).reshape(h, w)])
-    points, weights = disk_samples(rings)
-    sums = [np.zeros((h, w, 4), np.float32) for _ in range(SECTORS)]
+    points, weights = disk_samples(rings, sectors)
+    sums = [np.zeros((h, w, 4), np.float32) for _ in range(sectors)]
     for (vx, vy), wj in zip(points, weights):
         where = cv2.scaleAdd(n_step, float(vy), cv2.scaleAdd(t_step, float(vx), grid))
         sample = cv2.remap(stacked, where, None, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
@@ -111,12 +112,12 @@ def kuwahara(image: np.ndarray, radius: float | np.ndarray, rings: int = 2,
     norm3 = np.array([[1, 1, 1, 0]], np.float32)
     variances = [np.maximum(sums[k][..., 3] * np.float32(1 / total[k])
                             - cv2.transform(sums[k] * sums[k], norm3).reshape(h, w) * np.float32(1 / total[k] ** 2),
-                            0.0) + np.float32(1e-4) for k in range(SECTORS)]  # fmt: skip
+                            0.0) + np.float32(1e-4) for k in range(sectors)]  # fmt: skip
     # α_k = 1 / σ_k^q, taken relative to the smallest σ so it neither overflows nor underflows.
     floor = np.minimum.reduce(variances)
     out = np.zeros((h, w, 4), np.float32)
     norm = np.zeros((h, w), np.float32)
-    for k in range(SECTORS):
+    for k in range(sectors):
         alpha = cv2.pow(cv2.divide(floor, variances[k]), Q / 2)
         norm += alpha
         out += sums[k] * (alpha * np.float32(1 / total[k]))[..., None]

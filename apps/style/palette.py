@@ -158,5 +158,14 @@ def fit_palette(content_rgb: np.ndarray, style_q: np.ndarray) -> Palette:
     rotation is the identity, so its first column is the style's lightness quantiles)."""
     source = sample_pixels(content_rgb)
     src = quantiles(source[:, :1])[:, 0]
-    src = np.maximum.accumulate(src + np.arange(QUANTILES) * 1e-4)
-    return Palette(bake(fit_flow(source, style_q)), src.astype(np.float32), style_q[0, :, 0].astype(np.float32))
+    src = np.maximum.accumulate(src + np.arange(QUANTILES) * 1e-4).astype(np.float32)
+    dst = style_q[0, :, 0].astype(np.float32)
+    lut = bake(fit_flow(source, style_q))
+    # The table's lightness is replaced by the monotone map of each node's own lightness, so one lookup gives the
+    # protected lightness too (trilinear between nodes: within a fraction of an L unit of the exact map).
+    n = lut.nodes
+    axis = np.linspace(0.0, 1.0, n, dtype=np.float32)
+    b, g, r = np.meshgrid(axis, axis, axis, indexing="ij")
+    node_l = cv2.cvtColor(np.stack([r, g, b], -1).reshape(1, -1, 3), cv2.COLOR_RGB2Lab)[0, :, 0].reshape(n, n, n)
+    lut.table[..., 0] = np.interp(node_l, src, dst).transpose(1, 0, 2).reshape(n, n * n)
+    return Palette(lut, src, dst)

@@ -86,6 +86,10 @@ def dress(rgb: np.ndarray, pose: BodyPose, person: np.ndarray, parse: GarmentPar
     old = old_garment_mask(rgb, pose, fit, person, region, skin, head) > 0
     cover_to = old_bottom(old & ~(hands > 0), fit) if category == "upper" else None
     warped = warp_garment(parse, parts, fit, (h, w), category, cover_to=cover_to)
+    # Inside a sleeve an arm is never in front of the garment's body: if the sleeve falls short of the arm's
+    # outline there, the garment's body shows, not a wedge of the arm.
+    for outline in warped.sleeve_outlines.values():
+        cv2.fillPoly(arms, [np.round(outline).astype(np.int32)], 0)
     notes = []
     if warped.lengthened > 0.02 * t:
         notes.append(f"The person's own top is longer than the garment: its hem was lowered by "

@@ -199,6 +199,12 @@ def body_correspondences(parse: GarmentParse, fit: BodyFit, category: str, cover
             gx = _edge_at(mask, gy, float(lm.neck[0]), side)
             src_g[f"side{f}_{side}"] = np.array([gx, gy])
             targets[f"side{f}_{side}"] = targets[f"armpit_{side}"] + f * (targets[f"hem_{side}"] - targets[f"armpit_{side}"])
+    # The armhole's middle on the seam's middle: the spline would otherwise bow the armhole in between the shoulder
+    # and armpit points, away from where the sleeve strip starts, leaving a gap between body and sleeve.
+    if parse.sleeves:
+        for side in ("left", "right"):
+            src_g[f"seam_{side}"] = (src_g[f"shoulder_{side}"] + src_g[f"armpit_{side}"]) / 2
+            targets[f"seam_{side}"] = (targets[f"shoulder_{side}"] + targets[f"armpit_{side}"]) / 2
     # The centre line: the garment's centre between neck and hem follows the body's.
     g_hem_mid = (lm.hem_left + lm.hem_right) / 2
     b_hem_mid = (targets["hem_left"] + targets["hem_right"]) / 2
@@ -427,6 +433,9 @@ class Warped:
     sleeves: dict[str, tuple[np.ndarray, np.ndarray]]  # side → (rgb, alpha)
     targets: dict[str, np.ndarray]
     lengthened: float = 0.0  # px the hem was lowered to cover the person's own, longer top
+    #: side → the sleeve strip's outline on the body (outer edge down, inner edge back up): where the arm is inside
+    #: the sleeve, so never in front of the garment's body
+    sleeve_outlines: dict[str, np.ndarray] = field(default_factory=dict)
 
     def footprint(self) -> np.ndarray:
         a = self.torso_alpha.copy()
@@ -461,7 +470,7 @@ def warp_garment(parse: GarmentParse, parts: GarmentParts, fit: BodyFit, shape: 
             row = np.clip(np.round(my), 0, len(parts.rows) - 1).astype(np.int32)
             centre, half = parts.rows[row, 0], parts.rows[row, 1]
             _shade_into(torso_rgb, (mx - centre) / np.maximum(half, 1.0), box)
-    sleeves = {}
+    sleeves, outlines = {}, {}
     s = 2 * fit.chest_half / parse.chest_width
     lm = parse.landmarks
     triangles = strip_triangles(SLEEVE_STATIONS + 2)
@@ -469,6 +478,7 @@ def warp_garment(parse: GarmentParse, parts: GarmentParts, fit: BodyFit, shape: 
         g_sh, g_pit = getattr(lm, f"shoulder_{side}"), getattr(lm, f"armpit_{side}")
         b_sh, b_pit = targets[f"shoulder_{side}"], targets[f"armpit_{side}"]
         body, garment = sleeve_strip(parts.frames[side], g_sh, g_pit, b_sh, b_pit, fit.arms[side].points, s, t)
+        outlines[side] = np.concatenate([body[:, 0], body[::-1, 2]])
         rgb = np.zeros((h, w, 3), np.uint8)
         al = np.zeros((h, w), np.float32)
         maps = piecewise_affine_maps(body.reshape(-1, 2), garment.reshape(-1, 2), triangles, shape)
@@ -482,7 +492,7 @@ def warp_garment(parse: GarmentParse, parts: GarmentParts, fit: BodyFit, shape: 
             _shade_into(rgb, across, sbox)
         sleeves[side] = (rgb, al)
     return Warped(torso_rgb=torso_rgb, torso_alpha=torso_alpha, sleeves=sleeves, targets=targets,
-                  lengthened=lengthened)
+                  lengthened=lengthened, sleeve_outlines=outlines)
 
 
 def _shade_into(rgb: np.ndarray, across: np.ndarray, box) -> None:
