@@ -3,14 +3,18 @@ laptop CPU. (Reading a look from a photo is look.py; what each region is, region
 
 `apply_look` paints a look onto every face:
 
-* lips: the mean colour moves to the lipstick's while the source's own lightness variation (lines,
-  highlights, shading) is kept, so it reads as lipstick on this person's lips, not flat paint;
-* eyeshadow and blush: applied as the *change* the makeup made to its wearer's bare skin, so an orange
-  blush becomes a warm flush on any skin tone rather than a patch of someone else's complexion;
+* lips: lipstick under this photo's light: the lips' shading and highlights carried onto the lipstick's colour,
+  their mean landing on it, and the border as soft as the lips' own in the photo (it follows the lip line by
+  colour where lips and skin differ, the mesh's line otherwise); a closed mouth's parting line takes a deep shade
+  of the lipstick rather than staying a crack of bare lip;
+* eyeshadow: the lid moves towards the shadow as it looked on its wearer (a strong one covers, a sheer one
+  tints), never past it: a smoky shadow does not darken an already deep lid further, nor turn it blue;
+* blush: applied as the *change* the makeup made to its wearer's bare skin, so an orange blush becomes a warm
+  flush on any skin tone rather than a patch of someone else's complexion;
 * eyeliner only darkens; brows are tinted; foundation moves the skin tone a limited way towards the look's.
 
 All work happens inside each face's box. Every region's change fades out within `FEATHER_REACH` of its mask,
-so pixels farther away come back bit-identical; the eyes and the inner mouth are never changed.
+so pixels farther away come back bit-identical; the eyes and an open mouth's teeth are never changed.
 """
 
 from __future__ import annotations

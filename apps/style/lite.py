@@ -46,6 +46,8 @@ STYLE_SIDE = 1024
 #: Detail patch side at a 512 px canvas (scaled with the canvas), for stills and for webcam frames (larger
 #: patches: a quarter of the searches, re-laid every LIVE_DETAIL_EVERY frames).
 PATCH_AT_512, LIVE_PATCH_AT_512 = 16, 24
+#: Strength at which the palette is fully the style's (above it, only the brushwork grows).
+PALETTE_FULL_AT = 0.8
 #: How far towards the style's lightness the palette moves the photo's (the rest keeps its shading).
 LUMINANCE_SHARE = 1.0
 #: How much of the style's chroma / lightness shift skin takes at full protection (it keeps the rest).
@@ -62,7 +64,7 @@ FACE_INK = 0.35
 TEXTURE_SHARE = 1.3
 DETAIL_BLUR = 1.0
 #: The grid `tune` searches (base contrast, detail gain), the samples it scores with, the scale of "local".
-TUNE_CONTRAST, TUNE_GRAIN, TUNE_SAMPLES = (0.55, 0.75, 1.0, 1.25), (0.3, 0.8, 1.4), 5000
+TUNE_CONTRAST, TUNE_GRAIN, TUNE_SAMPLES = (0.55, 0.8, 1.0, 1.25), (0.3, 0.8, 1.4, 2.0), 5000
 #: The structure `tune` keeps: edge F-score (on its metric-size copy, 1 px there ≈ 2 px at 512) not below this.
 TUNE_MIN_F, TUNE_TOLERANCE = 0.5, 1.0
 CONTRAST_SCALE = 0.03
@@ -220,8 +222,9 @@ def prepare(rgb: np.ndarray, palette: Palette, strength: float, faces: list, wor
         person = cv2.resize(person.astype(np.float32), small.shape[1::-1], interpolation=cv2.INTER_LINEAR)
     guard = protection(lab, faces, small.shape[0] / h, person, skin_colour)
     keep = 1.0 - guard.skin
-    chroma_w = strength * (SKIN_CHROMA_SHARE + (1.0 - SKIN_CHROMA_SHARE) * keep)
-    light_w = strength * (SKIN_LIGHTNESS_SHARE + (LUMINANCE_SHARE - SKIN_LIGHTNESS_SHARE) * keep)
+    amount = min(1.0, strength / PALETTE_FULL_AT)
+    chroma_w = amount * (SKIN_CHROMA_SHARE + (1.0 - SKIN_CHROMA_SHARE) * keep)
+    light_w = amount * (SKIN_LIGHTNESS_SHARE + (LUMINANCE_SHARE - SKIN_LIGHTNESS_SHARE) * keep)
     target = lab + (styled - lab) * cv2.merge([light_w, chroma_w, chroma_w])
     return Canvas(rgb, small, lab, target, guard, strength)
 
@@ -287,19 +290,23 @@ def tune(canvas: Canvas, strokes: Strokes, fit: StyleFit) -> Strokes:
                                                                 canvas.guard.features))), canvas.strength)  # fmt: skip
     layers = Strokes(_resize_to(strokes.base, side), None if strokes.detail is None else _resize_to(strokes.detail, side))
     photo = _resize_to(canvas.lab, side)
-    tex0 = metrics.signatures_distance(metrics.texture_signatures(photo[..., 0], TUNE_SAMPLES), fit.texture_signature)
-    col0 = metrics.signature_distance(metrics.signature(metrics.colour_points(photo, TUNE_SAMPLES, lab=True)),
-                                      fit.colour_signature)  # fmt: skip
+    ink = _resize_to(ink_weight(canvas, fit), side)[..., None] if fit.lines or canvas.guard.skin.any() else None
+
+    def scores(lab: np.ndarray) -> tuple[float, float, float]:
+        if ink is not None:  # the ink lines `finish` will draw, in Lab
+            lab = lab * (1.0 - ink) + fit.ink.astype(np.float32) * ink
+        rgb01 = cv2.cvtColor(lab, cv2.COLOR_Lab2RGB)
+        tex = metrics.signatures_distance(metrics.texture_signatures(rgb01, TUNE_SAMPLES), fit.texture_signature)
+        col = metrics.signature_distance(metrics.signature(metrics.colour_points(lab, TUNE_SAMPLES, lab=True)),
+                                         fit.colour_signature)  # fmt: skip
+        return tex, col, metrics.edge_match(reference, metrics.grey_edges(_grey(lab[..., 0])), TUNE_TOLERANCE)["f"]
+
     reference = metrics.grey_edges(_grey(photo[..., 0]))
+    tex0, col0, _ = scores(photo)
     found = {}
     for contrast in TUNE_CONTRAST:
         for grain in TUNE_GRAIN if layers.detail is not None else (0.0,):
-            lab = compose(small, layers, contrast, grain)
-            tex = metrics.signatures_distance(metrics.texture_signatures(lab[..., 0], TUNE_SAMPLES),
-                                              fit.texture_signature)  # fmt: skip
-            col = metrics.signature_distance(metrics.signature(metrics.colour_points(lab, TUNE_SAMPLES, lab=True)),
-                                             fit.colour_signature)  # fmt: skip
-            f = metrics.edge_match(reference, metrics.grey_edges(_grey(lab[..., 0])), TUNE_TOLERANCE)["f"]
+            tex, col, f = scores(compose(small, layers, contrast, grain))
             # How far each is from its goal (texture down by a quarter, colour by half): the worse one counts.
             found[(contrast, grain)] = (max(tex / tex0 / 0.75, col / col0 / 0.5), tex, col, f)
     # Structure first: the best score among candidates that keep the edges; if none does, the one keeping most.
@@ -339,26 +346,32 @@ def paint_high(canvas: Canvas, fit: StyleFit, seed: int = 0):
     return synth * (1.0 - keep) + canvas.target * keep
 
 
+def ink_weight(canvas: Canvas, fit: StyleFit, scale: float = 1.0) -> np.ndarray:
+    """Per-pixel ink opacity (float32, the photo's size × `scale`): XDoG lines of the photo, as strong as the
+    style's own lines, and never weaker than FACE_INK on skin (so eyes and mouth stay readable)."""
+    rgb, guard = canvas.rgb, canvas.guard
+    h, w = rgb.shape[:2]
+    size = (round(w * scale), round(h * scale))
+    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    if scale != 1.0:
+        grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
+    ink = xdog(grey.astype(np.float32) * np.float32(1 / 255), sigma=max(0.8, 0.6 * scale * max(h, w) / 512))
+    amount = _up(guard.skin, size) * np.float32(FACE_INK) if guard.skin.any() else np.float32(0.0)
+    return ink * np.float32(canvas.strength) * np.maximum(amount, np.float32(max(fit.lines, MIN_INK)))
+
+
 def finish(canvas: Canvas, painted: np.ndarray, fit: StyleFit, ink_scale: float = 1.0) -> np.ndarray:
     """Step 4: back to RGB at the photo's size, with ink lines drawn at `ink_scale` of it (stills: full
     resolution; webcam frames: half, the line map upsampled)."""
-    rgb, guard, strength = canvas.rgb, canvas.guard, canvas.strength
-    h, w = rgb.shape[:2]
+    h, w = canvas.rgb.shape[:2]
     out = rgb_of(painted)
     if out.shape[:2] != (h, w):
         out = cv2.resize(out, (w, h), interpolation=cv2.INTER_LINEAR)
-    face_ink = FACE_INK * float(guard.skin.max()) if guard.skin.any() else 0.0
-    lines = max(fit.lines, MIN_INK)
-    if strength * max(lines, face_ink) <= 0.02:
+    if canvas.strength * max(fit.lines, MIN_INK, FACE_INK if canvas.guard.skin.any() else 0.0) <= 0.02:
         return out
-    grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    weight = ink_weight(canvas, fit, ink_scale)
     if ink_scale != 1.0:
-        grey = cv2.resize(grey, (round(w * ink_scale), round(h * ink_scale)), interpolation=cv2.INTER_AREA)
-    ink = xdog(grey.astype(np.float32) * np.float32(1 / 255), sigma=max(0.8, 0.6 * ink_scale * max(h, w) / 512))
-    if ink_scale != 1.0:
-        ink = cv2.resize(ink, (w, h), interpolation=cv2.INTER_LINEAR)
-    amount = _up(guard.skin, (w, h)) * np.float32(FACE_INK) if face_ink else np.float32(0.0)
-    weight = ink * np.float32(strength) * np.maximum(amount, np.float32(lines))
+        weight = cv2.resize(weight, (w, h), interpolation=cv2.INTER_LINEAR)
     ink_rgb = np.empty_like(out)
     ink_rgb[:] = rgb_of(fit.ink.reshape(1, 1, 3).astype(np.float32))[0, 0]
     return cv2.blendLinear(out, ink_rgb, 1.0 - weight, weight)

@@ -1,10 +1,16 @@
 """The lite try-on tier: classical warping and compositing on the CPU, fast enough for a webcam.
 
-Layers, back to front: the person photo; the garment's body (thin-plate-spline warped, with the shading of the
-person's own clothes); the arms, when they are in front of the body; the sleeves; the hands; the head and the
+Layers, back to front: the person photo; the garment's body (thin-plate-spline warped, rounded over the torso and
+with the shading of the person's own clothes); the arms, when they are in front of the body below the armpits,
+with the shadow they cast on it; the sleeves (strips laid along the arms, see warp.py); the hands; the head and the
 hair that falls over the shoulders. Only pixels under the garment change: face, hands, legs and background are
 the input's own. The garment may reach a little past the person's outline (clothes are looser than bodies) but
 no further than `SPILL_MARGIN`.
+
+The person's own clothes are found first (`person.old_garment_mask`), so the new garment can hide them: a top is
+lengthened (a little) to cover a longer one, a gap between the garment and the body or arm is closed by extending
+the garment, straps or a wider cut beyond its outline are filled in from their surroundings, and what cannot be
+hidden (long sleeves under short ones, clothes below the hem) stays and the result's notes say so.
 """
 
 from __future__ import annotations
@@ -32,8 +38,10 @@ ARM_SHADOW, ARM_SHADOW_REACH = 0.35, 0.06
 #: Old-garment pixels left showing are painted over when there are more than this many torso-lengths² of them
 #: (fewer are a rim of a pixel or two, not worth a fill).
 FILL_MIN = 0.002
+#: Pieces of old garment smaller than this (torso lengths²) are specks of a frayed mask, not clothes: left alone.
+SPECK = 0.0008
 #: Inpainting runs at the scale where the torso is this many pixels long (it is smooth fill, not detail).
-INPAINT_TORSO_PX = 64
+INPAINT_TORSO_PX = 128
 #: Old clothes showing within this distance (torso lengths) of the new garment, above its hem and off the arms,
 #: are a gap in the garment's cut (a wider body, an armhole) and are closed by extending the garment.
 EXTEND_REACH = 0.08
@@ -50,13 +58,15 @@ class Dressed:
     occluders: np.ndarray  # uint8: arms, hands, head kept in front
     on_top: np.ndarray  # uint8: the part of `occluders` in front of the sleeves too (hands, head and hair)
     old_garment: np.ndarray | None = None  # bool: the person's own clothes where the new garment goes (input)
-    filled: np.ndarray | None = None  # bool: old-garment pixels the new garment missed, painted over (bare arms, fill)
+    filled: np.ndarray | None = None  # bool: old-garment pixels the new garment missed, painted over (extended, filled)
     notes: list[str] = field(default_factory=list)
 
     def agnostic(self) -> np.ndarray:
-        """uint8 mask of every pixel the try-on may repaint: the clothing region and the garment's footprint,
-        minus what stays in front."""
+        """uint8 mask of every pixel the try-on may repaint: the clothing region, the garment's footprint and what
+        was filled in around it, minus what stays in front."""
         area = np.maximum(self.region, (self.warped.footprint() > 0.05).astype(np.uint8) * 255)
+        if self.filled is not None:
+            area[self.filled] = 255
         area[self.occluders > 0] = 0
         return area
 
@@ -194,9 +204,14 @@ def _hide_old_garment(image, old, garment_a, warped: Warped, allowed, arms, hand
     # On an arm, only the wedge between the garment's body and a sleeve (under the armpit) is the garment's gap.
     torso_a = warped.torso_alpha[box] * allowed
     between = within(torso_a >= 0.5) & within((warped.footprint()[box] * allowed - torso_a) >= 0.5)
+    # (Closed first: along a bare arm the old garment's mask frays into short runs, which, extended one by one,
+    # would dot the arm's edge with garment colour.)
     extend = showing & near & ~below & (~on_arms | between)
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * max(1, round(0.015 * t)) + 1,) * 2)
+    extend = _solid(cv2.morphologyEx(extend.astype(np.uint8), cv2.MORPH_CLOSE, k) > 0, t)
+    extend &= near & ~below & (hands == 0) & (head == 0) & (garment_a < 0.5)
     on_arms &= ~extend
-    fill = showing & ~near & ~below & ~on_arms & (occluders == 0)
+    fill = _solid(showing & ~near & ~below & ~on_arms & (occluders == 0), t)
     filled = np.zeros(old.shape, bool)
     if extend.sum() > FILL_MIN * t * t:
         image = _blend(image, _inpaint(image, extend, covered == 0, t), extend)  # from the garment only
@@ -214,6 +229,15 @@ def _hide_old_garment(image, old, garment_a, warped: Warped, allowed, arms, hand
         notes.append("The person's own sleeves show below the garment's shorter sleeves: the lite tier does not paint "
                      "bare arms. The diffusion tiers redraw the arms.")  # fmt: skip
     return image, filled, notes
+
+
+def _solid(mask: np.ndarray, t: float) -> np.ndarray:
+    """`mask` without its specks: opened, and without pieces smaller than `SPECK` torso lengths². The old garment's
+    mask frays along skin of a similar colour; filling each stray pixel would dot the arms with garment colour."""
+    m = cv2.morphologyEx(mask.astype(np.uint8), cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(m, connectivity=8)
+    big = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] >= SPECK * t * t)
+    return np.isin(labels, big[big > 0])
 
 
 def _box_of(mask: np.ndarray, pad: int) -> tuple[slice, slice] | None:

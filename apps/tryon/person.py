@@ -180,6 +180,10 @@ def arm_occluders(rgb: np.ndarray, pose: BodyPose, fit: BodyFit, person: np.ndar
         core = arms > 0
         if core.any() and (skin[core] > 0).mean() > 0.5:
             arms = np.maximum(cv2.bitwise_and(arms, skin), cv2.bitwise_and(loose, skin))
+            # Closed: the skin test misses specular highlights and shadowed pores, and every hole in the arm
+            # would show a dot of the garment behind it along the arm.
+            k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * max(1, round(0.02 * t)) + 1,) * 2)
+            arms = cv2.bitwise_and(cv2.morphologyEx(arms, cv2.MORPH_CLOSE, k), loose)
         if (skin[hands > 0] > 0).mean() > 0.2 if hands.any() else False:
             hands = cv2.bitwise_and(hands, skin)  # bare hands: their real outline (gloves keep the disc)
     keep = (person > 0.5).astype(np.uint8)
