@@ -26,6 +26,8 @@ from studio.errors import InputError
 from studio.color import rgb_to_lab
 from studio.imaging import fit_within
 
+#: OpenCV's random generator is seeded with this before GrabCut (see `garment_mask`).
+GRABCUT_SEED = 20
 #: Long side at which the mask is computed: GrabCut's cost grows with pixels and 384 px keeps fabric edges.
 PARSE_SIDE = 384
 #: Long side at which the garment is kept for warping: enough detail for a torso filling a 1024 px photo.
@@ -162,6 +164,9 @@ def garment_mask(rgb: np.ndarray) -> np.ndarray:
         raise InputError("No garment found in the garment photo: it looks like an empty backdrop. "
                          "Use a product shot that shows the garment.")  # fmt: skip
     bgd, fgd = np.zeros((1, 65), np.float64), np.zeros((1, 65), np.float64)
+    # GrabCut seeds its colour models with k-means, drawn from OpenCV's random generator: seeded here, one product
+    # shot parses the same in every process and after any other work (the CLI, the UI and Python agree).
+    cv2.setRNGSeed(GRABCUT_SEED)
     cv2.grabCut(rgb[..., ::-1].copy(), gc, None, bgd, fgd, 3, cv2.GC_INIT_WITH_MASK)
     fg = ((gc == cv2.GC_FGD) | (gc == cv2.GC_PR_FGD)).astype(np.uint8)
     fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
