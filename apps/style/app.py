@@ -123,7 +123,8 @@ def live(ctx, frame, content=None, style=None, strength=0.8, preserve_faces=True
     fitted = state.get(key)
     if fitted is not None:
         fitted["frames"] += 1
-    if fitted is None or (fitted["frames"] > LIVE_REFIT_EVERY and np.abs(mean - fitted["mean"]).max() > LIVE_REFIT_DRIFT):
+    drifted = fitted is not None and np.abs(mean - fitted["mean"]).max() > LIVE_REFIT_DRIFT
+    if fitted is None or (fitted["frames"] > LIVE_REFIT_EVERY and drifted):
         palette = fit_palette(rgb, fit.quantiles)
         bank = bank_for(ctx, style_rgb, fit, lite.LIVE_SIDE, lite.LIVE_PATCH_AT_512)
         canvas = lite.prepare(rgb, palette, strength, [], lite.LIVE_SIDE)

@@ -81,7 +81,8 @@ def structure(image: np.ndarray, sigma: float = TENSOR_SIGMA) -> tuple[np.ndarra
 
 
 def kuwahara(image: np.ndarray, radius: float | np.ndarray, rings: int = 2,
-             orientation: tuple[np.ndarray, np.ndarray] | None = None, sectors: int = SECTORS) -> np.ndarray:  # fmt: skip
+             orientation: tuple[np.ndarray, np.ndarray] | None = None,
+             sectors: int = SECTORS) -> np.ndarray:  # fmt: skip
     """Anisotropic Kuwahara filter of a float32 image (H×W×3, any scale, e.g. Lab).
 
     Args:

@@ -1,26 +1,29 @@
 """The lite tier: the style image's palette, brushwork and ink on the photo, offline, at webcam rates.
 
-What is read from the style once (`fit_style`, cached by its digest):
-* its colours — ~20k sampled Lab pixels, the target of the palette transfer (palette.py);
-* its stroke size — the mean spacing of its edges, 2 / (edge pixels per pixel) on a 512 px copy (for stripes of
-  width w edges come every w/2... the factor 2 turns density into spacing), as a fraction of its long side: Van Gogh
-  measures ~0.03, Matisse's broad patches ~0.056, a smooth film frame ~0.066;
+Read from the style once (`fit_style`, cached by its digest):
+* its colours — ~12k sampled Lab pixels, summarised along the palette transfer's rotations (palette.py);
+* its stroke size — the mean spacing of its edges, 2 / (edge pixels per pixel) on a 512 px copy (an edge map has
+  about one pixel per crossing, and strokes w px wide put two crossings in every w), as a fraction of its long
+  side: Van Gogh measures ~0.03, Matisse's broad patches ~0.056, a smooth film frame ~0.066;
 * its ink — how much of it is thin dark line (the share of pixels a small black-top-hat finds), and the ink's
-  colour (the dark end of its palette).
+  colour (the dark end of its palette);
+* its metric signatures (metrics.py), so every result is scored against it at the cost of one image.
 
-Per photo and style (`paint`):
-1. **Palette**: the photo through the style's 3-D LUT (IDT flow fitted on this photo's colours). The luminance is
-   protected: only `LUMINANCE_SHARE` of the way to the style's lightness, since a full transfer flattens shading
-   and its banding costs structure (round2 A1).
-2. **Faces protected**: skin (the face oval, and wherever the photo has that face's skin colour: neck, hands)
-   keeps most of its own chroma and lightness, the style only tints it; eyes, brows and lips get fine strokes.
-3. **Brushwork**: anisotropic Kuwahara (kuwahara.py) at a radius from the style's stroke size, along the photo's
-   own edge directions.
-4. **Ink**: XDoG lines of the photo in the style's ink colour, as strong as the style's own lines (faces always
-   get a little, so features stay readable).
+Per photo (`render` for stills, `live_frame` for the webcam):
+1. **Palette** (`prepare`): the photo through the style's 3-D LUT — chroma from the IDT flow fitted on this photo,
+   lightness from a monotone map of its own lightness, so shading order and edges survive.
+2. **Faces protected**: skin (the face oval, and wherever that face's skin colour appears on the person: neck,
+   arms, hands) keeps most of its own chroma and lightness; the style only tints it.
+3. **Brushwork** (`brushwork`): anisotropic Kuwahara (kuwahara.py) at a radius from the style's stroke size, along
+   the photo's own edges — finer on skin, finest on eyes, brows and lips — or, in the "high" quality, the photo
+   rebuilt from the style's patches (patches.py). On top, the style's own detail, patch by patch (texture.py).
+4. **Tuning** (`tune`): the base's local contrast and the detail's gain are chosen on a small copy so the texture
+   and colour come closest to the style's while the photo's edges are kept.
+5. **Ink** (`finish`): XDoG lines of the photo in the style's ink colour, as strong as the style's own lines (faces
+   always get some, so eyes and mouth stay readable), drawn at full resolution.
 
-`strength` (0–1) scales all of it: 0 returns the photo. Work happens at a reduced size (`work_side`) and the
-colour field is upsampled under full-resolution lines.
+`strength` (0–1) scales all of it (0 returns the photo; the palette is complete from `PALETTE_FULL_AT`). Stills are
+painted at `WORK_SIDE` and webcam frames at `LIVE_SIDE` (long side), the colour field upsampled under the lines.
 """
 
 from __future__ import annotations
@@ -37,8 +40,9 @@ from . import metrics, texture
 from .kuwahara import kuwahara, structure
 from .palette import Palette, lab_of, rgb_of, sample_pixels, target_quantiles
 
-#: Work size (long side) of stills and of webcam frames.
-WORK_SIDE, LIVE_SIDE = 768, 256
+#: Work size (long side) of stills and of webcam frames (measured: 224 keeps the webcam path near 30 ms of CPU a
+#: frame; 192 looks visibly softer, 256 costs ~10 % more).
+WORK_SIDE, LIVE_SIDE = 768, 224
 #: Webcam frames between two placements of the style's detail.
 LIVE_DETAIL_EVERY = 6
 #: Long side of the copy of a style kept for its patch banks.
@@ -48,7 +52,8 @@ STYLE_SIDE = 1024
 PATCH_AT_512, LIVE_PATCH_AT_512 = 16, 24
 #: Strength at which the palette is fully the style's (above it, only the brushwork grows).
 PALETTE_FULL_AT = 0.8
-#: How far towards the style's lightness the palette moves the photo's (the rest keeps its shading).
+#: How far towards the style's lightness the palette moves the photo's, off skin (the map is monotone, so the
+#: photo's shading order stays whatever the share).
 LUMINANCE_SHARE = 1.0
 #: How much of the style's chroma / lightness shift skin takes at full protection (it keeps the rest).
 SKIN_CHROMA_SHARE, SKIN_LIGHTNESS_SHARE = 0.35, 0.35
@@ -56,19 +61,19 @@ SKIN_CHROMA_SHARE, SKIN_LIGHTNESS_SHARE = 0.35, 0.35
 RADIUS_SHARE, RADIUS_RANGE = 0.35, (3.0, 10.0)
 #: Kuwahara radius inside faces (skin) and on eyes, brows and lips, relative to the style's.
 FACE_RADIUS, FEATURE_RADIUS = 0.55, 0.25
-#: Ink: black-top-hat share of a style without lines and of one that is all line work.
-INK_NONE, INK_FULL = 0.08, 0.22
-#: Ink on faces whatever the style (eyes and mouth stay readable).
-FACE_INK = 0.35
-#: Stroke texture: share of the style's grain painted on, and taps of the line integral.
-TEXTURE_SHARE = 1.3
+#: Ink: black-top-hat share of a style without lines and of one that is all line work; the least ink any style
+#: gets off faces; the ink on faces whatever the style (eyes and mouth stay readable).
+INK_NONE, INK_FULL, MIN_INK, FACE_INK = 0.08, 0.22, 0.0, 0.35
+#: Blur of the transferred detail at a 768 px canvas: its finest grain only adds edges the photo does not have.
 DETAIL_BLUR = 1.0
-#: The grid `tune` searches (base contrast, detail gain), the samples it scores with, the scale of "local".
+#: The grid `tune` searches (base contrast, detail gain) and the samples it scores with; the Gaussian σ (share of
+#: the long side) that separates "local" contrast from the broad light of the scene.
 TUNE_CONTRAST, TUNE_GRAIN, TUNE_SAMPLES = (0.55, 0.8, 1.0, 1.25), (0.3, 0.8, 1.4, 2.0), 5000
+CONTRAST_SCALE = 0.03
 #: The structure `tune` keeps: edge F-score (on its metric-size copy, 1 px there ≈ 2 px at 512) not below this.
 TUNE_MIN_F, TUNE_TOLERANCE = 0.5, 1.0
-CONTRAST_SCALE = 0.03
-MIN_INK = 0.0
+#: A still whose full-size edge F-score falls below this is recomposed with up to STRUCTURE_RETRIES runners-up.
+STRUCTURE_FLOOR, STRUCTURE_RETRIES = 0.5, 3
 
 
 @dataclass(frozen=True)
@@ -167,7 +172,7 @@ def skin_likeness(lab: np.ndarray, skin: np.ndarray) -> np.ndarray:
     """0–1 per pixel: how close its colour is to the face's skin (Mahalanobis in Lab; lightness loosely, since
     shading moves it far more than it moves hue)."""
     mean = skin.mean(axis=0)
-    cov = np.cov(skin.T) + np.diag([25.0, 1.0, 1.0])
+    cov = np.cov(skin.T) + np.diag([150.0, 2.0, 2.0])
     inv = np.linalg.inv(cov).astype(np.float32)
     d = lab.reshape(-1, 3) - mean.astype(np.float32)
     m2 = np.einsum("ij,jk,ik->i", d, inv, d).reshape(lab.shape[:2])
@@ -288,7 +293,8 @@ def tune(canvas: Canvas, strokes: Strokes, fit: StyleFit) -> Strokes:
     small = Canvas(canvas.rgb, canvas.small, canvas.lab, canvas.target,
                    Protection(*(_resize_to(m, side) for m in (canvas.guard.skin, canvas.guard.fine,
                                                                 canvas.guard.features))), canvas.strength)  # fmt: skip
-    layers = Strokes(_resize_to(strokes.base, side), None if strokes.detail is None else _resize_to(strokes.detail, side))
+    detail = None if strokes.detail is None else _resize_to(strokes.detail, side)
+    layers = Strokes(_resize_to(strokes.base, side), detail)
     photo = _resize_to(canvas.lab, side)
     ink = _resize_to(ink_weight(canvas, fit), side)[..., None] if fit.lines or canvas.guard.skin.any() else None
 
@@ -310,12 +316,16 @@ def tune(canvas: Canvas, strokes: Strokes, fit: StyleFit) -> Strokes:
             # How far each is from its goal (texture down by a quarter, colour by half): the worse one counts.
             found[(contrast, grain)] = (max(tex / tex0 / 0.75, col / col0 / 0.5), tex, col, f)
     # Structure first: the best score among candidates that keep the edges; if none does, the one keeping most.
-    keeping = [k for k, v in found.items() if v[3] >= TUNE_MIN_F]
-    best = min(keeping, key=lambda k: found[k][0]) if keeping else max(found, key=lambda k: found[k][3])
+    keeping = sorted((k for k, v in found.items() if v[3] >= TUNE_MIN_F), key=lambda k: found[k][0])
+    others = sorted((k for k in found if k not in keeping), key=lambda k: -found[k][3])
+    best = (keeping + others)[0]
     score, tex, col, f = found[best]
+    # The runners-up with more structure, best score first: `render` falls back on them if the full-size result
+    # loses its edges.
+    safer = sorted((k for k in found if found[k][3] > f + 0.02), key=lambda k: found[k][0])[:STRUCTURE_RETRIES]
     return Strokes(strokes.base, strokes.detail, *best, {"contrast": best[0], "grain": best[1],
                    "texture_distance_estimate": round(tex, 3), "colour_distance_estimate": round(col, 3),
-                   "edge_f_estimate": round(f, 3)})  # fmt: skip
+                   "edge_f_estimate": round(f, 3), "safer": safer})  # fmt: skip
 
 
 def _grey(light: np.ndarray) -> np.ndarray:
@@ -397,11 +407,23 @@ def render(rgb: np.ndarray, fit: StyleFit, palette: Palette, bank, strength: flo
                 break
             yield 1 + done, total, f"patch synthesis {done}/{steps}", _preview(canvas, lab)
     strokes = tune(canvas, brushwork(canvas, fit, bank, base=base), fit)
+    safer = strokes.tuned.pop("safer")
     painted = compose(canvas, strokes)
     yield total - 1, total, "brushwork", _preview(canvas, painted)
     out = finish(canvas, painted, fit)
+    # Structure guard: `tune` judged on a small copy; the full-size result is measured, and if it lost the photo's
+    # edges (F below STRUCTURE_FLOOR) the runner-up with more structure is composed instead (a few tenths of a s).
+    f = metrics.edge_fscore(rgb, out)["f"]
+    tried = [(f, out, (strokes.contrast, strokes.grain))]
+    for contrast, grain in safer if f < STRUCTURE_FLOOR else ():
+        candidate = finish(canvas, compose(canvas, strokes, contrast, grain), fit)
+        tried.append((metrics.edge_fscore(rgb, candidate)["f"], candidate, (contrast, grain)))
+        if tried[-1][0] >= STRUCTURE_FLOOR:
+            break
+    f, out, (contrast, grain) = tried[-1] if tried[-1][0] >= STRUCTURE_FLOOR else max(tried, key=lambda t: t[0])
     details = {"work_size": list(canvas.small.shape[1::-1]), "kuwahara_radius_px": None if base is not None else
-               round(radius_px(fit, max(canvas.small.shape[:2])) * (0.4 + 0.6 * strength), 2), **strokes.tuned}
+               round(radius_px(fit, max(canvas.small.shape[:2])) * (0.4 + 0.6 * strength), 2), **strokes.tuned,
+               "contrast": contrast, "grain": grain, "structure_retries": len(tried) - 1}  # fmt: skip
     return out, details
 
 
@@ -431,9 +453,9 @@ def stylize(rgb: np.ndarray, fit: StyleFit, palette: Palette, strength: float, f
 
 def live_frame(rgb: np.ndarray, fit: StyleFit, palette: Palette, bank, strength: float, faces: list,
                gains: tuple[float, float] = (1.0, 1.0), memo: dict | None = None) -> np.ndarray:  # fmt: skip
-    """One webcam frame: the fast chain at `LIVE_SIDE` (7-sample, 4-sector Kuwahara; skin by the face oval alone), the gains
-    `tune` chose for the stream, ink at full size. The style's detail is re-laid every `LIVE_DETAIL_EVERY` frames
-    (`memo` keeps it between calls): strokes that hold still for a few frames read as canvas, not as flicker."""
+    """One webcam frame: the fast chain at `LIVE_SIDE` (7-sample, 4-sector Kuwahara; skin by the face oval alone),
+    the gains `tune` chose for the stream, ink at half size. The style's detail is re-laid every `LIVE_DETAIL_EVERY`
+    frames (`memo` keeps it between calls): strokes that hold still a few frames read as canvas, not as flicker."""
     if strength <= 0:
         return rgb
     canvas = prepare(rgb, palette, strength, faces, LIVE_SIDE, skin_colour=False)

@@ -126,7 +126,8 @@ def texture_signatures(rgb01: np.ndarray, samples: int = SAMPLES) -> list[np.nda
         channels = cv2.split(image)
         features = np.empty((len(pick), FILTERS), np.float32)
         for k, kernel in enumerate(_filter_bank()):
-            response = sum(cv2.filter2D(c, -1, kernel[i], borderType=cv2.BORDER_REFLECT) for i, c in enumerate(channels))
+            response = sum(cv2.filter2D(c, -1, kernel[i], borderType=cv2.BORDER_REFLECT)
+                           for i, c in enumerate(channels))  # fmt: skip
             features[:, k] = response[ys, xs]
         out.append(signature(np.maximum(features, 0.0)))
     return out

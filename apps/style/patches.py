@@ -18,8 +18,10 @@ photo (Kwatra et al.'s texture optimisation, SIGGRAPH 2005, plus the paper's add
 
 The paper's parameters (3 levels; patches 33/21/13/9, gaps 28/18/8/5; 3 × 10 IRLS iterations, at ~400 px) are
 scaled down here to fit the issue's budget (under 20 s for a 1 MP photo on a laptop CPU): it synthesises at
-`SYNTH_SIDE` px, 2 levels, patches 13 and 7, a few iterations, then the full-size result is the synthesis
-upsampled with the photo's fine detail and ink lines laid back on (see `lite.finish`).
+`SYNTH_SIDE` px, 2 levels, patches 13 and 7, 2 iterations each, 2 IRLS passes. The lite tier then treats the
+synthesis as its base: the style's detail and the ink lines go on top at full size (lite.render). Matching is an
+exhaustive search in PCA space (12 dimensions) over a fixed-seed sample of 8k style patches, half of them from the
+style turned by 90°.
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ PCA_DIMS = 12
 #: Most style patches kept per bank (a fixed-seed subset beyond it).
 MAX_BANK = 8_000
 #: Content fusion weight on the photo's edges and on faces; elsewhere FUSION_FLOOR.
-FUSION_EDGES, FUSION_FACES, FUSION_FLOOR = 0.9, 1.2, 0.05
+FUSION_EDGES, FUSION_FACES, FUSION_FLOOR = 3.0, 1.2, 0.6
 
 
 @dataclass

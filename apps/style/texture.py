@@ -6,12 +6,15 @@ one-pass, fixed-grid form of it:
 
 * **Bank** (per style and working size, cached): the style resized so a stroke keeps its share of the canvas, split
   into a smooth base (Gaussian, σ = patch / 2) and its detail (style − base: strokes, grain, lines). Patches of the
-  detail on a half-overlapping grid, keyed by the base colour at their centre and their dominant direction (the
-  structure tensor's doubled angle, weighted by coherence), each also rotated by 90° so any direction finds one.
-* **Transfer**: the photo (already in the style's palette) is keyed the same way on a grid with a half-patch hop;
-  each cell takes its nearest style patch for a slightly jittered key (fixed seed, so a flat wall does not tile
-  one patch), and the patches are overlap-added under sin² windows, which sum to exactly 1 at a half
-  hop, so there are no seams and no normalisation.
+  detail on a half-overlapping grid, keyed by the base colour at their centre, their dominant direction (the
+  structure tensor's doubled angle, weighted by coherence) and how busy they are (the rank of their local detail
+  energy in the style), each also rotated by 90° so any direction finds one.
+* **Transfer**: the photo (already in the style's palette) is keyed the same way on a grid with a half-patch hop —
+  direction and busyness read from the photo itself, so its busy parts take the style's busy strokes and its flat
+  sky the style's calm areas (this is what keeps the photo's edges the strongest ones). Each cell takes its
+  nearest style patch for a slightly jittered key (fixed seed, so a flat wall does not tile one patch); the patches
+  are overlap-added under sin² windows, which sum to exactly 1 at a half hop (no seams), and rescaled so the sum
+  of unrelated patches keeps the style's contrast.
 
 The result is a detail field (Lab) the lite tier adds to its painted base: Van Gogh's swirls in the sky-coloured
 areas, Hokusai's line work where the photo is that blue, a film frame's smooth gradients.
