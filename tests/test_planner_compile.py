@@ -35,6 +35,8 @@ def test_the_compile_cache_is_kept_in_the_studios_folder_unless_the_user_chose_o
     ours = tmp_path / "torch-compile"
     assert speed.use_compile_cache(ours) == ours and os.environ["TORCHINDUCTOR_CACHE_DIR"] == str(ours.resolve())
     assert ours.is_dir()
+    other = tmp_path / "other-settings"  # another context's settings: the studio's own choice, so it may change
+    assert speed.use_compile_cache(other) == other and speed.use_compile_cache(ours) == ours
     mine = tmp_path / "my-cache"
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(mine))
     assert speed.use_compile_cache(ours) == mine and os.environ["TORCHINDUCTOR_CACHE_DIR"] == str(mine)

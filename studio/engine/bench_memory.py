@@ -56,10 +56,21 @@ def build_pipeline(family: str):
     return pipe
 
 
-def predicted(family: str, tier: str, size: int, mode: str) -> dict:
-    from studio.models import load_catalog
+def _catalog():
+    try:
+        from studio.models import load_catalog
+    except ImportError:  # a bare checkout on a GPU machine (no pip install): models/ is studio.models once installed
+        import sys
 
-    catalog = load_catalog()
+        import models
+
+        sys.modules["studio.models"] = models
+        from studio.models import load_catalog
+    return load_catalog()
+
+
+def predicted(family: str, tier: str, size: int, mode: str) -> dict:
+    catalog = _catalog()
     spec = catalog.get(FAMILIES[family][0])
     fix = catalog.get("sdxl-vae-fp16-fix") if family == "sdxl" else None
     call = Call(tier, spec, spec, "txt2img", size, size, TIERS[tier]["guidance"], "float16", vae_fix=fix)

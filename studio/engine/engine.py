@@ -36,6 +36,14 @@ set on the scheduler so every pipeline kind runs them, inpainting defaults to th
 and base (SDXL inpainting: 0.99), and combinations that cannot run as their card means (no step left, a
 guidance-embedding UNet in a pipeline that never passes the embedding) raise InputError before anything loads.
 
+Memory: before anything loads, every call gets a VRAM plan (planner.py: weights from the catalog's sizes, activations
+at the call's resolution) and runs in the cheapest memory mode that fits the device — everything on the GPU, the VAE
+tiled, model offload, sequential offload (placement.py carries it out). A call that fits none raises `WontFit` with
+the plan instead of running out of memory halfway; `Result.info["memory_plan"]` holds the plan beside the measured
+peak. On a CPU the plan is a forecast unless `Settings.vram_gb` says to plan as a GPU of that size. Speed:
+`Settings.compile` compiles the denoisers and VAE decoders when they load (speed.py); `studio.live_student` streams
+webcam frames through a prepared student (stream.py).
+
 Guarantees: a CPU `torch.Generator` seeded from the request (same seed, same image on any device); one
 long-lived thread per device runs every call on it (from every engine), one at a time, in order; a call never
 leaves a shared component changed: the scheduler is a fresh copy per call, and LoRA activation and scales,

@@ -47,18 +47,25 @@ def use_compile_cache(path: Path) -> Path:
     with TORCHINDUCTOR_CACHE_DIR; returns the folder in use. Inductor reads the variable whenever it compiles; it
     also sets it to its default (a temp folder, lost at reboot) when torch's compiler is imported, so only a value
     other than that default is the user's."""
-    from torch._inductor.runtime.cache_dir_utils import default_cache_dir
+    try:
+        from torch._inductor.runtime.cache_dir_utils import default_cache_dir
 
+        default = os.path.abspath(default_cache_dir())
+    except ImportError:  # an older torch: only an unset variable is ours to set
+        default = None
     current = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
-    if current and os.path.abspath(current) not in (os.path.abspath(default_cache_dir()), str(path.resolve())):
+    if current and os.path.abspath(current) not in (default, str(path.resolve()), _studio_set.get("path")):
         return Path(current)  # the user's folder
     path.mkdir(parents=True, exist_ok=True)
-    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(path.resolve())
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = _studio_set["path"] = str(path.resolve())
     os.environ.setdefault("TRITON_CACHE_DIR", str(path.resolve() / "triton"))
     import torch._inductor.config as inductor
 
     inductor.fx_graph_cache = True  # the default in current torch; said here because the cache is the point
     return path
+
+
+_studio_set: dict = {}  # the folder this process's studio chose last (another Settings may choose another)
 
 
 def _raise_recompile_limit() -> None:
@@ -80,7 +87,9 @@ def compile_denoiser(model, mode: str) -> str:
         model._repeated_blocks = list(REPEATED_BLOCKS)
         model.compile_repeated_blocks(fullgraph=True, dynamic=False)
         return "regional (" + ", ".join(REPEATED_BLOCKS) + ")"
-    model.compile(fullgraph=True, dynamic=False)
+    # The forward, not `Module.compile()` (which would take the module's hooks into the graph too: the engine times
+    # the first denoiser call with a pre-hook, and a timer cannot be traced). The module object stays the same.
+    model.forward = torch.compile(model.forward, fullgraph=True, dynamic=False)
     return "full"
 
 
