@@ -137,17 +137,50 @@ def _explain_full_queue(blocks) -> None:
     queue.push = explained
 
 
+def check_port(host: str, port: int) -> None:
+    """Fail in one line, before anything loads, when the studio could not listen on `host:port`: a port outside
+    1–65535, one another program holds, or a host name this machine cannot bind."""
+    import socket
+
+    if not isinstance(port, int) or not 1 <= port <= 65535:
+        raise InputError(f"--port {port} is not a port: use a number from 1 to 65535 (default 7860).")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise InputError(f"--host {host!r} is not an address of this machine ({exc.strerror}). Use 127.0.0.1 "
+                         "(this computer only) or 0.0.0.0 (every network interface).") from None
+    family, _, _, _, address = infos[0]
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        if os.name != "nt":  # as the server itself binds: a port left in TIME_WAIT by a closed studio is free
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except PermissionError:
+            raise InputError(f"Port {port} needs administrator rights on this system: use a port above 1023, "
+                             "e.g. --port 7860.") from None
+        except OSError as exc:
+            reason = "is already in use (another studio or program)" if exc.errno in (98, 48, 10048) else \
+                f"cannot be opened ({exc.strerror})"
+            raise InputError(f"Port {port} on {host} {reason}. Stop that program or choose another port, e.g. "
+                             f"--port {port + 1 if port < 65535 else 7861}.") from None
+
+
 def serve(app_id: str | None = None, host: str = "127.0.0.1", port: int = 7860, share: bool = False,
           device: str | None = None) -> int:  # fmt: skip
     """Entry point of `python launch.py` and `studio serve`: returns a process exit code."""
     try:
+        check_port(host, port)
         limits = ServerLimits.from_env()
         ctx = make_context(device)
         blocks = build_blocks(app_id, ctx, limits)
     except StudioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
-    launch(blocks, host=host, port=port, share=share, block=False, limits=limits)
+    try:
+        launch(blocks, host=host, port=port, share=share, block=False, limits=limits)
+    except OSError as exc:  # taken between the check and the launch, or a host this machine does not have
+        print(f"error: cannot serve on {host}:{port}: {exc}. Choose another --port or --host.", file=sys.stderr)
+        return 2
     # The page is up; load the detectors while the user picks a photo.
     threading.Thread(target=ctx.preprocess.warm_up, name="warm-up", daemon=True).start()
     blocks.block_thread()

@@ -98,6 +98,17 @@ def _blush_alpha(zone: np.ndarray, scale: float = 0.25) -> np.ndarray:
     return alpha * (zone > 0)  # never outside the zone, whatever the upsampling did
 
 
+def _wide_blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur; a wide one (σ over 6 px) computed at the scale where σ is 3 px and scaled back up. Local
+    means this smooth lose nothing at a fraction of the cost (a close-up's lips are hundreds of pixels wide)."""
+    if sigma <= 6.0:
+        return cv2.GaussianBlur(image, (0, 0), sigma)
+    h, w = image.shape[:2]
+    f = 3.0 / sigma
+    small = cv2.resize(image, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
+    return cv2.resize(cv2.GaussianBlur(small, (0, 0), 3.0), (w, h), interpolation=cv2.INTER_LINEAR)
+
+
 def _edge_blur_px(lightness: np.ndarray) -> float:
     """How soft the photo's own edges are (Gaussian σ in pixels), so painted edges can be made no crisper.
 
@@ -210,11 +221,12 @@ def _paint_face(out: np.ndarray, face: Face, look: Look, active: dict[str, float
             rs, cs, alpha = soft
             alpha = alpha * (below_eyes[rs, cs] == 0) * active["eyeshadow"]
             cur = lab[rs, cs] + delta[rs, cs]
-            # This lid's own colour per band (lash line → crease), read like the reference's (look.py).
-            lid = lid_bands(face, side, origin, lab.shape[:2], SHADOW_BANDS)[rs, cs]
+            bands = lid_bands(face, side, origin, lab.shape[:2], n_bands)[rs, cs]
+            # This lid's own colour per band (lash line → crease), read like the reference's (look.py); the
+            # SHADOW_BANDS strips are runs of n_bands // SHADOW_BANDS of the fine ones.
+            lid = (bands.astype(np.int32) + n_bands // SHADOW_BANDS - 1) // (n_bands // SHADOW_BANDS)
             lid[(shadow[rs, cs] == 0) | (r.local(f"{side}_eyeliner")[crop][rs, cs] > 0) | (eyes[rs, cs] > 0)] = 0
             shift = _shadow_shift(look, band_colours(cur, lid, SHADOW_BANDS), l_ratio, ab_ratio)
-            bands = lid_bands(face, side, origin, lab.shape[:2], n_bands)[rs, cs]
             # Feather pixels beyond the strips take the nearest strip's position on the lid → crease axis.
             bands = np.where(bands > 0, bands, cv2.dilate(bands, np.ones((9, 9), np.uint8), iterations=3))
             t = np.where(bands > 0, (bands.astype(np.float32) - 0.5) / n_bands, 0.0)
@@ -364,17 +376,21 @@ def _paint_lips(lab, delta, lips, inner_mouth, lipstick, strength: float, fh: fl
     cur = lab[rs, cs] + delta[rs, cs]
     inside = lips[rs, cs] > 0
     band = _lip_line_band(cur, inside, fh)
+    painted = area[rs, cs] > 0
+    depth = cv2.distanceTransform(painted.astype(np.uint8), cv2.DIST_L2, 3)  # (shared by the steps below)
     # Inwards the border never takes more than a quarter of the lips' thickness, or thin lips would be all border.
-    band_in = min(band, max(1.5, 0.5 * float(cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, 3).max())))
-    alpha = _lip_alpha(cur, area[rs, cs] > 0, inside, band, band_in, sigma)
-    like = lip_likeness(cur, inside)
+    band_in = min(band, max(1.5, 0.5 * float(depth.max())))
+    alpha, lip_here = _lip_alpha(cur, painted, depth, inside, band, band_in, sigma)
     # On a frontal face the outer lip line is trusted; on a turned face it can overshoot onto the background,
     # so there every pixel must also look like lip. On an open mouth's rim, too.
-    weight = np.where((rim[rs, cs] & open_mouth) | (not frontal), like, 1.0).astype(np.float32)
-    weight = cv2.GaussianBlur(weight, (0, 0), 0.8)  # a per-pixel colour test would leave a pixel-stepped border
+    tested = (rim[rs, cs] & open_mouth) | (not frontal)
+    weight = np.ones(inside.shape, np.float32)
+    if np.any(tested):
+        weight = np.where(tested, lip_likeness(cur, inside), 1.0).astype(np.float32)
+        weight = cv2.GaussianBlur(weight, (0, 0), 0.8)  # a per-pixel colour test would leave a pixel-stepped border
     core = inside & (weight > 0.5)
     core = core if np.count_nonzero(core) >= 6 else inside
-    target = _lipstick_colours(cur, core, area[rs, cs] > 0, lipstick, band)
+    target = _lipstick_colours(cur, core, depth, lipstick, band)
     if open_mouth:
         # Teeth and mouth-corner guard: next to the inner lip line, pixels much lighter and greyer than the lips
         # (teeth the mesh's inner contour missed in a wide smile) or far darker (the mouth's shadowed corners)
@@ -395,8 +411,13 @@ def _paint_lips(lab, delta, lips, inner_mouth, lipstick, strength: float, fh: fl
         want = c_int.mean(axis=0) + strength * (lipstick - c_int.mean(axis=0))
         got = (c_int + cover[interior][:, None] * (target[interior] - c_int)).mean(axis=0)
         shortfall = (want - got) / max(float(cover[interior].mean()), 0.3)
-        target += (shortfall * min(1.0, LIP_MAX_TOP_UP / max(float(np.linalg.norm(shortfall)), 1e-6)))[None, None]
-    delta[rs, cs] += cover[..., None] * (target - cur)
+        target = _land(target, interior, shortfall * min(1.0, LIP_MAX_TOP_UP / max(float(np.linalg.norm(shortfall)),
+                                                                                      1e-6)))  # fmt: skip
+    # Where a pixel is part lip, part skin (the lip line), a lipstick lighter than the lips replaces its lip part
+    # only: painted over whole, the pixel's share of the darker bare lip would stay as a dark ring round it. (A
+    # darker lipstick over the whole pixel just grades into the skin, as its own edge does.)
+    mixed = (1.0 - np.clip((depth - 1.0) / 2.0, 0.0, 1.0)) * np.clip((target[..., 0] - lip_here[..., 0]) / 15.0, 0, 0.7)
+    delta[rs, cs] += cover[..., None] * (target - (cur + mixed[..., None] * (lip_here - cur)))
     return rim
 
 
@@ -413,16 +434,14 @@ def _lip_line_band(cur: np.ndarray, inside: np.ndarray, fh: float) -> float:
     return max(float(np.clip(np.median(seen), lo, hi)) if len(seen) >= 8 else lo, 1.5)
 
 
-def _lip_alpha(cur: np.ndarray, area: np.ndarray, inside: np.ndarray, band: float, band_in: float,
-               sigma: float) -> np.ndarray:  # fmt: skip
-    """0…1 coverage of the lipstick: 1 inside the lips, and across the lip line as much as each pixel looks like
-    lip rather than the skin beside it, so the painted border is as soft as the lips' own border in this photo
-    and sits where the lips really end (up to `band` px outside the mesh's line, `band_in` inside). Where lips
-    and skin are too alike in colour to tell apart (pale lips, some deep skin tones), the mesh's line blurred to
-    the same width stands in (at least `sigma` px)."""
-    d_in = cv2.distanceTransform(area.astype(np.uint8), cv2.DIST_L2, 3)
-    d_out = cv2.distanceTransform((~area).astype(np.uint8), cv2.DIST_L2, 3)
-    d = d_in - d_out  # signed distance to the mesh's line, positive inside
+def _lip_alpha(cur: np.ndarray, area: np.ndarray, depth: np.ndarray, inside: np.ndarray, band: float,
+               band_in: float, sigma: float) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """(0…1 coverage of the lipstick, the bare lips' local colour). The coverage is 1 inside the lips, and across
+    the lip line as much as each pixel looks like lip rather than the skin beside it, so the painted border is as
+    soft as the lips' own border in this photo and sits where the lips really end (up to `band` px outside the
+    mesh's line, `band_in` inside). Where lips and skin are too alike in colour to tell apart (pale lips, some
+    deep skin tones), the mesh's line softened to the same width stands in (at least `sigma` px)."""
+    d = depth - cv2.distanceTransform((~area).astype(np.uint8), cv2.DIST_L2, 3)  # signed: positive inside
     # The mesh's line, softened: half covered on the line, fully within `band_in` inside, fading out over `band`
     # outside (a soft tail onto the skin, as a real lip line has, without thinning thin lips).
     def smooth(x):
@@ -434,8 +453,8 @@ def _lip_alpha(cur: np.ndarray, area: np.ndarray, inside: np.ndarray, band: floa
     reach = 3.0 * band
 
     def local_mean(m):
-        w = cv2.GaussianBlur(m.astype(np.float32), (0, 0), reach)
-        return cv2.GaussianBlur(cur * m[..., None], (0, 0), reach) / np.maximum(w, 1e-3)[..., None], w
+        w = _wide_blur(m.astype(np.float32), reach)
+        return _wide_blur(cur * m[..., None], reach) / np.maximum(w, 1e-3)[..., None], w
 
     skin, w_skin = local_mean((d < -band) & (d >= -2.5 * band))
     lip, w_lip = local_mean(inside & (d > 0.5 * band_in))
@@ -448,49 +467,62 @@ def _lip_alpha(cur: np.ndarray, area: np.ndarray, inside: np.ndarray, band: floa
     conf *= (w_skin > 0.05) & (w_lip > 0.05)
     # Inside the mesh's line the colour may only add (a highlight near the edge is still lip); outside it may
     # claim lip the mesh missed, up to `band` px out.
-    col = np.where(d >= 0, np.maximum(proj, smooth(d / band_in)), proj * (d > -band))
-    return (conf * col + (1.0 - conf) * geo).astype(np.float32)
+    # (Outside, never more than a fade from the line: skin flushed like lip must not take a plateau of colour.)
+    col = np.where(d >= 0, np.maximum(proj, smooth(d / band_in)), proj * (1.0 - smooth(-d / (1.5 * band))))
+    return (conf * col + (1.0 - conf) * geo).astype(np.float32), lip.astype(np.float32)
 
 
-def _lipstick_colours(cur: np.ndarray, core: np.ndarray, area: np.ndarray, lipstick: np.ndarray,
+def _lipstick_colours(cur: np.ndarray, core: np.ndarray, depth: np.ndarray, lipstick: np.ndarray,
                       band: float) -> np.ndarray:  # fmt: skip
     """Lab of the lipstick under the light each lip pixel shows: the lips' shading (luminance over their mean,
     a factor in linear light) carried onto the lipstick, so a shadowed corner becomes a deep shade of it rather
     than a flat patch; highlights (light above `LIP_SPECULAR` × the lips' local luminance) added back whitish,
     not tinted; and the whole shifted so the lips' mean is the lipstick's colour. `core`: the lip pixels the mean
-    is read on; `area`: all that is painted (a closed mouth's parting line keeps its own shade, a deep one of the
-    lipstick). Pixels on the outline of `area` take the shading of the lip beside them: they are part skin, and
-    their brightness is not the lips' light."""
-    def y_of(l):
-        return ((np.maximum(l, 0.0) + 16.0) / 116.0) ** 3  # relative luminance from L* (above L* 8)
-
-    y = y_of(cur[..., 0]).astype(np.float32)
+    is read on; `depth`: each pixel's distance inside all that is painted (a closed mouth's parting line keeps its
+    own shade, a deep one of the lipstick). Pixels on the painted outline take the shading of the lip beside
+    them: they are part skin, and their brightness is not the lips' light."""
+    y = _y_of(cur[..., 0]).astype(np.float32)
     y_mean = float(np.mean(y[core]))
     # The lips' own light is read away from their outline: the outermost pixels are part skin. They take the
     # shading of the lip beside them instead, blending in over a couple of pixels so no mask step shows.
     edge_px = 2.0
-    depth = cv2.distanceTransform(area.astype(np.uint8), cv2.DIST_L2, 3)
     interior = core & (depth > edge_px)
     interior = interior if np.count_nonzero(interior) >= 6 else core
     m = interior.astype(np.float32)
 
-    def near(values, sigma):  # `values` over the interior, spread to the pixels around it
-        return cv2.GaussianBlur(values * m, (0, 0), sigma) / np.maximum(cv2.GaussianBlur(m, (0, 0), sigma), 1e-4)
+    def near(values, sigma, far):  # `values` over the interior, spread to the pixels around it (`far`: none near)
+        w = _wide_blur(m, sigma)
+        return np.where(w > 0.02, _wide_blur(values * m, sigma) / np.maximum(w, 1e-4), far)
 
-    highlight = np.where(core, np.maximum(y - LIP_SPECULAR * near(y, 2.0 * band), 0.0), 0.0)
+    highlight = np.where(interior, np.maximum(y - LIP_SPECULAR * near(y, 2.0 * band, y_mean), 0.0), 0.0)
     own = np.clip((y - highlight) / max(y_mean, 1e-4), 0.15, 1.6)
     w_own = np.clip((depth - 0.5 * edge_px) / edge_px, 0.0, 1.0)
-    shade = w_own * own + (1.0 - w_own) * near(own, max(edge_px, 0.5 * band))
-    y_lip = float(y_of(float(lipstick[0])))
+    shade = w_own * own + (1.0 - w_own) * near(own, max(edge_px, 0.5 * band), 1.0)
+    y_lip = float(_y_of(float(lipstick[0])))
     y_t = y_lip * shade + highlight
     target = np.empty_like(cur)
     target[..., 0] = 116.0 * np.cbrt(y_t) - 16.0
     # Chroma falls with the shade (a shadowed red is a darker, less saturated red) and with the share of the
     # pixel that is highlight; the lips' own hue variation is kept in part.
-    chroma = np.clip(target[..., 0] / max(float(lipstick[0]), 1.0), 0.15, 1.0) * (y_lip * shade / np.maximum(y_t, 1e-6))
+    chroma = np.clip(target[..., 0] / max(float(lipstick[0]), 1.0), 0.3, 1.0) * (y_lip * shade / np.maximum(y_t, 1e-6))
     mean_ab = cur[core, 1:].mean(axis=0)
-    target[..., 1:] = (lipstick[1:].astype(np.float32) * chroma[..., None]
-                       + (cur[..., 1:] - mean_ab) * LIP_CHROMA_KEEP)  # fmt: skip
+    # The lips' own hue variation, scaled like the chroma: a dark corner's grey must not turn the lipstick grey.
+    target[..., 1:] = (lipstick[1:].astype(np.float32) + (cur[..., 1:] - mean_ab) * LIP_CHROMA_KEEP) * chroma[..., None]
     # The mean over the lips lands on the lipstick (the strength slider's 1 means "the reference's colour").
-    target += (lipstick.astype(np.float32) - target[core].mean(axis=0))[None, None]
-    return target
+    return _land(target, core, lipstick - target[core].mean(axis=0))
+
+
+def _y_of(l):
+    """Relative luminance from L* (the cube law, above L* 8)."""
+    return ((np.maximum(l, 0.0) + 16.0) / 116.0) ** 3
+
+
+def _land(target: np.ndarray, core: np.ndarray, shift: np.ndarray) -> np.ndarray:
+    """`target` moved so its mean over `core` moves by `shift` (Lab): a* b* added, lightness scaled in linear light
+    (added, it would push a deep shadow below black and a highlight past white)."""
+    out = target.copy()
+    out[..., 1:] += shift[1:].astype(np.float32)
+    mean_l = float(target[core, 0].mean())
+    k = float(_y_of(mean_l + float(shift[0])) / max(float(_y_of(mean_l)), 1e-6))
+    out[..., 0] = 116.0 * np.cbrt(_y_of(target[..., 0]) * k) - 16.0
+    return out

@@ -300,17 +300,27 @@ def old_garment_mask(rgb: np.ndarray, pose: BodyPose, fit: BodyFit, person: np.n
     What the new garment does not cover of it is what still shows of the old one (`report` measures it; `lite`
     fills it in).
     """
+    full_rgb = rgb
     h, w = rgb.shape[:2]
     t = fit.torso
-    on_person = person > 0.5
     arms = arm_zone((h, w), fit)
+    out = np.zeros((h, w), np.uint8)
+    # Everything happens in the box of the region and the arms, down to the hem's reach and the legs below it.
+    x, y, bw, bh = cv2.boundingRect(np.maximum(region, arms))
+    if bw == 0:
+        return out
+    box = slice(y, min(h, int(y + bh + (HEM_REACH + 0.45) * t))), slice(x, x + bw)
+    origin = np.array([x, y], np.float64)
+    rgb, person, region, skin, head, arms = (a[box] for a in (rgb, person, region, skin, head, arms))
+    h, w = rgb.shape[:2]
+    on_person = person > 0.5
     old = ((region > 0) | (arms > 0)) & on_person & (head == 0)
     if not old.any():
-        return old.astype(np.uint8) * 255
+        return out
     chest = np.zeros((h, w), np.uint8)
-    cv2.fillPoly(chest, [np.round(_chest_core(fit)).astype(np.int32)], 255)
+    cv2.fillPoly(chest, [np.round(_chest_core(fit) - origin).astype(np.int32)], 255)
     chest_px = rgb[(chest > 0) & old & (head == 0)]
-    face = _face_pixels(rgb, pose, fit)
+    face = _face_pixels(full_rgb, pose, fit)
     if len(chest_px) >= 50 and face is not None and (skin[chest > 0] > 0).mean() > 0.5:
         ys, xs = np.nonzero(old)
         odds = _colour_odds(chest_px[:: max(1, len(chest_px) // 20000)], face, rgb[ys, xs][None])[0]
@@ -336,7 +346,8 @@ def old_garment_mask(rgb: np.ndarray, pose: BodyPose, fit: BodyFit, person: np.n
             _, labels = cv2.connectedComponents(grown.astype(np.uint8))
             keep = np.unique(labels[old & (labels > 0)])
             old = np.isin(labels, keep[keep > 0]) & grown
-    return old.astype(np.uint8) * 255
+    out[box] = old.astype(np.uint8) * 255
+    return out
 
 
 def _chest_core(fit: BodyFit) -> np.ndarray:
