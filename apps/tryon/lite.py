@@ -40,8 +40,6 @@ ARM_SHADOW, ARM_SHADOW_REACH = 0.35, 0.06
 FILL_MIN = 0.002
 #: Pieces of old garment smaller than this (torso lengths²) are specks of a frayed mask, not clothes: left alone.
 SPECK = 0.0008
-#: Inpainting runs at the scale where the torso is this many pixels long (it is smooth fill, not detail).
-INPAINT_TORSO_PX = 80
 #: Old clothes showing within this distance (torso lengths) of the new garment, above its hem and off the arms,
 #: are a gap in the garment's cut (a wider body, an armhole) and are closed by extending the garment.
 EXTEND_REACH = 0.08
@@ -172,14 +170,14 @@ def dress(rgb: np.ndarray, pose: BodyPose, person: np.ndarray, parse: GarmentPar
     if work is not None:
         image[work], filled[work], more = _hide_old_garment(
             image[work], old[work], garment_a[work], warped, footprint[work], allowed[work], arms[work], hands[work],
-            head[work], occluders[work], fit, t, (work[1].start, work[0].start))  # fmt: skip
+            head[work], occluders[work], skin[work] > 0, bool(parse.sleeves), fit, t, (work[1].start, work[0].start))  # fmt: skip
         notes += more
     return Dressed(image=image, garment_alpha=garment_a, garment_under=under, warped=warped, fit=fit, region=region,
                    occluders=occluders, on_top=on_top, old_garment=old, filled=filled, notes=notes)  # fmt: skip
 
 
 def _hide_old_garment(image, old, garment_a, warped: Warped, footprint, allowed, arms, hands, head, occluders,
-                      fit: BodyFit, t: float, origin) -> tuple[np.ndarray, np.ndarray, list[str]]:  # fmt: skip
+                      skin, sleeves: bool, fit: BodyFit, t: float, origin) -> tuple[np.ndarray, np.ndarray, list[str]]:  # fmt: skip
     """What still shows of the person's own clothes where the new garment goes, and what is done about it, in one
     box of the image (`origin`: its top-left corner; every array is that box). A gap beside the garment (a body
     wider than its cut, the armhole between body and sleeve) is closed by extending the garment into it; straps
@@ -209,16 +207,29 @@ def _hide_old_garment(image, old, garment_a, warped: Warped, footprint, allowed,
     k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * max(1, round(0.015 * t)) + 1,) * 2)
     extend = _solid(cv2.morphologyEx(extend.astype(np.uint8), cv2.MORPH_CLOSE, k) > 0, t)
     extend &= near & ~below & (hands == 0) & (head == 0) & (garment_a < 0.5)
+    bare = np.zeros(old.shape, bool)
+    if not sleeves:
+        # A sleeveless garment leaves the shoulders bare: old clothes above the armpits beside it (a T-shirt's
+        # shoulders beside a halter's straps) become skin, not more garment.
+        pits = (fit.armpit("left") + fit.armpit("right")) / 2 - np.asarray(origin, np.float64)
+        bare = ~_below_line(pits, fit, old.shape, -0.02 * t)
+        extend &= ~bare
     on_arms &= ~extend
-    fill = _solid(showing & ~near & ~below & ~on_arms & (occluders == 0), t)
+    fill = _solid(showing & (~near | bare) & ~extend & ~below & ~on_arms & (occluders == 0), t)
     filled = np.zeros(old.shape, bool)
     if extend.sum() > FILL_MIN * t * t:
-        image = _blend(image, _nearest(image, extend, covered > 0, int(reach) + 2), extend)  # the garment's edge
+        # The garment carried on: its own colours from a little inside its edge (the outermost pixels can hold the
+        # product shot's background), smoothly, with the folds and light of the clothes it covers.
+        inner = cv2.erode(covered, np.ones((5, 5), np.uint8)) > 0
+        image = _blend(image, _smooth_fill(image, extend, inner, t, shading=True), extend)
         filled |= extend
     if fill.sum() > FILL_MIN * t * t:
-        # From what is around that is neither garment (old or new) nor the person's hands and arms.
-        image = _blend(image, _inpaint(image, fill, fill | old | (garment_a > 0.05) | (occluders > 0), t), fill)
-        # (Inpainting, not the nearest colour: a strap's worth of fill spans a body's width of changing colours.)
+        # Bare body where the old top was (straps, a wider cut): from the person's own skin nearby, or, with none
+        # in reach, from whatever surrounds it that is neither garment (old or new) nor the hands and arms.
+        around = ~(fill | old | (garment_a > 0.05) | (occluders > 0))
+        near_skin = skin & around & within(fill)
+        sources = near_skin if near_skin.sum() > 4 * FILL_MIN * t * t else around
+        image = _blend(image, _smooth_fill(image, fill, sources, t, shading=False), fill)
         filled |= fill
         notes.append("Parts of the person's own top showed beyond the garment's outline (straps, a wider cut): the "
                      "lite tier filled them in from what surrounds them. The diffusion tiers redraw them.")  # fmt: skip
@@ -306,47 +317,38 @@ def _blend(base: np.ndarray, new: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return out
 
 
-def _nearest(image: np.ndarray, hole: np.ndarray, sources: np.ndarray, reach: int) -> np.ndarray:
-    """`image` with each `hole` pixel taking the colour of the nearest `sources` pixel (within `reach` px of the
-    hole), softened by a pixel: a gap a few pixels wide reads as the garment's edge carried on (linear time,
-    unlike inpainting)."""
-    box = _box_of(hole, reach + 2)
-    if box is None or not sources[box].any():
+def _smooth_fill(image: np.ndarray, hole: np.ndarray, sources: np.ndarray, torso: float, shading: bool) -> np.ndarray:
+    """`image` with `hole` filled smoothly from the colours of `sources` (push-pull: weighted colour averages down
+    an image pyramid until every hole pixel has support, then back up, each level keeping what it knew), so a hole
+    takes the colours around it without the streaks of edge-following inpainting or copying the nearest pixel.
+    `shading`: the hole keeps the light and folds of what it covers (the old clothes' luminance, relative to its
+    own local mean, within ±15 %), so a garment carried over a shoulder is shaded like the body under it."""
+    box = _box_of(hole, int(0.35 * torso) + 4)
+    if box is None:
         return image
-    src, crop, gap = sources[box], image[box], hole[box]
-    _, labels = cv2.distanceTransformWithLabels((~src).astype(np.uint8), cv2.DIST_L2, 3,
-                                                labelType=cv2.DIST_LABEL_PIXEL)  # fmt: skip
-    filled = crop.copy()
-    filled[gap] = crop[src][labels[gap] - 1]  # labels number the source pixels in scan order, from 1
-    filled[gap] = cv2.GaussianBlur(filled, (0, 0), 1.0)[gap]
+    crop = image[box].astype(np.float32)
+    known = (sources[box] & ~hole[box]).astype(np.float32)
+    if known.sum() < 1:
+        return image
+    levels = [(crop * known[..., None], known)]
+    while min(levels[-1][1].shape) > 4 and (levels[-1][1] <= 1e-4).any():
+        c, w = levels[-1]
+        levels.append((cv2.pyrDown(c), cv2.pyrDown(w)))
+    c, w = levels[-1]
+    estimate = c / np.maximum(w, 1e-6)[..., None]
+    if (w <= 1e-4).any():  # the coarsest level still has empty places: they take the sources' mean colour
+        mean = (crop * known[..., None]).sum(axis=(0, 1)) / known.sum()
+        estimate[w <= 1e-4] = mean
+    for c, w in reversed(levels[:-1]):
+        up = cv2.resize(estimate, (c.shape[1], c.shape[0]), interpolation=cv2.INTER_LINEAR)
+        confident = np.clip(4.0 * w, 0.0, 1.0)[..., None]
+        estimate = confident * (c / np.maximum(w, 1e-6)[..., None]) + (1.0 - confident) * up
+    if shading:
+        y = cv2.cvtColor(image[box], cv2.COLOR_RGB2GRAY).astype(np.float32) + 8.0
+        ratio = _wide_blur(y, max(1.0, 0.015 * torso)) / np.maximum(_wide_blur(y, max(2.0, 0.12 * torso)), 1.0)
+        estimate = estimate * np.clip(ratio, 0.85, 1.15)[..., None]
     out = image.copy()
-    out[box] = filled
+    region = hole[box]
+    out[box][region] = np.clip(estimate[region] + 0.5, 0, 255).astype(np.uint8)
     return out
 
-
-def _inpaint(image: np.ndarray, hole: np.ndarray, not_sources: np.ndarray, torso: float) -> np.ndarray:
-    """`image` with `hole` filled from what surrounds it, never from `not_sources` (OpenCV's Telea inpainting,
-    at the scale where the torso is ~`INPAINT_TORSO_PX` long: a strap's worth fills in milliseconds)."""
-    ys, xs = np.nonzero(hole)
-    h, w = hole.shape
-    pad = int(0.15 * torso) + 4
-    y0, y1 = max(0, ys.min() - pad), min(h, ys.max() + pad + 1)
-    x0, x1 = max(0, xs.min() - pad), min(w, xs.max() + pad + 1)
-    crop = image[y0:y1, x0:x1]
-    f = min(1.0, INPAINT_TORSO_PX / max(torso, 1.0))
-    size = (max(4, round((x1 - x0) * f)), max(4, round((y1 - y0) * f)))
-    small = cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
-    # Only what lies around the hole matters to its fill: farther pixels stay known, however they look, so the
-    # inpainting does not fill the whole background as well.
-    def shrink(m):
-        return cv2.resize(m[y0:y1, x0:x1].astype(np.uint8) * 255, size, interpolation=cv2.INTER_AREA) > 0
-
-    hole_s = shrink(hole)
-    r = max(1, round(pad * f))
-    band = cv2.dilate(hole_s.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1)))
-    small_m = (hole_s | (shrink(not_sources) & (band > 0))).astype(np.uint8)
-    fill = cv2.resize(cv2.inpaint(small, small_m, 3, cv2.INPAINT_TELEA), (x1 - x0, y1 - y0),
-                      interpolation=cv2.INTER_LINEAR)  # fmt: skip
-    out = image.copy()
-    out[y0:y1, x0:x1] = np.where(hole[y0:y1, x0:x1, None], fill, crop)
-    return out
