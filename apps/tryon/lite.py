@@ -43,6 +43,9 @@ SPECK = 0.0008
 #: Old clothes showing within this distance (torso lengths) of the new garment, above its hem and off the arms,
 #: are a gap in the garment's cut (a wider body, an armhole) and are closed by extending the garment.
 EXTEND_REACH = 0.08
+#: Above the armpits a garment with sleeves is carried on this far (torso lengths) over old clothes showing beside
+#: it: a T-shirt's shoulders sit higher and wider than a polo's seams placed on the shoulder joints.
+SHOULDER_REACH = 0.25
 
 
 @dataclass
@@ -170,14 +173,15 @@ def dress(rgb: np.ndarray, pose: BodyPose, person: np.ndarray, parse: GarmentPar
     if work is not None:
         image[work], filled[work], more = _hide_old_garment(
             image[work], old[work], garment_a[work], warped, footprint[work], allowed[work], arms[work], hands[work],
-            head[work], occluders[work], skin[work] > 0, bool(parse.sleeves), fit, t, (work[1].start, work[0].start))  # fmt: skip
+            head[work], occluders[work], skin[work] > 0, shade[work], bool(parse.sleeves), fit, t,
+            (work[1].start, work[0].start))  # fmt: skip
         notes += more
     return Dressed(image=image, garment_alpha=garment_a, garment_under=under, warped=warped, fit=fit, region=region,
                    occluders=occluders, on_top=on_top, old_garment=old, filled=filled, notes=notes)  # fmt: skip
 
 
 def _hide_old_garment(image, old, garment_a, warped: Warped, footprint, allowed, arms, hands, head, occluders,
-                      skin, sleeves: bool, fit: BodyFit, t: float, origin) -> tuple[np.ndarray, np.ndarray, list[str]]:  # fmt: skip
+                      skin, shade, sleeves: bool, fit: BodyFit, t: float, origin) -> tuple[np.ndarray, np.ndarray, list[str]]:  # fmt: skip
     """What still shows of the person's own clothes where the new garment goes, and what is done about it, in one
     box of the image (`origin`: its top-left corner; every array is that box). A gap beside the garment (a body
     wider than its cut, the armhole between body and sleeve) is closed by extending the garment into it; straps
@@ -208,10 +212,16 @@ def _hide_old_garment(image, old, garment_a, warped: Warped, footprint, allowed,
     extend = _solid(cv2.morphologyEx(extend.astype(np.uint8), cv2.MORPH_CLOSE, k) > 0, t)
     extend &= near & ~below & (hands == 0) & (head == 0) & (garment_a < 0.5)
     bare = np.zeros(old.shape, bool)
-    if not sleeves:
+    pits = (fit.armpit("left") + fit.armpit("right")) / 2 - np.asarray(origin, np.float64)
+    if sleeves:
+        # A garment with sleeves covers the shoulders: old clothes showing above the armpits within a shoulder's
+        # reach of it (a looser or higher-cut top than the garment's) are more of the garment, not background.
+        wide = cv2.distanceTransform((covered == 0).astype(np.uint8), cv2.DIST_L2, 3) <= SHOULDER_REACH * t
+        shoulders = showing & wide & ~_below_line(pits, fit, old.shape, 0.0) & (hands == 0) & (head == 0)
+        extend |= _solid(shoulders, t)
+    else:
         # A sleeveless garment leaves the shoulders bare: old clothes above the armpits beside it (a T-shirt's
         # shoulders beside a halter's straps) become skin, not more garment.
-        pits = (fit.armpit("left") + fit.armpit("right")) / 2 - np.asarray(origin, np.float64)
         bare = ~_below_line(pits, fit, old.shape, -0.02 * t)
         extend &= ~bare
     on_arms &= ~extend
@@ -219,17 +229,19 @@ def _hide_old_garment(image, old, garment_a, warped: Warped, footprint, allowed,
     filled = np.zeros(old.shape, bool)
     if extend.sum() > FILL_MIN * t * t:
         # The garment carried on: its own colours from a little inside its edge (the outermost pixels can hold the
-        # product shot's background), smoothly, with the folds and light of the clothes it covers.
+        # product shot's background), smoothly; the body shading laid over the whole garment covers it too.
         inner = cv2.erode(covered, np.ones((5, 5), np.uint8)) > 0
-        image = _blend(image, _smooth_fill(image, extend, inner, t, shading=True), extend)
+        image = _blend(image, _carry_on(image, extend, inner, shade, t), extend)
         filled |= extend
     if fill.sum() > FILL_MIN * t * t:
-        # Bare body where the old top was (straps, a wider cut): from the person's own skin nearby, or, with none
-        # in reach, from whatever surrounds it that is neither garment (old or new) nor the hands and arms.
+        # Bare body where the old top was (straps, a wider cut): from the person's own skin, or, with none in
+        # sight, from whatever surrounds it that is neither garment (old or new) nor the hands and arms.
         around = ~(fill | old | (garment_a > 0.05) | (occluders > 0))
-        near_skin = skin & around & within(fill)
-        sources = near_skin if near_skin.sum() > 4 * FILL_MIN * t * t else around
-        image = _blend(image, _smooth_fill(image, fill, sources, t, shading=False), fill)
+        own_skin = skin & around  # the neck, the arms: never the background, whose colour is nobody's skin
+        sources = own_skin if own_skin.sum() > FILL_MIN * t * t else around
+        bare_body = _smooth_fill(image, fill, sources, t).astype(np.float32)
+        bare_body[fill] *= shade[fill][:, None]  # the body's form and light, as the garment gets them
+        image = _blend(image, np.clip(bare_body + 0.5, 0, 255).astype(np.uint8), fill)
         filled |= fill
         notes.append("Parts of the person's own top showed beyond the garment's outline (straps, a wider cut): the "
                      "lite tier filled them in from what surrounds them. The diffusion tiers redraw them.")  # fmt: skip
@@ -317,12 +329,38 @@ def _blend(base: np.ndarray, new: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return out
 
 
-def _smooth_fill(image: np.ndarray, hole: np.ndarray, sources: np.ndarray, torso: float, shading: bool) -> np.ndarray:
+def _carry_on(image: np.ndarray, hole: np.ndarray, sources: np.ndarray, shade: np.ndarray, torso: float) -> np.ndarray:
+    """`image` with the garment (`sources`) carried on into `hole`: each hole pixel takes the nearest garment
+    colour (so a colour-blocked garment keeps its blocks), smoothed across the hole so the edge's pixel-to-pixel
+    variation does not run out as streaks; then `shade`, the body shading the rest of the garment got (its source
+    colour already carries it near the edge, so only the difference to there is applied)."""
+    box = _box_of(hole, int(0.35 * torso) + 4)
+    if box is None or not sources[box].any():
+        return image
+    src, crop, gap = sources[box] & ~hole[box], image[box], hole[box]
+    if not src.any():
+        return image
+    _, labels = cv2.distanceTransformWithLabels((~src).astype(np.uint8), cv2.DIST_L2, 3,
+                                                labelType=cv2.DIST_LABEL_PIXEL)  # fmt: skip
+    nearest = crop.astype(np.float32)
+    nearest[gap] = crop[src][labels[gap] - 1]  # labels number the source pixels in scan order, from 1
+    # Smoothed over the hole and the garment beside it only (not the background or the old clothes).
+    m = (gap | src).astype(np.float32)
+    sigma = max(1.0, 0.02 * torso)
+    smooth = _wide_blur(nearest * m[..., None], sigma) / np.maximum(_wide_blur(m, sigma), 1e-3)[..., None]
+    sh = shade[box].astype(np.float32)
+    sh_src = sh.copy()
+    sh_src[gap] = sh[src][labels[gap] - 1]
+    smooth *= np.clip(sh / np.maximum(sh_src, 1e-3), 0.85, 1.15)[..., None]
+    out = image.copy()
+    out[box][gap] = np.clip(smooth[gap] + 0.5, 0, 255).astype(np.uint8)
+    return out
+
+
+def _smooth_fill(image: np.ndarray, hole: np.ndarray, sources: np.ndarray, torso: float) -> np.ndarray:
     """`image` with `hole` filled smoothly from the colours of `sources` (push-pull: weighted colour averages down
     an image pyramid until every hole pixel has support, then back up, each level keeping what it knew), so a hole
-    takes the colours around it without the streaks of edge-following inpainting or copying the nearest pixel.
-    `shading`: the hole keeps the light and folds of what it covers (the old clothes' luminance, relative to its
-    own local mean, within ±15 %), so a garment carried over a shoulder is shaded like the body under it."""
+    takes the colours around it without the streaks of edge-following inpainting or copying the nearest pixel."""
     box = _box_of(hole, int(0.35 * torso) + 4)
     if box is None:
         return image
@@ -343,10 +381,6 @@ def _smooth_fill(image: np.ndarray, hole: np.ndarray, sources: np.ndarray, torso
         up = cv2.resize(estimate, (c.shape[1], c.shape[0]), interpolation=cv2.INTER_LINEAR)
         confident = np.clip(4.0 * w, 0.0, 1.0)[..., None]
         estimate = confident * (c / np.maximum(w, 1e-6)[..., None]) + (1.0 - confident) * up
-    if shading:
-        y = cv2.cvtColor(image[box], cv2.COLOR_RGB2GRAY).astype(np.float32) + 8.0
-        ratio = _wide_blur(y, max(1.0, 0.015 * torso)) / np.maximum(_wide_blur(y, max(2.0, 0.12 * torso)), 1.0)
-        estimate = estimate * np.clip(ratio, 0.85, 1.15)[..., None]
     out = image.copy()
     region = hole[box]
     out[box][region] = np.clip(estimate[region] + 0.5, 0, 255).astype(np.uint8)

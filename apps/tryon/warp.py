@@ -33,6 +33,8 @@ HIP_OUTLINE = 1.55
 HEM_STRETCH = 0.15
 #: Grid cells per image side (the longer one) on which the backward maps are evaluated.
 GRID_CELLS = 160
+#: How much steeper a warped piece's alpha ramp is made (then softened by 0.7 px): edges stay a pixel or two wide.
+EDGE_SHARPEN = 4.0
 #: Stations along each sleeve strip, seam to cuff (quads between them; see `sleeve_strip`).
 SLEEVE_STATIONS = 6
 #: The sleeve strips reach this much wider than the sleeve's measured edges, in the shot and on the arm alike.
@@ -462,10 +464,11 @@ def warp_garment(parse: GarmentParse, parts: GarmentParts, fit: BodyFit, shape: 
     box = (max(0, x0), max(0, y0), min(w, x1), min(h, y1))
     torso_rgb = np.zeros((h, w, 3), np.uint8)
     torso_alpha = np.zeros((h, w), np.float32)
+    source = _bleed(parse.rgb, parse.alpha)
     if box[2] > box[0] and box[3] > box[1]:
         pts, gshape = _grid(box, shape)
         mx, my = _upsample(tps_eval(model, pts), gshape, box)
-        _remap_into(parse.rgb, parts.torso, mx, my, box, torso_rgb, torso_alpha)
+        _remap_into(source, parts.torso, mx, my, box, torso_rgb, torso_alpha)
         if parts.rows is not None:
             row = np.clip(np.round(my), 0, len(parts.rows) - 1).astype(np.int32)
             centre, half = parts.rows[row, 0], parts.rows[row, 1]
@@ -484,7 +487,7 @@ def warp_garment(parse: GarmentParse, parts: GarmentParts, fit: BodyFit, shape: 
         maps = piecewise_affine_maps(body.reshape(-1, 2), garment.reshape(-1, 2), triangles, shape)
         if maps is not None:
             sbox, mx, my = maps
-            _remap_into(parse.rgb, alpha, mx, my, sbox, rgb, al)
+            _remap_into(source, alpha, mx, my, sbox, rgb, al)
             seam_half, cuff_half, length, u, v = parts.frames[side]
             root = (g_sh + g_pit) / 2
             along = np.clip(((mx - root[0]) * u[0] + (my - root[1]) * u[1]) / length, 0.0, 1.0)
@@ -506,8 +509,24 @@ def _shade_into(rgb: np.ndarray, across: np.ndarray, box) -> None:
     rgb[y0:y1, x0:x1] = np.clip(piece.astype(np.float32) * form[..., None] + 0.5, 0, 255).astype(np.uint8)
 
 
+def _bleed(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """The product shot with every pixel outside the garment's solid core given the nearest core pixel's colour.
+    A warp that stretches the garment's edge (a shoulder line drawn out over a wider, higher body) would otherwise
+    spread the shot's background, mixed into the edge pixels, as a grey band along it."""
+    core = alpha >= 0.95
+    if not core.any() or core.all():
+        return rgb
+    _, labels = cv2.distanceTransformWithLabels((~core).astype(np.uint8), cv2.DIST_L2, 3,
+                                                labelType=cv2.DIST_LABEL_PIXEL)  # fmt: skip
+    out = rgb.copy()
+    out[~core] = rgb[core][labels[~core] - 1]  # labels number the core pixels in scan order, from 1
+    return out
+
+
 def _remap_into(src_rgb, src_alpha, mx, my, box, out_rgb, out_alpha) -> None:
     x0, y0, x1, y1 = box
     out_rgb[y0:y1, x0:x1] = cv2.remap(src_rgb, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    out_alpha[y0:y1, x0:x1] = cv2.remap(src_alpha, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
-                                        borderValue=0)  # fmt: skip
+    alpha = cv2.remap(src_alpha, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    # The edge as soft as a photographed edge (a pixel or two), however far the warp stretched the shot's own
+    # anti-aliased edge: a stretched ramp reads as a translucent band.
+    out_alpha[y0:y1, x0:x1] = cv2.GaussianBlur(np.clip((alpha - 0.5) * EDGE_SHARPEN + 0.5, 0.0, 1.0), (0, 0), 0.7)
