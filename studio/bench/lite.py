@@ -38,6 +38,8 @@ class Workload:
     stills: dict[str, Callable[[], object]] = field(default_factory=dict)
     #: What the frame shows, for the report (e.g. {"look": "classic_red"}).
     info: dict = field(default_factory=dict)
+    #: Photo sizes (megapixels) the one-off photo run is also timed at: how its cost grows with the pixel count.
+    photo_sizes_mp: tuple[float, ...] = ()
 
 
 def bench_lite(app, tier: str = "lite", frames: int = 100, out_json=None, plot=None, image=None) -> dict:
@@ -53,8 +55,8 @@ def bench_lite(app, tier: str = "lite", frames: int = 100, out_json=None, plot=N
     live_ctx, still_ctx, photo_ctx = (make_context("cpu") for _ in range(3))
     counter = itertools.count()
 
-    def photo_run():
-        fresh = rgb.copy()  # one changed pixel gives a new digest, so the analysis re-runs as for a new photo
+    def photo_run(photo=rgb):
+        fresh = photo.copy()  # one changed pixel gives a new digest, so the analysis re-runs as for a new photo
         fresh[0, 0, 0] = next(counter) % 256
         app(photo_ctx, **{**workload.values, app.live_param: fresh, "tier": "lite"})
 
@@ -70,6 +72,14 @@ def bench_lite(app, tier: str = "lite", frames: int = 100, out_json=None, plot=N
     results["photo_run_with_metrics"] = time_calls(photo_run, max(5, frames // 10), warmup=2)
     for name, still in workload.stills.items():
         results[name] = time_calls(still, max(3, frames // 20), warmup=1)
+    by_size = {round(rgb.shape[0] * rgb.shape[1] / 1e6, 2): results["photo_run_with_metrics"]["median_ms"] / 1000}
+    for mp in workload.photo_sizes_mp:
+        import cv2
+
+        f = (mp * 1e6 / (rgb.shape[0] * rgb.shape[1])) ** 0.5
+        big = cv2.resize(rgb, (round(rgb.shape[1] * f), round(rgb.shape[0] * f)), interpolation=cv2.INTER_CUBIC)
+        results[f"photo_run_{mp:g}mp"] = time_calls(lambda b=big: photo_run(b), 3, warmup=1)
+        by_size[mp] = results[f"photo_run_{mp:g}mp"]["median_ms"] / 1000
 
     trackers = [obj for c in (live_ctx, *stream_ctxs.values()) for obj in c._shared.objects.values()
                 if isinstance(obj, FrameTracker)]  # fmt: skip
@@ -88,6 +98,12 @@ def bench_lite(app, tier: str = "lite", frames: int = 100, out_json=None, plot=N
         "machine": machine_info(),
         "targets_ms": {"live_frame": target_ms, **{f"live_frame_{name}": target_ms for name in workload.streams}},
     }
+    if workload.photo_sizes_mp:
+        sizes = sorted(by_size)
+        report["photo_seconds_by_megapixels"] = {f"{mp:g}": round(by_size[mp], 3) for mp in sizes}
+        # Seconds per megapixel from the smallest to the largest photo: ≤ 1 means cost grows no faster than pixels.
+        first, last = sizes[0], sizes[-1]
+        report["photo_cost_growth_vs_pixels"] = round((by_size[last] / by_size[first]) / (last / first), 3)
     if tier == "auto":
         report["note"] = "auto: no diffusion weights are installed, so the lite tier was measured."
     return finish_report(report, results, out_json, plot, f"{app.title} lite tier, 640×480 frame (CPU)")
