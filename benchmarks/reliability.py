@@ -26,6 +26,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+FIXTURES = Path(os.environ.get("STUDIO_FIXTURES", REPO.parent / "shared" / "fixtures"))
 sys.path.insert(0, str(REPO / "benchmarks"))
 from startup import free_port  # noqa: E402
 
@@ -130,12 +131,17 @@ def dropped_client(url: str, photo: Path) -> float:
     return time.perf_counter() - dropped
 
 
-def big_photo(folder: Path, side: int) -> Path:
+def big_photo(folder: Path, side: int, source: Path | None = None) -> Path:
+    """A JPEG of `side`² pixels: the scikit-image portrait (square), or `source` scaled to that area."""
     import cv2
     from skimage import data
 
-    path = folder / f"big_{side}.jpg"
-    cv2.imwrite(str(path), cv2.resize(data.astronaut()[..., ::-1], (side, side), interpolation=cv2.INTER_CUBIC))
+    image = data.astronaut()[..., ::-1] if source is None else cv2.imread(str(source))
+    h, w = image.shape[:2]
+    scale = side / (w * h) ** 0.5
+    size = (round(w * scale), round(h * scale))
+    path = folder / f"big_{side}_{'portrait' if source is None else source.stem}.jpg"
+    cv2.imwrite(str(path), cv2.resize(image, size, interpolation=cv2.INTER_CUBIC))
     return path
 
 
@@ -186,6 +192,25 @@ def main(argv=None) -> int:
                                    "seconds": round(time.perf_counter() - start, 1),
                                    "peak_rss_mb": round(watcher.peak, 1),
                                    "above_idle_mb": round(watcher.peak - report["idle_rss_mb"], 1)}  # fmt: skip
+            person = FIXTURES / "people" / "person_woman_dark_skin_front_tee_01.jpg"
+            garment = FIXTURES / "garments" / "garment_polo_shirt_colorblock_01.jpg"
+            if person.exists() and garment.exists():  # a full body to dress: the fixture photo, blown up to 49 MP
+                big_person = big_photo(folder, args.big_side, person)
+                watcher.reset()
+                start = time.perf_counter()
+                try:
+                    Client(url, verbose=False).predict(person=handle_file(str(big_person)),
+                                                       garment=handle_file(str(garment)), tier="lite",
+                                                       api_name="/tryon")  # fmt: skip
+                    ok = True
+                except Exception as exc:  # noqa: BLE001 -- reported, not fatal
+                    ok = f"{type(exc).__name__}: {exc}"
+                report["big_tryon"] = {"ok": ok, "megapixels": round(args.big_side**2 / 1e6, 1),
+                                       "seconds": round(time.perf_counter() - start, 1),
+                                       "peak_rss_mb": round(watcher.peak, 1),
+                                       "above_idle_mb": round(watcher.peak - report["idle_rss_mb"], 1)}  # fmt: skip
+            else:
+                report["big_tryon"] = f"skipped: no fixture photos at {FIXTURES}"
             watcher.stop.set()
     finally:
         server.terminate()

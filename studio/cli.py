@@ -6,6 +6,7 @@
     studio bench preprocess --json bench.json
     studio serve [APP] [--host H] [--port P] [--share] [--device D]
     studio fetch makeup --dry-run
+    studio info outputs/2025-06-01/2025-06-01_14-03-27_makeup_student_seed7.png   # a kept UI result's settings
     studio api makeup                     # the app's gradio_client endpoints, parameters and defaults
     studio space makeup --out space/      # a ready Hugging Face Space
     studio plan tryon --vram 8            # predicted peak GPU memory and the memory mode, before loading anything
@@ -26,6 +27,10 @@ import sys
 from pathlib import Path
 
 from .errors import InputError
+
+
+#: The help of every --device flag.
+DEVICE_HELP = "auto, cpu, cuda, cuda:N or mps (default: STUDIO_DEVICE, else auto: CUDA, then MPS, then the CPU)"
 
 
 def _add_param_flags(parser: argparse.ArgumentParser, app, skip_images: bool = False, several: bool = False) -> None:
@@ -280,6 +285,12 @@ def cmd_fetch(args) -> int:
                      include_noncommercial=args.include_noncommercial, update=args.update)  # fmt: skip
 
 
+def cmd_info(args) -> int:
+    from .outputs import cmd_info as info
+
+    return info(args.image, as_json=args.json)
+
+
 def cmd_api(args) -> int:
     from studio.apps import get_app
 
@@ -316,11 +327,13 @@ def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, dict]:
     pre = sub.add_parser("preprocess", help="write landmark/mask/pose overlays and a JSON summary for a photo")
     pre.add_argument("image", help="photo to analyse")
     pre.add_argument("--out", type=Path, required=True, help="folder for the PNGs and summary.json")
-    pre.add_argument("--max-faces", type=int, default=4)
-    pre.add_argument("--clothing", choices=("upper", "lower", "dress"), default="upper")
+    pre.add_argument("--max-faces", type=int, default=4, help="faces beyond this many are ignored, largest first "
+                     "(default 4)")  # fmt: skip
+    pre.add_argument("--clothing", choices=("upper", "lower", "dress"), default="upper",
+                     help="which garment area to outline (default upper)")  # fmt: skip
     pre.add_argument("--controls", action=argparse.BooleanOptionalAction, default=True,
                      help="also render control images (Canny, MediaPipe face)")  # fmt: skip
-    pre.add_argument("--device", default=None)
+    pre.add_argument("--device", default=None, help=DEVICE_HELP)
     pre.set_defaults(func=cmd_preprocess)
 
     run = sub.add_parser("run", help="run an app on files: studio run APP --help lists its flags")
@@ -328,7 +341,7 @@ def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, dict]:
     batch = sub.add_parser("batch", help="run an app over folders of images (its image flags take folders)")
     batch.add_argument("app", help="app id (see `studio list`)")
     batch.add_argument("--out", type=Path, required=True, help="folder for the results and summary.json")
-    batch.add_argument("--device", default=None)
+    batch.add_argument("--device", default=None, help=DEVICE_HELP)
     batch.add_argument("--manifest", type=Path, default=None,
                        help="CSV (header row) or JSON-lines file of rows, one set of the app's parameters each; "
                             "images relative to it; flags fill in what a row leaves out")  # fmt: skip
@@ -355,27 +368,29 @@ def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, dict]:
         target = {"run": run, "batch": batch, "compare": compare}[argv[0]]
         _add_param_flags(target, app, skip_images=argv[0] == "compare", several=argv[0] == "batch")
         apps_parsers["app"] = app
-    compare.add_argument("--device", default=None)
+    compare.add_argument("--device", default=None, help=DEVICE_HELP)
     for p in (run, compare):  # another student for the app (a catalog alternative or one `studio distill` made)
         p.add_argument("--student", default=None, metavar="ID", help="run this student instead of the recipe's "
                        "(a catalog id or one `studio distill` made; it brings its own teacher)")  # fmt: skip
         p.add_argument("--tiny", action="store_true", help="on the tiny hub's random-weight models (CPU; noise)")
     run.add_argument("--out", type=Path, default=None, help="where to write the result image (PNG)")
     run.add_argument("--extras", type=Path, default=None, help="folder for the detail images and summary.json")
-    run.add_argument("--device", default=None)
+    run.add_argument("--device", default=None, help=DEVICE_HELP)
 
     bench = sub.add_parser("bench", help="measure speed; writes JSON, a markdown table and a PNG plot")
     bench.add_argument("target", help="'preprocess' (face and body analysis) or an app id")
-    bench.add_argument("--tier", choices=("lite", "student", "teacher", "auto"), default="lite")
+    bench.add_argument("--tier", choices=("lite", "student", "teacher", "auto"), default="lite",
+                       help="the tier to time (default lite; the diffusion tiers need weights, --tiny or "
+                            "--random-weights)")  # fmt: skip
     bench.add_argument("--tiny", action="store_true", help="the diffusion tiers on tiny random models (CPU)")
     bench.add_argument("--random-weights", action="store_true",
                        help="full-size architectures with random weights: honest speed, no quality")
     bench.add_argument("--compile", action="store_true", help="with --random-weights: also time torch.compile")
     bench.add_argument("--repeats", type=int, default=None,
                        help="timed runs per tier (diffusion benchmarks; default 11 with --tiny, 5 with --random-weights)")
-    bench.add_argument("--device", default=None)
+    bench.add_argument("--device", default=None, help=DEVICE_HELP)
     bench.add_argument("--image", default=None, help="photo to use (default: a built-in public-domain sample)")
-    bench.add_argument("--frames", type=int, default=100)
+    bench.add_argument("--frames", type=int, default=100, help="frames the lite benchmark times (default 100)")
     bench.add_argument("--json", type=Path, default=None, help="write the report here")
     bench.add_argument("--plot", type=Path, default=None, help="write a PNG plot here (default: next to --json)")
     bench.add_argument("--live", action="store_true",
@@ -391,7 +406,7 @@ def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, dict]:
                       help="plan for a GPU with this many GB (several: one plan each, with a summary); default: "
                            "this machine's device")  # fmt: skip
     plan.add_argument("--resolution", type=int, default=None, help="image side in px (default: the recipe's own)")
-    plan.add_argument("--device", default=None)
+    plan.add_argument("--device", default=None, help=DEVICE_HELP)
     plan.set_defaults(func=cmd_plan)
 
     fetch = sub.add_parser("fetch", help="download the weights an app (or one catalog model) needs")
@@ -405,24 +420,26 @@ def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, dict]:
     fetch.set_defaults(func=cmd_fetch)
 
     serve = sub.add_parser("serve", help="start the Gradio UI (same as python launch.py)")
-    serve.add_argument("app", nargs="?", default=None)
-    serve.add_argument("--host", default="127.0.0.1")
-    serve.add_argument("--port", type=int, default=7860)
-    serve.add_argument("--share", action="store_true")
-    serve.add_argument("--device", default=None)
+    serve.add_argument("app", nargs="?", default=None, help="serve only this app (default: every app, one tab each)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine "
+                       "only; 0.0.0.0 for the network)")  # fmt: skip
+    serve.add_argument("--port", type=int, default=7860, help="port to listen on (default 7860)")
+    serve.add_argument("--share", action="store_true", help="also open a temporary public gradio.live link")
+    serve.add_argument("--device", default=None, help=DEVICE_HELP)
     serve.set_defaults(func=cmd_serve)
 
     ray_serve = sub.add_parser("serve-ray", help="serve an app's endpoint on Ray Serve, with request batching")
     ray_serve.add_argument("app", help="app id (see `studio list`)")
     ray_serve.add_argument("--address", default=None, help="the Ray cluster (default: a local instance)")
-    ray_serve.add_argument("--host", default="127.0.0.1")
-    ray_serve.add_argument("--port", type=int, default=8000)
-    ray_serve.add_argument("--replicas", type=int, default=1)
-    ray_serve.add_argument("--gpus-per-replica", type=float, default=0.0)
+    ray_serve.add_argument("--host", default="127.0.0.1", help="address the HTTP proxy listens on (default 127.0.0.1)")
+    ray_serve.add_argument("--port", type=int, default=8000, help="port the HTTP proxy listens on (default 8000)")
+    ray_serve.add_argument("--replicas", type=int, default=1, help="copies of the app serving requests (default 1)")
+    ray_serve.add_argument("--gpus-per-replica", type=float, default=0.0,
+                           help="GPUs each replica reserves (fractions share one GPU; default 0: CPU)")  # fmt: skip
     ray_serve.add_argument("--max-batch-size", type=int, default=4, help="requests a replica runs as one batch")
     ray_serve.add_argument("--batch-wait-ms", type=float, default=50,
                            help="how long a replica waits for a batch to fill")  # fmt: skip
-    ray_serve.add_argument("--device", default=None)
+    ray_serve.add_argument("--device", default=None, help=DEVICE_HELP)
     ray_serve.set_defaults(func=cmd_serve_ray)
 
     api = sub.add_parser("api", help="list an app's gradio_client endpoints with parameter names and defaults")
@@ -439,6 +456,12 @@ def build_parser(argv: list[str]) -> tuple[argparse.ArgumentParser, dict]:
                        help="keep non-commercial models in the Space (left out with a warning otherwise)")
     space.add_argument("--hardware", default=None, help="suggested_hardware (default: from the recipe's family)")
     space.set_defaults(func=cmd_space)
+
+    info = sub.add_parser("info", help="print the settings and provenance a result PNG from the UI's outputs folder "
+                                       "carries")  # fmt: skip
+    info.add_argument("image", help="a PNG the studio saved (outputs/<date>/…png)")
+    info.add_argument("--json", action="store_true", help="print the whole record as JSON")
+    info.set_defaults(func=cmd_info)
 
     from .distill.command import add_parser as add_distill_parser
 

@@ -23,6 +23,8 @@ class Param:
     label: str
     help: str = ""
     default: Any = None
+    #: The Gradio page folds it under "Advanced settings" (closed); the CLI and the API are unaffected.
+    advanced: bool = field(default=False, kw_only=True)
 
     kind = "param"
 
@@ -144,7 +146,8 @@ class Provenance:
     notes: list[str] = field(default_factory=list)
 
     def badge(self) -> str:
-        """One line for humans: 'lite · cpu · 23 ms' or 'teacher · 30 steps · … (fallback: oom)'."""
+        """One line for humans: 'lite · cpu · 23 ms' or 'teacher · 30 steps · … (fallback: oom)'; a lite result
+        that ran for lack of weights names the fetch command."""
         parts = [self.tier]
         if self.steps:
             parts.append(f"{self.steps} steps")
@@ -155,7 +158,16 @@ class Provenance:
         text = " · ".join(parts)
         if self.fallback_reason:
             text += f" (fallback: {self.fallback_reason})"
+        if self.fallback_reason == "unavailable" and self.tier == "lite":
+            text += f" · get the diffusion tiers with: {self.fetch_hint()}"
         return text
+
+    def fetch_hint(self) -> str:
+        """The command that downloads this app's weights: the one named in the notes, else `studio fetch <app>`."""
+        for note in self.notes:
+            if "studio fetch " in note:
+                return "studio fetch " + note.split("studio fetch ", 1)[1].strip().rstrip(".")
+        return f"studio fetch {self.app}"
 
     def to_dict(self) -> dict:
         return asdict(self)

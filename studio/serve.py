@@ -11,6 +11,11 @@ when its value is unusable:
 
 Uploads and results live in a folder only this user can read: `GRADIO_TEMP_DIR` when set, else a private
 `distill-studio-<uid>` folder under the system temp folder.
+
+Final results are also *kept* (PNG with settings and provenance, `studio info FILE`) in `outputs/` when the server
+listens on this computer only; `STUDIO_OUTPUTS` names another folder (kept there even when shared) or `off`. A
+shared server (`--host` other than 127.0.0.1, or `--share`) keeps nothing by default, shows no History tab and does
+not download models from its Models tab (studio/outputs.py).
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from pathlib import Path
 
 from .context import RunContext, make_context
 from .errors import InputError, StudioError
+from .outputs import is_shared, outputs_folder
 
 
 @dataclass(frozen=True)
@@ -89,8 +95,10 @@ def private_temp_dir() -> Path:
     return path
 
 
-def build_blocks(app_id: str | None, ctx: RunContext, limits: ServerLimits | None = None, gpu=None):
-    """The whole studio (every app a tab) or a single app's page."""
+def build_blocks(app_id: str | None, ctx: RunContext, limits: ServerLimits | None = None, gpu=None,
+                 outputs: Path | None = None, shared: bool = False):  # fmt: skip
+    """The whole studio (every app a tab) or a single app's page. Final results are kept in `outputs` (None: not
+    kept); a `shared` server (other people can reach it) shows no History and lists models without downloading."""
     from studio.apps import all_apps, get_app
 
     from .ui.gradio_app import build_page, build_studio
@@ -98,8 +106,9 @@ def build_blocks(app_id: str | None, ctx: RunContext, limits: ServerLimits | Non
     limits = limits or ServerLimits.from_env()
     private_temp_dir()
     if app_id:
-        return build_page(get_app(app_id), ctx, gpu=gpu, delete_cache=limits.delete_cache)
-    return build_studio(all_apps(), ctx, gpu=gpu, delete_cache=limits.delete_cache)
+        return build_page(get_app(app_id), ctx, gpu=gpu, outputs=outputs, delete_cache=limits.delete_cache)
+    return build_studio(all_apps(), ctx, gpu=gpu, outputs=outputs, history=not shared, downloads=not shared,
+                        delete_cache=limits.delete_cache)  # fmt: skip
 
 
 BUSY = ("The studio is busy: {waiting} requests are already waiting (the queue holds {size}). Retry in a minute.")
@@ -172,7 +181,9 @@ def serve(app_id: str | None = None, host: str = "127.0.0.1", port: int = 7860, 
         check_port(host, port)
         limits = ServerLimits.from_env()
         ctx = make_context(device)
-        blocks = build_blocks(app_id, ctx, limits)
+        shared = is_shared(host, share)
+        outputs = outputs_folder(ctx.settings, shared)
+        blocks = build_blocks(app_id, ctx, limits, outputs=outputs, shared=shared)
     except StudioError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -181,6 +192,9 @@ def serve(app_id: str | None = None, host: str = "127.0.0.1", port: int = 7860, 
     except OSError as exc:  # taken between the check and the launch, or a host this machine does not have
         print(f"error: cannot serve on {host}:{port}: {exc}. Choose another --port or --host.", file=sys.stderr)
         return 2
+    print(f"Results are kept in {outputs.resolve()} (STUDIO_OUTPUTS=off keeps none)." if outputs is not None else
+          "Results are not kept (a shared server, or STUDIO_OUTPUTS=off); set STUDIO_OUTPUTS to a folder to keep "
+          "them.", file=sys.stderr)  # fmt: skip
     # The page is up; load the detectors while the user picks a photo.
     threading.Thread(target=ctx.preprocess.warm_up, name="warm-up", daemon=True).start()
     blocks.block_thread()

@@ -59,6 +59,16 @@ def _writable_dir(env: dict, name: str, default: Path) -> Path:
     return path
 
 
+def _env_outputs(env: dict) -> str:
+    """STUDIO_OUTPUTS: "auto" (unset), "off", or a folder the local UI keeps its results in (checked writable)."""
+    raw = (env.get("STUDIO_OUTPUTS") or "").strip()
+    if raw.lower() in ("", "auto", "on", "1", "true", "yes"):
+        return "auto"
+    if raw.lower() in ("off", "0", "false", "no", "none"):
+        return "off"
+    return str(_writable_dir({"STUDIO_OUTPUTS": raw}, "STUDIO_OUTPUTS", Path(raw)))  # a file is refused there too
+
+
 def _parse_model_paths(raw: str) -> tuple[tuple[str, Path], ...]:
     """STUDIO_MODEL_PATHS="lcm-lora-sd15=/w/lcm.safetensors,sd15=/w/sd15" -> ((id, path), ...)."""
     pairs = []
@@ -115,6 +125,10 @@ class Settings:
     compile: str = "off"
     #: Where torch.compile keeps its caches between runs (None: <cache_dir>/torch-compile).
     compile_cache_dir: Path | None = None
+    #: Where the local UI keeps every result (PNG with its settings and provenance, see studio/outputs.py): "auto"
+    #: (`outputs/` in the working folder for a server on this computer; off on shared servers and Spaces), "off",
+    #: or a folder (kept there even on a shared server). Env STUDIO_OUTPUTS.
+    outputs: str = "auto"
 
     @classmethod
     def from_env(cls, env: dict | None = None) -> "Settings":
@@ -149,6 +163,7 @@ class Settings:
             compile=_env_choice(env, "STUDIO_COMPILE", defaults.compile, ("off", "regional", "full")),
             compile_cache_dir=(_writable_dir(env, "STUDIO_COMPILE_CACHE", Path())
                                if env.get("STUDIO_COMPILE_CACHE") else None),  # fmt: skip
+            outputs=_env_outputs(env),
         )
 
     def with_overrides(self, **overrides) -> "Settings":

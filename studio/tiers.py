@@ -37,11 +37,11 @@ def tier_param(default: str = "auto") -> ChoiceParam:
 
 
 def seed_param() -> SeedParam:
-    return SeedParam("seed", "Seed", help="Diffusion tiers only (the lite tier is deterministic).")
+    return SeedParam("seed", "Seed", help="Diffusion tiers only (the lite tier is deterministic).", advanced=True)
 
 
 def steps_param(maximum: int = 50) -> SliderParam:
-    return SliderParam("steps", "Steps", default=0, minimum=0, maximum=maximum, step=1, integer=True,
+    return SliderParam("steps", "Steps", default=0, minimum=0, maximum=maximum, step=1, integer=True, advanced=True,
                        help="Diffusion tiers only: denoising steps; 0 = the tier's own (the student's trained count, "
                             "the teacher's recipe count). A teacher running as the student's fallback always uses "
                             "its own.")  # fmt: skip

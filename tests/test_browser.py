@@ -1,13 +1,16 @@
 """UI smoke test in real headless Chromium (Debian's, installed by tests/setup_browser.sh; driven by Playwright).
 
 Opens the studio, uploads a real face photo on the Preprocess inspector page, runs it, and checks that the
-overlay and the provenance badge appear. Set STUDIO_SCREENSHOT=path.png to keep a screenshot.
+overlay and the provenance badge appear; on every app page at 1400×1000, Run is in view and the result lands in
+view without scrolling. Set STUDIO_SCREENSHOT=path.png to keep the inspector's screenshot, STUDIO_SCREENSHOT_DIR
+to keep one of each app page.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -142,6 +145,74 @@ def test_app_page_runs_two_uploads(browser, studio_url, tab, photos):
     assert "lite" in badge.first.inner_text()
     assert panel.locator("img[src*='gradio_api/file']").count() >= 3  # two uploads and the result
     page.close()
+
+
+#: The photos each app page needs (its main image inputs, in page order), different people on each page.
+PAGE_PHOTOS = {
+    "makeup": ["faces/face_woman_nomakeup_freckles_01.png", "makeup_refs/makeup_ref_deep_red_lips_east_asian_01.png"],
+    "tryon": ["people/person_woman_dark_skin_front_tee_01.jpg", "garments/garment_polo_shirt_colorblock_01.jpg"],
+    "avatar": ["faces/face_man_east_asian_young_01.jpg"],
+    "style": ["faces/face_woman_elderly_red_lipstick_01.jpg", "styles/style_vangogh_starry_night.jpg"],
+    "head": ["faces/face_man_dark_skin_official_portrait_01.jpg"],
+    "preprocess": ["faces/faces_multi_two_women_outdoor_01.jpg"],
+}  # fmt: skip
+
+
+def _in_view(box, viewport) -> bool:
+    return box is not None and box["y"] >= 0 and box["x"] >= 0 and box["y"] + box["height"] <= viewport["height"] \
+        and box["x"] + box["width"] <= viewport["width"]
+
+
+@pytest.mark.parametrize("app_id", sorted(PAGE_PHOTOS))
+def test_run_is_at_the_top_and_the_result_lands_in_view(browser, studio_url, app_id, tmp_path):
+    """Issue 20: at 1400×1000, on every app page, Run is visible without scrolling and, once clicked, the result
+    image shows inside the viewport beside it — nothing scrolls."""
+    from studio.apps import get_app
+
+    app = get_app(app_id)
+    main = [p.name for p in app.params if p.kind == "image" and not p.advanced]
+    assert len(main) == len(PAGE_PHOTOS[app_id]), f"the {app_id} page's main image inputs changed: {main}"
+    photos = [fixture(photo) for photo in PAGE_PHOTOS[app_id]]  # skips when the fixtures folder is missing
+    page = _new_page(browser, height=1000)
+    viewport = page.viewport_size
+    try:
+        page.goto(studio_url, wait_until="load")
+        page.get_by_role("tab", name=app.title, exact=True).click()
+        panel = page.get_by_role("tabpanel").filter(has=page.get_by_role("button", name="Run", exact=True)).last
+        uploads = panel.locator("input[type=file]")
+        for i, photo in enumerate(photos):  # the main image inputs come first on the page, in parameter order
+            uploads.nth(i).set_input_files(str(photo))
+        run = panel.get_by_role("button", name="Run", exact=True)
+        assert _in_view(run.bounding_box(), viewport), f"Run is out of view: {run.bounding_box()}"
+        run.click()
+        panel.locator("[data-testid=studio-badge]").filter(has_text=" ms").first.wait_for(timeout=UI_WAIT_MS)
+        result = panel.locator(".studio-result img").first
+        result.wait_for(timeout=UI_WAIT_MS)
+        page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=result.element_handle())
+        assert page.evaluate("window.scrollY") == 0, "the page scrolled"
+        assert _in_view(result.bounding_box(), viewport), f"the result is out of view: {result.bounding_box()}"
+    finally:
+        shot = os.environ.get("STUDIO_SCREENSHOT_DIR")
+        page.screenshot(path=str(Path(shot) / f"{app_id}.png") if shot else str(tmp_path / "page.png"))
+        page.close()
+
+
+def test_compare_panel_says_which_weights_are_missing_before_any_click(browser, studio_url):
+    """Without weights (this machine has none), the Compare panel says so when opened and names the fetch command;
+    clicking Compare repeats it in the panel, without error marks on the panel's empty images."""
+    page, panel = _open_tab(browser, studio_url, "Makeup transfer")
+    try:
+        panel.get_by_text("Compare student vs teacher").click()
+        note = panel.locator(".studio-weights").first
+        note.get_by_text("studio fetch makeup").wait_for(timeout=UI_WAIT_MS)
+        assert "Student weights: missing" in note.inner_text()
+        panel.get_by_role("button", name="Compare (runs both diffusion tiers)").click()
+        panel.locator("[data-testid=studio-badge]").filter(has_text="Fetch them with: studio fetch makeup").wait_for(
+            timeout=UI_WAIT_MS)
+        assert panel.get_by_text("Error", exact=True).count() == 0
+        assert "needs weights that are not on this machine" not in panel.inner_text()  # no list of files
+    finally:
+        page.close()
 
 
 # --------------------------------------------------------------------------------------------- the notebook widget

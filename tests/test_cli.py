@@ -149,3 +149,32 @@ def test_batch_makeup_over_a_folder(tmp_path):
     errors = [r["error"] for r in summary["results"] if "error" in r]
     assert len(errors) == 1 and "No face found" in errors[0]
     assert (tmp_path / "out" / "face_man_east_asian_young_01_makeup.png").exists()
+
+
+def _actions_without_help(parser, path: str):
+    """(command, flag) for every action of `parser` and its subcommands, the subcommands themselves included,
+    whose help is missing or blank (argparse's own --help excepted)."""
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._HelpAction):
+            continue
+        if isinstance(action, argparse._SubParsersAction):
+            for choice in action._choices_actions:  # the line each subcommand gets in `studio --help`
+                if not (choice.help or "").strip():
+                    yield path, choice.dest
+            for name, subparser in action.choices.items():
+                yield from _actions_without_help(subparser, f"{path} {name}")
+            continue
+        if not (action.help or "").strip() or action.help == argparse.SUPPRESS:
+            yield path, "/".join(action.option_strings) or action.dest
+
+
+def test_every_flag_of_every_command_has_help_text():
+    """`studio … --help` explains every flag: the fixed ones and those generated from each app's parameters."""
+    from studio.apps import all_apps
+    from studio.cli import build_parser
+
+    argvs = [[]] + [[command, app.id] for command in ("run", "batch", "compare") for app in all_apps()]
+    missing = {hit for argv in argvs for hit in _actions_without_help(build_parser(argv)[0], "studio")}
+    assert not missing, sorted(missing)

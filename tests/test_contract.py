@@ -1,7 +1,7 @@
 """One contract for every registered app and every front-end (DESIGN §5: the front-ends are generated from the
 same schema): the same inputs through Python (`app(ctx, **values)`), the `studio run` command and
 `gradio_client` against a real server give an image of the same size, with the same provenance tier — and
-the same pixels, once the image has made the trip each front-end gives it (a PNG file, Gradio's WebP).
+the same pixels, once the image has made the trip each front-end gives it (PNG files from both: lossless).
 
 The inputs are each app's first example (`App.examples(settings)`, built from photos that ship with installed
 packages) at the lite tier, so the test needs no fixture photos and no weights, and covers a new app as soon as

@@ -60,6 +60,8 @@ def test_lite_meets_the_bar_on_every_top(app, ctx, load_rgb, person):
         painted = (changed & ~region)
         # Under crossed arms the garment is hidden but present: coverage counts what the garment lies on.
         under = result.extras["warped garment"].astype(int).sum(axis=2) < 3 * 250
+        # (Detail images of a photo above LITE_WORK_PIXELS are at the working size the garment was fitted at.)
+        under = cv2.resize(under.astype(np.uint8), (rgb.shape[1], rgb.shape[0]), interpolation=cv2.INTER_NEAREST) > 0
         coverage = float((under & torso).sum() / torso.sum())
         spill = float((changed & ~person_mask).sum() / max(changed.sum(), 1))
         outside = ~_grow(region | changed, 6)
@@ -236,3 +238,23 @@ def test_every_garment_is_shaded_over_the_body(app, ctx, load_rgb, top):
             x, y = np.round(r + fit.side * across * fit.chest_half).astype(int)
             bucket.append(lab[y - 2 : y + 3, x - 2 : x + 3, 0].mean())
     assert np.mean(sides) < np.mean(centre) - 2.0, f"sides L* {np.mean(sides):.1f}, middle {np.mean(centre):.1f}"
+
+
+def test_a_large_photo_is_dressed_at_working_size_and_keeps_its_full_resolution(app, ctx, load_rgb):
+    """Issue 11: a 49-megapixel person photo peaked at 6.4 GB in the server. Above `LITE_WORK_PIXELS` the lite tier
+    dresses a scaled copy and lays the garment into the full photo: the result is full size, pixel for pixel the
+    input away from the garment, and the note says so. (Peak memory: benchmarks/reliability.py.)"""
+    from apps.tryon.app import LITE_WORK_PIXELS
+
+    rgb = load_rgb("people/person_woman_dark_skin_front_tee_01.jpg")
+    f = (1.5 * LITE_WORK_PIXELS / (rgb.shape[0] * rgb.shape[1])) ** 0.5
+    big = cv2.resize(rgb, (round(rgb.shape[1] * f), round(rgb.shape[0] * f)), interpolation=cv2.INTER_CUBIC)
+    result = app(ctx, person=big, garment=fixture(TEE), tier="lite")
+    assert result.image.shape == big.shape and result.before.shape == big.shape
+    assert any("dressed at" in n and "full-size photo" in n for n in result.provenance.notes)
+    changed = np.abs(result.image.astype(np.int16) - big).max(axis=2) > 0
+    ys, xs = np.nonzero(changed)
+    assert changed.any() and xs.min() > 0.1 * big.shape[1] and xs.max() < 0.9 * big.shape[1]  # the torso, not the frame
+    assert ys.min() > 0.15 * big.shape[0], "the head and the background above the shoulders are the input's pixels"
+    small = app(ctx, person=rgb, garment=fixture(TEE), tier="lite")
+    assert abs(result.metrics["torso_coverage"] - small.metrics["torso_coverage"]) < 0.05

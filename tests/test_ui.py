@@ -77,3 +77,15 @@ def test_endpoints_take_the_apps_parameter_names_and_defaults(studio_client, set
     job = studio_client.submit(source=handle_file(str(face)), preset="berry", api_name="/makeup")
     *_, summary = job.result(timeout=HANG_GUARD_S)  # a hang guard, not a speed limit
     assert summary["provenance"]["app"] == "makeup"
+
+
+def test_results_come_back_as_png(studio_client, settings):
+    """The result (and the after side of the before/after pair) reaches an API caller as a lossless PNG, not WebP."""
+    from studio.examples import sample_image
+
+    face = sample_image("astronaut", settings.cache_dir)  # ships with scikit-image: runs without the fixtures
+    job = studio_client.submit(handle_file(str(face)), 1, "upper", False, api_name="/preprocess")
+    image, (_, after), *_ = job.result(timeout=HANG_GUARD_S)  # a hang guard, not a speed limit
+    for path in (image, after):
+        with open(path, "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n", path

@@ -113,13 +113,15 @@ def check(ctx, values: dict) -> None:
 
 
 def examples(settings) -> list[dict]:
-    from studio.examples import example_file, sample_image
+    from studio.examples import example_file, people
 
-    face = str(sample_image("astronaut", settings.cache_dir))
+    faces = people(settings, "face")  # the astronaut first, then different people, one per look in turn
     tilted = str(example_file(settings.cache_dir, "avatar_driver_tilted.png", driving.tilted_astronaut))
     # First a driven one (the page's first example, and the live endpoint's frame), then every look.
-    return ([{"source": face, "preset": "headshot", "driver": tilted, "tier": "lite"}]
-            + [{"source": face, "preset": p, "tier": "lite"} for p in PRESETS if p != "original"])  # fmt: skip
+    looks = [p for p in PRESETS if p != "original"]
+    return ([{"source": faces[0], "preset": "headshot", "driver": tilted, "tier": "lite"}]
+            + [{"source": faces[(i + 1) % len(faces)], "preset": p, "tier": "lite"}
+               for i, p in enumerate(looks)])  # fmt: skip
 
 
 def bench_workload(frame):
@@ -174,14 +176,14 @@ APP = App(
     params=(
         ImageParam("source", "Your selfie", help="A clear, roughly frontal photo of your face (JPEG, PNG, WebP).",
                    webcam=True),
-        ImageListParam("selfies", "More selfies (optional)", max_items=3,
+        ImageListParam("selfies", "More selfies (optional)", max_items=3, advanced=True,
                        help="Up to three more photos of the same person: checked to be you; the diffusion tiers "
                             "average them."),
         ChoiceParam("preset", "Preset", default="headshot", choices=tuple(PRESETS),
                     help="; ".join(f"{p.id}: {p.help.rstrip('.')}" for p in PRESETS.values()) + "."),
-        ImageParam("background", "Background (optional)", required=False,
+        ImageParam("background", "Background (optional)", required=False, advanced=True,
                    help="A photo to put behind you (headshot, LinkedIn, social, original)."),
-        ImageParam("driver", "Driver (optional)", required=False, webcam=True,
+        ImageParam("driver", "Driver (optional)", required=False, webcam=True, advanced=True,
                    help="A face whose expression and head pose your selfie takes (the live puppet). With the webcam, "
                         "look at the camera with a relaxed face first: that is the neutral pose."),
         *tier_params(),

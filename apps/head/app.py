@@ -129,14 +129,14 @@ def check(ctx, values: dict) -> None:
 
 
 def examples(settings) -> list[dict]:
-    from studio.examples import sample_image
+    from studio.examples import people
 
     from .style import poster_example
 
-    face = str(sample_image("astronaut", settings.cache_dir))
-    rows = [{"source": face, "preset": name, "tier": "lite"} for name in PRESETS]
-    return rows + [{"source": face, "preset": "comic", "style": str(poster_example(settings.cache_dir)),
-                    "tier": "lite"}]  # fmt: skip
+    faces = people(settings, "face")  # different people, one per style in turn
+    rows = [{"source": faces[i % len(faces)], "preset": name, "tier": "lite"} for i, name in enumerate(PRESETS)]
+    return rows + [{"source": faces[len(rows) % len(faces)], "preset": "comic",
+                    "style": str(poster_example(settings.cache_dir)), "tier": "lite"}]  # fmt: skip
 
 
 def bench_workload(frame):
@@ -182,15 +182,15 @@ APP = App(
         ImageParam("source", "Your photo", help="A photo with one or more faces (JPEG, PNG, WebP).", webcam=True),
         ChoiceParam("preset", "Style", default="cartoon", choices=tuple(PRESETS),
                     help="; ".join(f"{p.name}: {p.help}" for p in PRESETS.values()) + "."),
-        ImageParam("style", "Style reference", required=False,
+        ImageParam("style", "Style reference", required=False, advanced=True,
                    help="Optional: an image whose palette and line character the head takes on."),
         SliderParam("caricature", "Caricature", default=0.5, minimum=0.0, maximum=1.0, step=0.05,
                     help="How much the features are exaggerated: 0 keeps the face's shape, 1 is the preset's "
                          "strongest (anime: biggest eyes, smallest nose)."),
-        LoraParam("lora", "Style LoRA", default="",
+        LoraParam("lora", "Style LoRA", default="", advanced=True,
                   help="Diffusion tiers: the file name of a style LoRA in models/loras/ (blank = none). The result's "
                        "details list the LoRAs found there with their licences."),
-        SliderParam("lora_weight", "LoRA weight", default=0.8, minimum=0.0, maximum=1.5, step=0.05,
+        SliderParam("lora_weight", "LoRA weight", default=0.8, minimum=0.0, maximum=1.5, step=0.05, advanced=True,
                     help="How strongly the style LoRA applies."),
         *tier_params(),
     ),  # fmt: skip

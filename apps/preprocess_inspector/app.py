@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from studio.errors import InputError, NoPersonFound, PreprocessorUnavailable
 from studio.imaging import fit_within, load_image
-from studio.preprocess.draw import draw_landmarks, draw_regions, mask_on_image
+from studio.preprocess.draw import draw_face_labels, draw_landmarks, draw_regions, mask_on_image
 from studio.preprocess.regions import PAIRED
 from studio.schema import App, ChoiceParam, ImageParam, Preview, Provenance, Result, SliderParam, Stopwatch, ToggleParam
 
@@ -35,7 +35,8 @@ def run(ctx, image, max_faces: int, clothing: str, with_controls: bool):
         for face in faces:
             face.regions  # noqa: B018 -- computed once and cached on the face
     landmarks = draw_landmarks(rgb, faces)
-    overlay = draw_regions(landmarks, faces) if faces else rgb
+    # The face tags go on last, so no region tint or outline crosses them.
+    overlay = draw_face_labels(draw_regions(draw_landmarks(rgb, faces, labels=False), faces), faces) if faces else rgb
     yield Preview(overlay, 1, 3, "faces")
 
     with watch("pose"):
@@ -108,9 +109,9 @@ def run(ctx, image, max_faces: int, clothing: str, with_controls: bool):
 
 
 def examples(settings) -> list[dict]:
-    from studio.examples import sample_image
+    from studio.examples import people
 
-    return [{"image": str(sample_image("astronaut", settings.cache_dir))}]
+    return [{"image": photo} for photo in people(settings, "any")]  # different people
 
 
 APP = App(

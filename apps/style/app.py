@@ -154,12 +154,13 @@ def _is_folder(value) -> bool:
 
 
 def examples(settings) -> list[dict]:
-    from studio.examples import sample_image
+    from studio.examples import people
 
     from .samples import STYLES, sample_style
 
-    photo = str(sample_image("astronaut", settings.cache_dir))
-    return [{"content": photo, "style": sample_style(name, settings.cache_dir), "tier": "lite"} for name in STYLES]
+    photos = people(settings, "any")  # different people, one per style in turn
+    return [{"content": photos[i % len(photos)], "style": sample_style(name, settings.cache_dir), "tier": "lite"}
+            for i, name in enumerate(STYLES)]  # fmt: skip
 
 
 def bench_workload(frame):
@@ -184,7 +185,7 @@ APP = App(
         ImageParam("style", "Style image", help="The painting or picture whose look to copy."),
         SliderParam("strength", "Strength", default=0.8,
                     help="How far the photo moves to the style: 0 keeps the photo, 1 is the full style."),
-        ToggleParam("preserve_faces", "Protect faces", default=True,
+        ToggleParam("preserve_faces", "Protect faces", default=True, advanced=True,
                     help="Faces and skin keep most of their own colour, and eyes, brows and lips get finer strokes."),
         ChoiceParam("quality", "Quality", default="standard", choices=QUALITIES,
                     help="Lite tier: 'standard' paints in about a second; 'high' rebuilds the photo from the style's "

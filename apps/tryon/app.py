@@ -11,12 +11,13 @@ ModelUnavailable with the fetch command; `lite` never touches the engine.
 
 from __future__ import annotations
 
-
+import cv2
 import numpy as np
 
 from studio.errors import InputError
 from studio.imaging import image_digest, input_key, load_image
 from studio.live import body_tracker
+from studio.preprocess.pose import BodyPose
 from studio.schema import App, ChoiceParam, ImageParam, Preview, Result, Stopwatch, ToggleParam
 from studio.tiers import choose_tier, lite_provenance, tier_params
 
@@ -27,6 +28,8 @@ from .person import fit_body
 from .warp import GarmentParts, split_parts
 
 CATEGORIES = ("upper", "lower", "dress")
+#: The lite tier dresses photos larger than this at this size and lays the garment into the full photo.
+LITE_WORK_PIXELS = 2_000_000
 BENCH_GARMENT = "tee_red"
 
 
@@ -66,9 +69,16 @@ def run(ctx, person, garment, category: str, tier: str, seed: int, steps: int, a
         mask = ctx.preprocess.person_mask(rgb)
         region = ctx.preprocess.clothing_region(rgb, category)
     choice = choose_tier(ctx, "tryon", tier, "try-on")  # before the work: a missing tier's error comes at once
+    full = rgb
+    if choice.lite and rgb.shape[0] * rgb.shape[1] > LITE_WORK_PIXELS:
+        rgb, pose, mask, region = _working_size(rgb, pose, mask, region)
     with watch("dress"):
         dressed = dress(rgb, pose, mask, parse, parts, category, arms_in_front, region)
     notes = garment_notes(parse, category) + dressed.notes
+    if rgb is not full:
+        notes.append(f"The {full.shape[1]}×{full.shape[0]} photo was dressed at {rgb.shape[1]}×{rgb.shape[0]} and "
+                     "the garment laid into the full-size photo (everything else keeps its full resolution); the "
+                     "metrics and detail images are at the working size.")  # fmt: skip
     if not arms_in_front:
         notes.append("Arms in front is off: the garment covers the arms where they cross the body.")
     info = {"requested_tier": tier, "category": category, "arms_in_front": arms_in_front,
@@ -90,8 +100,53 @@ def run(ctx, person, garment, category: str, tier: str, seed: int, steps: int, a
     yield Preview(dressed.image, 1, 2, "lite try-on composited; measuring")
     with watch("metrics"):
         metrics = report.measure(ctx, rgb, mask, parse, dressed)
+    image = dressed.image
+    if rgb is not full:
+        with watch("full size"):
+            image = _lay_into(full, rgb, dressed)
     provenance = lite_provenance("tryon", choice, diffusion.BODY_MODELS, watch.timings_ms, notes)
-    yield Result(image=dressed.image, provenance=provenance, before=rgb, extras=extras, metrics=metrics, info=info)
+    yield Result(image=image, provenance=provenance, before=full, extras=extras, metrics=metrics, info=info)
+
+
+def _working_size(rgb: np.ndarray, pose: BodyPose, mask: np.ndarray, region: np.ndarray):
+    """The photo and its analysis scaled down to `LITE_WORK_PIXELS`: a classical warp of a ~1-megapixel product
+    shot gains nothing from 49 megapixels of person, and every full-size float mask costs 200 MB there."""
+    h, w = rgb.shape[:2]
+    f = (LITE_WORK_PIXELS / (h * w)) ** 0.5
+    size = (max(1, round(w * f)), max(1, round(h * f)))
+    kp = pose.keypoints.copy()
+    kp[:, 0] *= size[0] / w
+    kp[:, 1] *= size[1] / h
+    kp[:, 2] *= size[0] / w  # z is scaled like x
+    small = BodyPose(kp, (size[1], size[0]))
+    return (cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), small,
+            cv2.resize(mask, size, interpolation=cv2.INTER_AREA),
+            cv2.resize(region, size, interpolation=cv2.INTER_NEAREST))  # fmt: skip
+
+
+def _lay_into(full: np.ndarray, small: np.ndarray, dressed) -> np.ndarray:
+    """The working-size result laid into the full-size photo: only where the try-on changed something (the garment,
+    filled-in clothes), with a soft edge; hands and arms in front of it and everything else stay full resolution."""
+    changed = np.maximum(dressed.garment_alpha, dressed.filled.astype(np.float32))
+    changed = np.maximum(changed, (np.abs(dressed.image.astype(np.int16) - small).max(axis=2) > 2).astype(np.float32))
+    changed = cv2.dilate(changed, np.ones((3, 3), np.uint8))
+    x, y, bw, bh = cv2.boundingRect((changed > 0).astype(np.uint8))
+    out = full.copy()
+    if bw == 0:
+        return out
+    H, W = full.shape[:2]
+    h, w = small.shape[:2]
+    X0, Y0 = x * W // w, y * H // h
+    X1, Y1 = min(W, -(-(x + bw) * W // w)), min(H, -(-(y + bh) * H // h))
+    # Scaled with the same geometry as the whole frame: the box's corners in small-image coordinates.
+    sx, sy = w / W, h / H
+    xs = ((np.arange(X0, X1, dtype=np.float32) + 0.5) * sx - 0.5)[None, :].repeat(Y1 - Y0, axis=0)
+    ys = ((np.arange(Y0, Y1, dtype=np.float32) + 0.5) * sy - 0.5)[:, None].repeat(X1 - X0, axis=1)
+    a = cv2.remap(changed, xs, ys, cv2.INTER_LINEAR)[..., None]
+    top = cv2.remap(dressed.image, xs, ys, cv2.INTER_LINEAR).astype(np.float32)
+    base = full[Y0:Y1, X0:X1].astype(np.float32)
+    out[Y0:Y1, X0:X1] = np.clip(base + (top - base) * a + 0.5, 0, 255).astype(np.uint8)
+    return out
 
 
 def live(ctx, frame, person=None, garment=None, category="upper", tier="lite", seed=0, steps=0, arms_in_front=True):
@@ -113,13 +168,13 @@ def live(ctx, frame, person=None, garment=None, category="upper", tier="lite", s
 
 
 def examples(settings) -> list[dict]:
-    from studio.examples import sample_image
+    from studio.examples import people
 
     from .samples import GARMENTS, sample_garment
 
-    person = str(sample_image("astronaut", settings.cache_dir))
-    return [{"person": person, "garment": str(sample_garment(name, settings.cache_dir)), "category": "upper",
-             "tier": "lite"} for name in GARMENTS]
+    persons = people(settings, "body")  # different people, one per garment in turn
+    return [{"person": persons[i % len(persons)], "garment": str(sample_garment(name, settings.cache_dir)),
+             "category": "upper", "tier": "lite"} for i, name in enumerate(GARMENTS)]  # fmt: skip
 
 
 def bench_workload(frame):
@@ -146,6 +201,7 @@ def bench_workload(frame):
                   "warp and composite on every frame; the garment parsed once",
         parts={"tryon_only": lambda moved: dress(frame, pose, mask, parse, parts),
                "body_tracking": lambda moved: tracker.body(moved)},
+        photo_sizes_mp=(3, 12),  # issue 11: a 12 MP phone photo in ≤ 3 s, cost no faster than pixels
     )  # fmt: skip
 
 
@@ -166,7 +222,7 @@ APP = App(
         ChoiceParam("category", "Category", help="upper = tops, lower = trousers and skirts, dress = dresses.",
                     default="upper", choices=CATEGORIES),
         *tier_params(),
-        ToggleParam("arms_in_front", "Arms in front", default=True,
+        ToggleParam("arms_in_front", "Arms in front", default=True, advanced=True,
                     help="Keep arms and hands that cross the body in front of the garment. Turn off when the arms "
                          "are behind the back, so the garment covers where the pose guessed them."),
     ),

@@ -40,33 +40,45 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="run on the tiny hub's random-weight teacher (CPU, seconds): tests the whole path")
     train = p.add_argument_group("training (defaults: the diffusers LCM-LoRA scripts')")
     train.add_argument("--resolution", type=int, default=None, help="training side in px (default: the teacher's)")
-    train.add_argument("--batch-size", type=int, default=d.batch_size)
+    train.add_argument("--batch-size", type=int, default=d.batch_size,
+                       help=f"images per step (default {d.batch_size})")  # fmt: skip
     train.add_argument("--grad-accum", type=int, default=d.grad_accum, help="gradient accumulation steps")
-    train.add_argument("--lr", type=float, default=d.learning_rate, dest="learning_rate")
-    train.add_argument("--lr-warmup-steps", type=int, default=d.lr_warmup_steps)
+    train.add_argument("--lr", type=float, default=d.learning_rate, dest="learning_rate",
+                       help=f"learning rate (default {d.learning_rate:g})")  # fmt: skip
+    train.add_argument("--lr-warmup-steps", type=int, default=d.lr_warmup_steps,
+                       help=f"steps of linear learning-rate warm-up (default {d.lr_warmup_steps})")  # fmt: skip
     train.add_argument("--rank", type=int, default=d.rank, help=f"LoRA rank (default {d.rank}; alpha = rank)")
-    train.add_argument("--loss", choices=("huber", "l2"), default=d.loss)
-    train.add_argument("--huber-c", type=float, default=d.huber_c)
-    train.add_argument("--num-ddim-timesteps", type=int, default=d.num_ddim_timesteps)
+    train.add_argument("--loss", choices=("huber", "l2"), default=d.loss,
+                       help=f"consistency loss: pseudo-Huber or squared error (default {d.loss})")  # fmt: skip
+    train.add_argument("--huber-c", type=float, default=d.huber_c,
+                       help=f"the pseudo-Huber loss's c (default {d.huber_c:g})")  # fmt: skip
+    train.add_argument("--num-ddim-timesteps", type=int, default=d.num_ddim_timesteps,
+                       help=f"DDIM solver steps the teacher's schedule is cut into "
+                            f"(default {d.num_ddim_timesteps})")  # fmt: skip
     train.add_argument("--w-min", type=float, default=None, help="teacher guidance range low (SDXL 3, SD1.5 5)")
     train.add_argument("--w-max", type=float, default=None, help="teacher guidance range high (15)")
-    train.add_argument("--seed", type=int, default=d.seed)
+    train.add_argument("--seed", type=int, default=d.seed, help=f"random seed of the run (default {d.seed})")
     train.add_argument("--center-crop", action="store_true", help="centre crops (default: random crops)")
     train.add_argument("--flip", action="store_true", help="random horizontal flips")
-    train.add_argument("--mixed-precision", choices=("auto", "no", "fp16", "bf16"), default=d.mixed_precision)
+    train.add_argument("--mixed-precision", choices=("auto", "no", "fp16", "bf16"), default=d.mixed_precision,
+                       help="autocast precision (default auto: fp16 on CUDA, none elsewhere)")  # fmt: skip
     train.add_argument("--gradient-checkpointing", action="store_true", help="less GPU memory, slower steps")
-    train.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every)
-    train.add_argument("--keep-checkpoints", type=int, default=d.keep_checkpoints)
+    train.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every,
+                       help=f"save a resumable checkpoint every this many steps "
+                            f"(default {d.checkpoint_every})")  # fmt: skip
+    train.add_argument("--keep-checkpoints", type=int, default=d.keep_checkpoints,
+                       help=f"checkpoints kept, the newest (default {d.keep_checkpoints}; 0 saves none)")  # fmt: skip
     train.add_argument("--samples", type=int, default=None,
                        help="teacher-vs-student sample rows in samples.png (default: 2 on a GPU or --tiny, else 0)")
-    train.add_argument("--save-dtype", choices=("fp16", "bf16", "fp32"), default=d.save_dtype)
+    train.add_argument("--save-dtype", choices=("fp16", "bf16", "fp32"), default=d.save_dtype,
+                       help=f"dtype of the saved LoRA (default {d.save_dtype})")  # fmt: skip
     lic = p.add_argument_group("licence (inherited from the teacher)")
     lic.add_argument("--licence", default=None, help="the teacher's licence tag when its model card has none")
     lic.add_argument("--licence-use", choices=("commercial", "non-commercial", "unverified"), default=None,
                      help="the use that licence allows, as you have read it")
     p.add_argument("--no-register", action="store_true",
                    help="do not link the student into <models>/students (apps will not list it)")
-    p.add_argument("--device", default=None)
+    p.add_argument("--device", default=None, help="auto, cpu, cuda, cuda:N or mps (default: STUDIO_DEVICE, else auto)")
     p.add_argument("--list", action="store_true", help="list your registered students and exit")
     p.set_defaults(func=run)
     return p

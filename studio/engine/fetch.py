@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable
 
 from ..errors import InputError, ModelUnavailable, StudioError
@@ -209,8 +210,33 @@ def _pins(p: FetchPlan, files: list[PlannedFile], lock, update: bool, echo) -> d
     return pins
 
 
-def download(p: FetchPlan, settings: Settings, echo: Callable[[str], None] = print, update: bool = False) -> list[str]:
-    """Download the missing files of a plan into the HF cache at the locked commits; returns the local paths."""
+def _point_branch(local: str, repo_path: str, revision: str, commit: str) -> None:
+    """Make the cache's `refs/<revision>` name the commit just downloaded, as `hf_hub_download(revision="main")`
+    would: a download *at a commit* leaves refs/ alone, and the resolver (which looks files up at the catalog's
+    revision, `try_to_load_from_cache`) would not find the files it fetched."""
+    from .lock import _COMMIT
+
+    if _COMMIT.fullmatch(revision) or revision == commit:
+        return
+    snapshot = Path(local)
+    for _ in Path(repo_path).parts:
+        snapshot = snapshot.parent
+    if snapshot.name != commit or snapshot.parent.name != "snapshots":
+        return  # not the standard cache layout (a local_dir download): nothing to point
+    ref = snapshot.parent.parent / "refs" / revision
+    try:
+        ref.parent.mkdir(parents=True, exist_ok=True)
+        if not ref.is_file() or ref.read_text().strip() != commit:
+            ref.write_text(commit)
+    except OSError as exc:
+        raise StudioError(f"Downloaded {repo_path}, but cannot write {ref} ({exc.strerror}): check the permissions "
+                          "of the Hugging Face cache folder.") from exc  # fmt: skip
+
+
+def download(p: FetchPlan, settings: Settings, echo: Callable[[str], None] = print, update: bool = False,
+             on_file: Callable[[int, int, PlannedFile | None], None] | None = None) -> list[str]:
+    """Download the missing files of a plan into the HF cache at the locked commits; returns the local paths.
+    `on_file(i, n, file)` is called before each of the n files (a progress bar: the UI's Models page)."""
     if not p.missing and not update:
         echo(f"Everything '{p.target}' needs is already on this machine.")
         return []
@@ -237,6 +263,8 @@ def download(p: FetchPlan, settings: Settings, echo: Callable[[str], None] = pri
     for i, f in enumerate(todo, start=1):
         commit = pins[f.spec.repo]
         echo(f"[{i}/{len(todo)}] {f.spec.repo}/{f.file.path} @ {commit[:10]} ({_fmt_size(f.size_mb, f.file.path)})")
+        if on_file is not None:
+            on_file(i - 1, len(todo), f)
         try:
             # token=None lets huggingface_hub read HF_TOKEN / the saved login itself.
             paths.append(hf_hub_download(f.spec.repo, f.file.path, revision=commit, cache_dir=cache_dir))
@@ -254,7 +282,10 @@ def download(p: FetchPlan, settings: Settings, echo: Callable[[str], None] = pri
             ) from exc
         except OSError as exc:  # connection reset, DNS failure mid-download
             raise _hub_unreachable(f.spec.repo, exc) from exc
+        _point_branch(paths[-1], f.file.path, f.spec.revision, commit)
         lock.record(f.spec.repo, f.spec.revision, commit)
+    if on_file is not None:
+        on_file(len(todo), len(todo), None)
     echo(f"Done: {len(paths)} file(s) in {cache_dir or 'the default Hugging Face cache'}; commits locked in "
          f"{lock.path}.")  # fmt: skip
     return paths

@@ -28,8 +28,9 @@ REGION_COLORS: dict[str, tuple[int, int, int]] = {
 }
 
 
-def draw_landmarks(rgb: np.ndarray, faces: list[Face]) -> np.ndarray:
-    """All 478 points per face, with the main contours and the face box; subject-left eye in green."""
+def draw_landmarks(rgb: np.ndarray, faces: list[Face], labels: bool = True) -> np.ndarray:
+    """All 478 points per face, with the main contours and the face box; subject-left eye in green; with `labels`,
+    each box's number and yaw (`draw_face_labels`)."""
     out = rgb.copy()
     scale = max(rgb.shape[:2]) / 640.0
     radius, thick = max(1, round(1.2 * scale)), max(1, round(1.5 * scale))
@@ -42,9 +43,64 @@ def draw_landmarks(rgb: np.ndarray, faces: list[Face]) -> np.ndarray:
             cv2.polylines(out, [pts[list(ring)].astype(np.int32)], True, color, thick, cv2.LINE_AA)
         x0, y0, x1, y1 = face.box.astype(int)
         cv2.rectangle(out, (x0, y0), (x1, y1), (255, 220, 0), thick)
-        label = f"#{i + 1} yaw {face.yaw_deg:+.0f}"
-        cv2.putText(out, label, (x0, max(12, y0 - 6)), cv2.FONT_HERSHEY_SIMPLEX, 0.5 * scale, (255, 220, 0), thick)
+    return draw_face_labels(out, faces) if labels else out
+
+
+def draw_face_labels(out: np.ndarray, faces: list[Face]) -> np.ndarray:
+    """Each face's number and yaw on a dark tag beside its box (never on a box or another tag where the image has
+    room: `place_labels`), in place; drawn last, over every other overlay."""
+    scale = max(out.shape[:2]) / 640.0
+    font_scale, thick = 0.5 * scale, max(1, round(1.5 * scale))
+    boxes = [tuple(int(v) for v in face.box) for face in faces]
+    labels = [f"#{i + 1} yaw {face.yaw_deg:+.0f}" for i, face in enumerate(faces)]
+    for text, rect in zip(labels, place_labels(labels, boxes, out.shape[:2], font_scale, thick)):
+        draw_label(out, text, rect, font_scale, thick)
     return out
+
+
+_FONT = cv2.FONT_HERSHEY_SIMPLEX
+
+
+def _overlaps(a, b) -> bool:
+    return a[0] < b[0] + b[2] and b[0] < a[0] + a[2] and a[1] < b[1] + b[3] and b[1] < a[1] + a[3]
+
+
+def place_labels(labels: list[str], boxes: list[tuple[int, int, int, int]], size: tuple[int, int], font_scale: float,
+                 thick: int) -> list[tuple[int, int, int, int]]:  # fmt: skip
+    """Where each box's label goes, as (x, y, width, height) of its background: just above its box (below it when
+    there is no room above), shifted to stay inside the image, on no box and no other label where any such place
+    exists (else the candidate that covers the least)."""
+    height, width = size
+    placed: list[tuple[int, int, int, int]] = []
+    for text, (x0, y0, x1, y1) in zip(labels, boxes):
+        (tw, th), base = cv2.getTextSize(text, _FONT, font_scale, thick)
+        pad = max(2, thick + 1)
+        w, h = min(width, tw + 2 * pad), min(height, th + base + 2 * pad)
+        gap = max(1, thick)
+        candidates = []
+        for y in (y0 - gap - h, y1 + gap, y0 - gap - 2 * h, y1 + gap + h, y0 + gap):  # above, below, further, inside
+            for x in (x0, x1 - w, x0 - w // 2):
+                cx, cy = int(np.clip(x, 0, width - w)), int(np.clip(y, 0, height - h))
+                candidates.append((cx, cy, w, h))
+
+        def cover(rect) -> int:
+            hits = sum(_overlaps(rect, other) for other in placed)
+            hits += sum(_overlaps(rect, (bx0, by0, bx1 - bx0, by1 - by0)) for bx0, by0, bx1, by1 in boxes)
+            return hits
+
+        best = min(candidates, key=cover)  # the first candidate (above, left-aligned) wins ties
+        placed.append(best)
+    return placed
+
+
+def draw_label(out: np.ndarray, text: str, rect: tuple[int, int, int, int], font_scale: float, thick: int,
+               color=(255, 220, 0), background=(20, 20, 20)) -> None:  # fmt: skip
+    """`text` on a dark background filling `rect` (x, y, width, height), in place."""
+    x, y, w, h = rect
+    cv2.rectangle(out, (x, y), (x + w - 1, y + h - 1), background, -1)
+    (_, th), base = cv2.getTextSize(text, _FONT, font_scale, thick)
+    pad = (h - th - base) // 2
+    cv2.putText(out, text, (x + max(2, thick + 1), y + pad + th), _FONT, font_scale, color, thick, cv2.LINE_AA)
 
 
 def draw_regions(rgb: np.ndarray, faces: list[Face], alpha: float = 0.55) -> np.ndarray:

@@ -39,11 +39,21 @@ from ..context import RunContext
 from ..errors import StudioError
 from ..schema import App, ChoiceParam, ImageListParam, ImageParam, SeedParam, SliderParam, ToggleParam
 from .api import api_name, batch_params, live_params
+from .history import keep, keep_results
 from .session import Call, Cancellable, CompareCall, needs_gpu
 
 CSS = """
 .studio-badge {font-family: ui-monospace, monospace; font-size: 0.9em; padding: 4px 10px; border-radius: 12px;
                background: var(--color-accent-soft); display: inline-block;}
+/* The result column stays in view while the inputs scroll past it (and scrolls on its own when taller). */
+.studio-app-row {align-items: flex-start !important; overflow: visible !important;}
+/* Gradio's container hides its overflow, which makes it the sticky column's scroller (it never scrolls): clip
+   instead, which cuts the same overflow without becoming a scroller. */
+.gradio-container {overflow: clip !important;}
+.studio-result-col {position: sticky; top: 8px; align-self: flex-start; max-height: calc(100vh - 16px);
+                    overflow-y: auto; overflow-x: hidden; flex-wrap: nowrap !important;}
+.studio-result-col > * {flex-shrink: 0;}
+.studio-weights {font-size: 0.95em;}
 """
 
 #: gpu(fn, kind) -> fn: wraps a generator function that runs diffusion tiers ("run", "compare", "batch").
@@ -174,11 +184,11 @@ def _on_gpu(gpu: GpuWrapper | None, fn: Callable, kind: str):
 
 
 # --------------------------------------------------------------------------------------------- the page
-def _component(param):
+def _component(param, image_height: int = 320):
     common = {"label": param.label, "info": param.help or None}
     if isinstance(param, ImageParam):
         sources = ["upload", "webcam", "clipboard"] if param.webcam else ["upload", "clipboard"]
-        image = gr.Image(label=param.label, sources=sources, type="filepath", height=320)
+        image = gr.Image(label=param.label, sources=sources, type="filepath", height=image_height)
         image.preprocess = _path_passthrough
         return image
     if isinstance(param, ImageListParam):  # several photos of one subject: a list of file paths
@@ -194,45 +204,84 @@ def _component(param):
     return gr.Textbox(value=param.default, **common)
 
 
-def build_page(app: App, ctx: RunContext, gpu: GpuWrapper | None = None, **blocks_kwargs) -> gr.Blocks:
-    """One app as a stand-alone Blocks page (`blocks_kwargs` go to `gr.Blocks`, e.g. `delete_cache`)."""
+def build_page(app: App, ctx: RunContext, gpu: GpuWrapper | None = None, outputs: Path | None = None,
+               **blocks_kwargs) -> gr.Blocks:  # fmt: skip
+    """One app as a stand-alone Blocks page (`blocks_kwargs` go to `gr.Blocks`, e.g. `delete_cache`); final results
+    are kept in `outputs` (None: not kept; studio/outputs.py)."""
+    keep_results(ctx, outputs)
     with gr.Blocks(title=f"{app.title} · Distill Studio", **blocks_kwargs) as page:
         _app_layout(app, ctx, gpu)
     return page
 
 
-def build_studio(apps: list[App], ctx: RunContext, gpu: GpuWrapper | None = None, **blocks_kwargs) -> gr.Blocks:
-    """Every app as a tab of one Blocks, sharing one preprocessing cache and one queue."""
+def build_studio(apps: list[App], ctx: RunContext, gpu: GpuWrapper | None = None, outputs: Path | None = None,
+                 history: bool = True, downloads: bool = True, **blocks_kwargs) -> gr.Blocks:  # fmt: skip
+    """Every app as a tab of one Blocks, sharing one preprocessing cache and one queue; then the Models tab (what
+    `studio fetch` does; `downloads=False` lists only) and, when results are kept in `outputs`, the History tab
+    (`history=False` leaves it out: on a shared server it would show every visitor's results to everyone)."""
+    from .history import history_tab, page_inputs
+    from .models_page import models_tab
+
+    keep_results(ctx, outputs)
     with gr.Blocks(title="Distill Studio", **blocks_kwargs) as studio:
         gr.Markdown("# Distill Studio\nDistilled few-step diffusion apps, their teachers, and an offline lite tier.")
-        for app in apps:
-            with gr.Tab(app.title, id=app.id):
-                _app_layout(app, ctx, gpu)
+        inputs = {}
+        with gr.Tabs() as tabs:
+            for app in apps:
+                with gr.Tab(app.title, id=app.id) as page:
+                    _app_layout(app, ctx, gpu)
+                inputs[app.id] = page_inputs(app, page)
+            with gr.Tab("Models", id="models") as tab:
+                studio.studio_models = models_tab(ctx, [app.recipe for app in apps if app.recipe], downloads, tab)
+            if outputs is not None and history:
+                with gr.Tab("History", id="history") as tab:
+                    studio.studio_history = history_tab(Path(outputs), apps, inputs, tabs, tab)
     return studio
 
 
 def _app_layout(app: App, ctx: RunContext, gpu: GpuWrapper | None) -> None:
-    """An app's components and events, added to the Blocks (or Tab) being built: inputs on the left;
-    result, before/after slider, badge, details and JSON on the right; then the live, compare and batch
-    sections the app declares."""
+    """An app's components and events, added to the Blocks (or Tab) being built.
+
+    Two columns: on the left the app's main image inputs, then Run, then its other main settings, the advanced
+    ones folded (`Param.advanced`) and the examples; on the right, staying in view while the left one scrolls
+    (CSS `studio-result-col`), the result with its step previews, the before/after slider, the badge, the
+    details and the JSON. Then the live, compare and batch sections the app declares. Components are created in
+    that visual order, but the handlers take them in `app.params` order (the API's parameter order)."""
     gr.Markdown(f"## {app.title}\n{app.description}")
-    with gr.Row():
-        with gr.Column(scale=2):
-            inputs = [_component(p) for p in app.params]
-            run_button = gr.Button("Run", variant="primary")
+    main = [p for p in app.params if not p.advanced]
+    pictures = [p for p in main if isinstance(p, ImageParam)]
+    made: dict[str, gr.components.Component] = {}
+    with gr.Row(equal_height=False, elem_classes=["studio-app-row"]):
+        with gr.Column(scale=2, min_width=360, elem_classes=["studio-inputs-col"]):
+            with gr.Row():  # the main photos side by side, so Run stays near the top
+                for p in pictures:
+                    made[p.name] = _component(p, image_height=300 if len(pictures) == 1 else 240)
+            run_button = gr.Button("Run", variant="primary", elem_classes=["studio-run"])
+            for p in main:
+                if p.name not in made:
+                    made[p.name] = _component(p)
+            advanced = [p for p in app.params if p.advanced]
+            if advanced:
+                with gr.Accordion("Advanced settings", open=False):
+                    for p in advanced:
+                        made[p.name] = _component(p)
+            inputs = [made[p.name] for p in app.params]
             examples = app.examples(ctx.settings)
-            if examples:
-                gr.Examples([[ex.get(p.name, p.default) for p in app.params] for ex in examples], inputs=inputs,
-                            label="Examples (click one, then Run)")  # fmt: skip
-        with gr.Column(scale=3):
+            if examples:  # only the columns the examples set (a click leaves the other settings as they are)
+                shown = [p for p in app.params if any(p.name in ex for ex in examples)]
+                gr.Examples([[ex.get(p.name, p.default) for p in shown] for ex in examples],
+                            inputs=[made[p.name] for p in shown], label="Examples (click one, then Run)",
+                            examples_per_page=6)  # fmt: skip
+        with gr.Column(scale=3, min_width=420, elem_classes=["studio-result-col"]):
             with gr.Tabs():
                 with gr.Tab("Result"):
-                    output = gr.Image(label="Result", type="numpy", interactive=False, height=420)
+                    output = gr.Image(label="Result", type="numpy", format="png", interactive=False, height=440,
+                                      elem_classes=["studio-result"])  # fmt: skip
                 with gr.Tab("Before / after"):
-                    slider = gr.ImageSlider(label="Before / after", type="numpy", max_height=420)
+                    slider = gr.ImageSlider(label="Before / after", type="numpy", format="png", max_height=440)
             badge = gr.HTML(elem_classes=["studio-badge-holder"])
             extras = gr.Gallery(label="Details", columns=4, height="auto", object_fit="contain")
-            summary = gr.JSON(label="Provenance, metrics and details")
+            summary = gr.JSON(label="Provenance, metrics and details", open=False)
 
     names = [p.name for p in app.params]
     outbox = _Outbox()
@@ -247,6 +296,7 @@ def _app_layout(app: App, ctx: RunContext, gpu: GpuWrapper | None) -> None:
                 image = outbox.image(item.image, lossless=True)
                 pair = (outbox.image(item.before), image) if item.before is not None and image else None
                 gallery = [(outbox.image(img), name) for name, img in item.extras.items()]
+                keep(ctx, app, params, item)  # the outputs folder, when this server keeps results
                 yield image, pair, _badge(update.badge), gallery, item.summary()
 
     on_gpu, elsewhere = _on_gpu(gpu, run_stream, "run")
@@ -273,10 +323,15 @@ def _compare_section(app: App, ctx: RunContext, inputs: list, names: list[str], 
     """Student and teacher on the same inputs and seed: the student's image shows first and the teacher's
     replaces it in the same canvas; then a student/teacher slider and the measured table."""
     with gr.Accordion("Compare student vs teacher", open=False):
+        # Said on every page load (weights fetched while the studio runs count at once), before any click.
+        weights = gr.Markdown(elem_classes=["studio-weights"])
+        gr.on(None, lambda: _weights_note(app, ctx), None, weights, api_visibility="private", show_progress="hidden",
+              queue=False)  # fmt: skip
         compare_button = gr.Button("Compare (runs both diffusion tiers)")
         with gr.Row():
-            canvas = gr.Image(label="Student first, then the teacher", type="numpy", interactive=False, height=360)
-            pair = gr.ImageSlider(label="Student / teacher", type="numpy", max_height=360)
+            canvas = gr.Image(label="Student first, then the teacher", type="numpy", format="png", interactive=False,
+                              height=360)  # fmt: skip
+            pair = gr.ImageSlider(label="Student / teacher", type="numpy", format="png", max_height=360)
         status = gr.HTML()
         table = gr.Markdown()
         report = gr.JSON(label="Comparison", visible=False)
@@ -286,6 +341,8 @@ def _compare_section(app: App, ctx: RunContext, inputs: list, names: list[str], 
             for update in CompareCall(app, ctx, params, cancel_when=probe).updates():
                 if update.comparison is not None:
                     s, t = (update.comparison.results[k] for k in ("student", "teacher"))
+                    keep(ctx, app, params, s, "student")  # both kept, when this server keeps results
+                    keep(ctx, app, params, t, "teacher")
                     pair_ = (outbox.image(s.image), outbox.image(t.image, lossless=True))
                     yield gr.skip(), pair_, _badge(update.badge), update.comparison.markdown(), \
                         update.comparison.summary()
@@ -296,13 +353,65 @@ def _compare_section(app: App, ctx: RunContext, inputs: list, names: list[str], 
 
     def on_compare(*values):
         params = dict(zip(names, values))
+        with _friendly_errors():
+            _require_both_tiers(app, ctx)  # a short answer naming the fetch command, not the list of missing files
         if on_gpu is not compare_stream and needs_gpu(app, ctx, {**params, "tier": "student"}):
             yield from on_gpu(params) if elsewhere else on_gpu(params, _caller_gone())
         else:
             yield from compare_stream(params, _caller_gone())
 
-    compare_button.click(_named(on_compare, list(app.params)), inputs, [canvas, pair, status, table, report], api_name=f"{api_name(app)}_compare",
-                         concurrency_limit=1)  # fmt: skip
+    def on_page_compare(*values):
+        """The page's button: without the weights, a short note in the panel and a warning, not an error that
+        marks every empty image of the panel (API callers get the error: `/<app>_compare` below)."""
+        from ..errors import ModelUnavailable
+
+        try:
+            _require_both_tiers(app, ctx)
+        except ModelUnavailable as exc:
+            gr.Warning(str(exc), title="Weights missing")
+            yield gr.skip(), gr.skip(), _badge(str(exc)), gr.skip(), gr.skip()
+            return
+        yield from on_compare(*values)
+
+    outputs = [canvas, pair, status, table, report]
+    compare_button.click(on_page_compare, inputs, outputs, api_visibility="private", concurrency_limit=1,
+                         concurrency_id=f"{app.id}-compare")  # fmt: skip
+    gr.Button(visible=False).click(_named(on_compare, list(app.params)), inputs, outputs,
+                                   api_name=f"{api_name(app)}_compare", concurrency_limit=1,
+                                   concurrency_id=f"{app.id}-compare")  # fmt: skip
+
+
+def _availability(app: App, ctx: RunContext) -> dict:
+    """`Engine.availability` for the app's recipe (and a student chosen for this context), from files on disk."""
+    chosen = ctx.student_choice(app.recipe) if getattr(ctx, "students", None) else {}
+    return ctx.engine.availability(app.recipe, **chosen)
+
+
+def _weights_note(app: App, ctx: RunContext) -> str:
+    """One or two lines for the Compare panel: which diffusion tiers have their weights here, and the command
+    that downloads the missing ones."""
+    try:
+        have = _availability(app, ctx)
+    except Exception as exc:  # noqa: BLE001 -- the panel still opens; Compare itself says what is wrong
+        return f"Could not check this app's weights ({type(exc).__name__}: {exc})."
+    state = {tier: "present" if have[tier]["available"] else "missing" for tier in ("student", "teacher")}
+    line = f"Student weights: **{state['student']}** · teacher weights: **{state['teacher']}**."
+    if "missing" in state.values():
+        return (f"{line} Compare needs both. Download them with `{have['fetch']}` "
+                "(the app runs its offline lite tier meanwhile).")  # fmt: skip
+    return f"{line} Compare runs both on the same inputs and seed."
+
+
+def _require_both_tiers(app: App, ctx: RunContext) -> None:
+    """Raise a short `ModelUnavailable` when the student or the teacher lacks weights on this machine."""
+    from ..errors import ModelUnavailable
+
+    have = _availability(app, ctx)
+    missing = [tier for tier in ("student", "teacher") if not have[tier]["available"]]
+    if missing:
+        raise ModelUnavailable(f"Compare needs the {app.title.lower()} student and teacher weights; the "
+                               f"{' and the '.join(missing)} {'is' if len(missing) == 1 else 'are'} not on this "
+                               "machine.", fetch_command=have["fetch"])  # fmt: skip
 
 
 def _live_section(app: App, ctx: RunContext, inputs: list, names: list[str], outbox: _Outbox) -> None:
