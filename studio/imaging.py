@@ -250,3 +250,17 @@ def input_key(image):
 
         return hashlib.blake2b(bytes(image), digest_size=16).hexdigest()
     return object()
+
+
+def wide_blur(image: np.ndarray, sigma: float, coarse_sigma: float = 3.0) -> np.ndarray:
+    """Gaussian blur of σ `sigma` px; a wide one (σ over twice `coarse_sigma`) computed at the scale where σ is
+    `coarse_sigma` and scaled back up. Local means and falloffs this smooth lose nothing, at a fraction of the cost
+    (a close-up's lips or a garment's shadow span hundreds of pixels)."""
+    import cv2
+
+    if sigma <= 2.0 * coarse_sigma:
+        return cv2.GaussianBlur(image, (0, 0), sigma)
+    h, w = image.shape[:2]
+    f = coarse_sigma / sigma
+    small = cv2.resize(image, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
+    return cv2.resize(cv2.GaussianBlur(small, (0, 0), coarse_sigma), (w, h), interpolation=cv2.INTER_LINEAR)

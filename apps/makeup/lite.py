@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from studio.color import lab_to_rgb, rgb_to_lab
+from studio.imaging import wide_blur
 from studio.preprocess.face import Face, face_height
 
 from .look import (LIP_LINE_MIN_STEP, Look, band_colours, is_grayscale, lip_likeness, lip_line_normals, lip_line_rise,
@@ -96,17 +97,6 @@ def _blush_alpha(zone: np.ndarray, scale: float = 0.25) -> np.ndarray:
     t = dist / max(float(dist.max()), 1.0)
     alpha = cv2.resize(t * t * (3.0 - 2.0 * t), (w, h), interpolation=cv2.INTER_LINEAR)
     return alpha * (zone > 0)  # never outside the zone, whatever the upsampling did
-
-
-def _wide_blur(image: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian blur; a wide one (σ over 6 px) computed at the scale where σ is 3 px and scaled back up. Local
-    means this smooth lose nothing at a fraction of the cost (a close-up's lips are hundreds of pixels wide)."""
-    if sigma <= 6.0:
-        return cv2.GaussianBlur(image, (0, 0), sigma)
-    h, w = image.shape[:2]
-    f = 3.0 / sigma
-    small = cv2.resize(image, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
-    return cv2.resize(cv2.GaussianBlur(small, (0, 0), 3.0), (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 def _edge_blur_px(lightness: np.ndarray) -> float:
@@ -453,8 +443,8 @@ def _lip_alpha(cur: np.ndarray, area: np.ndarray, depth: np.ndarray, inside: np.
     reach = 3.0 * band
 
     def local_mean(m):
-        w = _wide_blur(m.astype(np.float32), reach)
-        return _wide_blur(cur * m[..., None], reach) / np.maximum(w, 1e-3)[..., None], w
+        w = wide_blur(m.astype(np.float32), reach)
+        return wide_blur(cur * m[..., None], reach) / np.maximum(w, 1e-3)[..., None], w
 
     skin, w_skin = local_mean((d < -band) & (d >= -2.5 * band))
     lip, w_lip = local_mean(inside & (d > 0.5 * band_in))
@@ -491,8 +481,8 @@ def _lipstick_colours(cur: np.ndarray, core: np.ndarray, depth: np.ndarray, lips
     m = interior.astype(np.float32)
 
     def near(values, sigma, far):  # `values` over the interior, spread to the pixels around it (`far`: none near)
-        w = _wide_blur(m, sigma)
-        return np.where(w > 0.02, _wide_blur(values * m, sigma) / np.maximum(w, 1e-4), far)
+        w = wide_blur(m, sigma)
+        return np.where(w > 0.02, wide_blur(values * m, sigma) / np.maximum(w, 1e-4), far)
 
     highlight = np.where(interior, np.maximum(y - LIP_SPECULAR * near(y, 2.0 * band, y_mean), 0.0), 0.0)
     own = np.clip((y - highlight) / max(y_mean, 1e-4), 0.15, 1.6)

@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from studio.errors import InputError
+from studio.imaging import wide_blur
 from studio.preprocess.clothing import clothing_region
 from studio.preprocess.pose import BodyPose
 
@@ -131,7 +132,7 @@ def dress(rgb: np.ndarray, pose: BodyPose, person: np.ndarray, parse: GarmentPar
     if arms_in_front and arms[b].any():
         # Arms in front of the body shade the garment just around them (ambient occlusion): crossed arms and hands
         # at the waist sit on the garment instead of floating over a flat patch.
-        near_arms = _wide_blur((arms[b] > 0).astype(np.float32), max(1.0, ARM_SHADOW_REACH * t))
+        near_arms = wide_blur((arms[b] > 0).astype(np.float32), max(1.0, ARM_SHADOW_REACH * t), 2.0)
         shade_b = shade_b * (1.0 - ARM_SHADOW * np.clip(2.0 * near_arms, 0.0, 1.0))
     shade_b = shade_b[..., None]
     allowed_b = allowed[b]
@@ -181,7 +182,8 @@ def dress(rgb: np.ndarray, pose: BodyPose, person: np.ndarray, parse: GarmentPar
 
 
 def _hide_old_garment(image, old, garment_a, warped: Warped, footprint, allowed, arms, hands, head, occluders,
-                      skin, shade, sleeves: bool, fit: BodyFit, t: float, origin) -> tuple[np.ndarray, np.ndarray, list[str]]:  # fmt: skip
+                      skin, shade, sleeves: bool, fit: BodyFit, t: float,
+                      origin) -> tuple[np.ndarray, np.ndarray, list[str]]:  # fmt: skip
     """What still shows of the person's own clothes where the new garment goes, and what is done about it, in one
     box of the image (`origin`: its top-left corner; every array is that box). A gap beside the garment (a body
     wider than its cut, the armhole between body and sleeve) is closed by extending the garment into it; straps
@@ -263,17 +265,6 @@ def _solid(mask: np.ndarray, t: float) -> np.ndarray:
     return np.isin(labels, big[big > 0])
 
 
-def _wide_blur(image: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian blur; a wide one (σ over 4 px) computed where σ is 2 px and scaled back up (a smooth falloff
-    loses nothing, at a fraction of the cost)."""
-    if sigma <= 4.0:
-        return cv2.GaussianBlur(image, (0, 0), sigma)
-    h, w = image.shape[:2]
-    f = 2.0 / sigma
-    small = cv2.resize(image, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
-    return cv2.resize(cv2.GaussianBlur(small, (0, 0), 2.0), (w, h), interpolation=cv2.INTER_LINEAR)
-
-
 def _box_of(mask: np.ndarray, pad: int) -> tuple[slice, slice] | None:
     x, y, bw, bh = cv2.boundingRect(mask.astype(np.uint8))
     if bw == 0:
@@ -329,7 +320,8 @@ def _blend(base: np.ndarray, new: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return out
 
 
-def _carry_on(image: np.ndarray, hole: np.ndarray, sources: np.ndarray, shade: np.ndarray, torso: float) -> np.ndarray:
+def _carry_on(image: np.ndarray, hole: np.ndarray, sources: np.ndarray, shade: np.ndarray,
+              torso: float) -> np.ndarray:  # fmt: skip
     """`image` with the garment (`sources`) carried on into `hole`: each hole pixel takes the nearest garment
     colour (so a colour-blocked garment keeps its blocks), smoothed across the hole so the edge's pixel-to-pixel
     variation does not run out as streaks; then `shade`, the body shading the rest of the garment got (its source
@@ -347,7 +339,7 @@ def _carry_on(image: np.ndarray, hole: np.ndarray, sources: np.ndarray, shade: n
     # Smoothed over the hole and the garment beside it only (not the background or the old clothes).
     m = (gap | src).astype(np.float32)
     sigma = max(1.0, 0.02 * torso)
-    smooth = _wide_blur(nearest * m[..., None], sigma) / np.maximum(_wide_blur(m, sigma), 1e-3)[..., None]
+    smooth = wide_blur(nearest * m[..., None], sigma, 2.0) / np.maximum(wide_blur(m, sigma, 2.0), 1e-3)[..., None]
     sh = shade[box].astype(np.float32)
     sh_src = sh.copy()
     sh_src[gap] = sh[src][labels[gap] - 1]
