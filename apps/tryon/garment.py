@@ -17,6 +17,7 @@ Coordinates are pixels of `GarmentParse.rgb` (the product shot, scaled so its lo
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import cv2
@@ -87,6 +88,21 @@ class GarmentParse:
     @property
     def mask(self) -> np.ndarray:
         return self.alpha > 0.5
+
+    @functools.cached_property
+    def rgb_bled(self) -> np.ndarray:
+        """The product shot with every pixel outside the garment's solid core given the nearest core pixel's
+        colour (worked out once per garment). A warp that stretches the garment's edge (a shoulder line drawn out
+        over a wider, higher body) would otherwise spread the shot's background, mixed into the edge pixels, as a
+        grey band along it."""
+        core = self.alpha >= 0.95
+        if not core.any() or core.all():
+            return self.rgb
+        _, labels = cv2.distanceTransformWithLabels((~core).astype(np.uint8), cv2.DIST_L2, 3,
+                                                    labelType=cv2.DIST_LABEL_PIXEL)  # fmt: skip
+        out = self.rgb.copy()
+        out[~core] = self.rgb[core][labels[~core] - 1]  # labels number the core pixels in scan order, from 1
+        return out
 
     @property
     def looks_like_dress(self) -> bool:

@@ -464,7 +464,7 @@ def warp_garment(parse: GarmentParse, parts: GarmentParts, fit: BodyFit, shape: 
     box = (max(0, x0), max(0, y0), min(w, x1), min(h, y1))
     torso_rgb = np.zeros((h, w, 3), np.uint8)
     torso_alpha = np.zeros((h, w), np.float32)
-    source = _bleed(parse.rgb, parse.alpha)
+    source = parse.rgb_bled
     if box[2] > box[0] and box[3] > box[1]:
         pts, gshape = _grid(box, shape)
         mx, my = _upsample(tps_eval(model, pts), gshape, box)
@@ -507,20 +507,6 @@ def _shade_into(rgb: np.ndarray, across: np.ndarray, box) -> None:
     form = (1.0 - FORM_DEPTH * a**FORM_POWER).astype(np.float32)
     piece = rgb[y0:y1, x0:x1]
     rgb[y0:y1, x0:x1] = np.clip(piece.astype(np.float32) * form[..., None] + 0.5, 0, 255).astype(np.uint8)
-
-
-def _bleed(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-    """The product shot with every pixel outside the garment's solid core given the nearest core pixel's colour.
-    A warp that stretches the garment's edge (a shoulder line drawn out over a wider, higher body) would otherwise
-    spread the shot's background, mixed into the edge pixels, as a grey band along it."""
-    core = alpha >= 0.95
-    if not core.any() or core.all():
-        return rgb
-    _, labels = cv2.distanceTransformWithLabels((~core).astype(np.uint8), cv2.DIST_L2, 3,
-                                                labelType=cv2.DIST_LABEL_PIXEL)  # fmt: skip
-    out = rgb.copy()
-    out[~core] = rgb[core][labels[~core] - 1]  # labels number the core pixels in scan order, from 1
-    return out
 
 
 def _remap_into(src_rgb, src_alpha, mx, my, box, out_rgb, out_alpha) -> None:
