@@ -154,7 +154,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     port = free_port()
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False"}
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "GRADIO_ANALYTICS_ENABLED": "False",
+           "STUDIO_OUTPUTS": "off"}  # a benchmark must not fill the user's outputs folder
     server = subprocess.Popen([sys.executable, "launch.py", "--port", str(port)], cwd=REPO, env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     url = f"http://127.0.0.1:{port}/"

@@ -264,3 +264,34 @@ def wide_blur(image: np.ndarray, sigma: float, coarse_sigma: float = 3.0) -> np.
     f = coarse_sigma / sigma
     small = cv2.resize(image, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
     return cv2.resize(cv2.GaussianBlur(small, (0, 0), coarse_sigma), (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def shrink_to(rgb: np.ndarray, max_pixels: int) -> np.ndarray:
+    """`rgb` itself when it has at most `max_pixels` pixels, else a copy scaled down to that many (area-averaged):
+    the working copy an app's lite tier analyses and paints, its result then laid back with `upsample_box`."""
+    import cv2
+
+    h, w = rgb.shape[:2]
+    if h * w <= max_pixels:
+        return rgb
+    f = (max_pixels / (h * w)) ** 0.5
+    return cv2.resize(rgb, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
+
+
+def upsample_box(full_shape: tuple, changed: np.ndarray, *arrays: np.ndarray):
+    """Where a working copy changed, at full size: (the full-size box around the `changed` pixels, each of `arrays`
+    resampled bilinearly onto that box, with the pixel-centre geometry of a whole-frame resize), or None when
+    nothing changed. `changed` and `arrays` are at the working copy's size; only the box is ever made full size."""
+    import cv2
+
+    x, y, bw, bh = cv2.boundingRect(changed.astype(np.uint8))
+    if bw == 0:
+        return None
+    H, W = full_shape[:2]
+    h, w = changed.shape[:2]
+    X0, Y0 = max(0, (x - 1) * W // w), max(0, (y - 1) * H // h)  # a pixel of margin: the bilinear footprint
+    X1, Y1 = min(W, -(-(x + bw + 1) * W // w)), min(H, -(-(y + bh + 1) * H // h))
+    xs = ((np.arange(X0, X1, dtype=np.float32) + 0.5) * (w / W) - 0.5)[None, :].repeat(Y1 - Y0, axis=0)
+    ys = ((np.arange(Y0, Y1, dtype=np.float32) + 0.5) * (h / H) - 0.5)[:, None].repeat(X1 - X0, axis=1)
+    box = (slice(Y0, Y1), slice(X0, X1))
+    return box, [cv2.remap(a, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE) for a in arrays]

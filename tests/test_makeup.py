@@ -312,3 +312,27 @@ def test_tiny_face_is_made_up_and_flagged(app, ctx, load_rgb):
     assert not any("black-and-white" in n for n in result.provenance.notes), "a colour face on a grey canvas"
     changed = np.any(result.image != canvas, axis=-1)
     assert changed.any() and not changed[:690].any() and not changed[:, :1090].any()
+
+
+def test_a_large_photo_is_made_up_at_working_size_with_its_own_texture(app, ctx, load_rgb):
+    """Issue 11: makeup grew faster than the pixels (8.7 s at 12 MP). Above `LITE_WORK_PIXELS` the look is worked out
+    on a scaled copy and its colour change added to the full photo: full size out, pixel for pixel the input away
+    from the face, the lips' fine texture the photo's own (a scaled-up result would have lost it), and a note."""
+    from apps.makeup.app import LITE_WORK_PIXELS
+
+    rgb = load_rgb(FRECKLES)
+    f = (1.5 * LITE_WORK_PIXELS / (rgb.shape[0] * rgb.shape[1])) ** 0.5
+    big = cv2.resize(rgb, (round(rgb.shape[1] * f), round(rgb.shape[0] * f)), interpolation=cv2.INTER_CUBIC)
+    result = app(ctx, source=big, preset="classic_red", tier="lite")
+    assert result.image.shape == big.shape and result.before.shape == big.shape
+    assert any("made up at" in n and "full-size photo" in n for n in result.provenance.notes)
+    changed = np.abs(result.image.astype(np.int16) - big).max(axis=2) > 0
+    assert 0.01 < changed.mean() < 0.6, "the face changed, not the whole frame"
+    assert not changed[: big.shape[0] // 20].any(), "the top of the frame (hair, background) is the input's pixels"
+
+    def detail(img):  # high-pass energy of the lips' lightness
+        grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY).astype(np.float32)
+        return np.abs(grey - cv2.GaussianBlur(grey, (0, 0), 3.0))
+
+    lips = cv2.resize(ctx.preprocess.faces(rgb)[0].regions.full("lips"), (big.shape[1], big.shape[0])) > 0
+    assert detail(result.image)[lips].mean() > 0.7 * detail(big)[lips].mean()

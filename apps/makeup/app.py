@@ -11,11 +11,10 @@ fetch command, never a silent lite run.
 
 from __future__ import annotations
 
-import cv2
 import numpy as np
 
 from studio.errors import InputError, NoFaceFound
-from studio.imaging import image_digest, input_key, load_image
+from studio.imaging import image_digest, input_key, load_image, shrink_to, upsample_box
 from studio.live import face_tracker
 from studio.schema import App, ChoiceParam, ImageParam, Preview, Result, SliderParam, Stopwatch, ToggleParam
 from studio.tiers import choose_tier, lite_provenance, tier_params
@@ -69,12 +68,10 @@ def run(ctx, source, reference, preset: str, tier: str, seed: int, steps: int, *
     with watch("reference"):
         look, ref, ref_face, notes = resolve_look(ctx, reference, preset)
     full = rgb
-    if choice.lite and rgb.shape[0] * rgb.shape[1] > LITE_WORK_PIXELS:
+    if choice.lite:
         # Makeup is a smooth colour change laid over the photo's own texture: worked out on a copy of at most
         # LITE_WORK_PIXELS and added to the full-size photo, it looks the same at a fraction of the time and memory.
-        f = (LITE_WORK_PIXELS / (rgb.shape[0] * rgb.shape[1])) ** 0.5
-        rgb = cv2.resize(rgb, (max(1, round(rgb.shape[1] * f)), max(1, round(rgb.shape[0] * f))),
-                         interpolation=cv2.INTER_AREA)  # fmt: skip
+        rgb = shrink_to(rgb, LITE_WORK_PIXELS)
     with watch("faces"):
         cap = ctx.settings.max_faces
         faces = ctx.preprocess.require_faces(rgb, what="the source photo", max_faces=cap + 1)
@@ -118,21 +115,14 @@ def run(ctx, source, reference, preset: str, tier: str, seed: int, steps: int, *
 
 
 def _lay_into(full: np.ndarray, small: np.ndarray, out_small: np.ndarray) -> np.ndarray:
-    """The working-size makeup laid over the full-size photo: the change it made (out − in), scaled up, added to the
-    full photo, only inside the box where anything changed."""
+    """The working-size makeup laid over the full-size photo: the change it made (out − in), scaled up and added to
+    the full photo inside the box where anything changed."""
     delta = out_small.astype(np.float32) - small.astype(np.float32)
-    x, y, bw, bh = cv2.boundingRect((np.abs(delta).max(axis=2) > 0.5).astype(np.uint8))
     out = full.copy()
-    if bw == 0:
-        return out
-    H, W = full.shape[:2]
-    h, w = small.shape[:2]
-    X0, Y0 = max(0, (x - 1) * W // w), max(0, (y - 1) * H // h)
-    X1, Y1 = min(W, -(-(x + bw + 1) * W // w)), min(H, -(-(y + bh + 1) * H // h))
-    xs = ((np.arange(X0, X1, dtype=np.float32) + 0.5) * (w / W) - 0.5)[None, :].repeat(Y1 - Y0, axis=0)
-    ys = ((np.arange(Y0, Y1, dtype=np.float32) + 0.5) * (h / H) - 0.5)[:, None].repeat(X1 - X0, axis=1)
-    up = cv2.remap(delta, xs, ys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-    out[Y0:Y1, X0:X1] = np.clip(full[Y0:Y1, X0:X1].astype(np.float32) + up + 0.5, 0, 255).astype(np.uint8)
+    found = upsample_box(full.shape, np.abs(delta).max(axis=2) > 0.5, delta)
+    if found is not None:
+        box, (up,) = found
+        out[box] = np.clip(full[box].astype(np.float32) + up + 0.5, 0, 255).astype(np.uint8)
     return out
 
 

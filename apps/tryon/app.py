@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from studio.errors import InputError
-from studio.imaging import image_digest, input_key, load_image
+from studio.imaging import image_digest, input_key, load_image, shrink_to, upsample_box
 from studio.live import body_tracker
 from studio.preprocess.pose import BodyPose
 from studio.schema import App, ChoiceParam, ImageParam, Preview, Result, Stopwatch, ToggleParam
@@ -111,16 +111,12 @@ def run(ctx, person, garment, category: str, tier: str, seed: int, steps: int, a
 def _working_size(rgb: np.ndarray, pose: BodyPose, mask: np.ndarray, region: np.ndarray):
     """The photo and its analysis scaled down to `LITE_WORK_PIXELS`: a classical warp of a ~1-megapixel product
     shot gains nothing from 49 megapixels of person, and every full-size float mask costs 200 MB there."""
-    h, w = rgb.shape[:2]
-    f = (LITE_WORK_PIXELS / (h * w)) ** 0.5
-    size = (max(1, round(w * f)), max(1, round(h * f)))
+    small = shrink_to(rgb, LITE_WORK_PIXELS)
+    (h, w), size = rgb.shape[:2], (small.shape[1], small.shape[0])
     kp = pose.keypoints.copy()
-    kp[:, 0] *= size[0] / w
+    kp[:, [0, 2]] *= size[0] / w  # z is scaled like x
     kp[:, 1] *= size[1] / h
-    kp[:, 2] *= size[0] / w  # z is scaled like x
-    small = BodyPose(kp, (size[1], size[0]))
-    return (cv2.resize(rgb, size, interpolation=cv2.INTER_AREA), small,
-            cv2.resize(mask, size, interpolation=cv2.INTER_AREA),
+    return (small, BodyPose(kp, small.shape[:2]), cv2.resize(mask, size, interpolation=cv2.INTER_AREA),
             cv2.resize(region, size, interpolation=cv2.INTER_NEAREST))  # fmt: skip
 
 
@@ -130,22 +126,12 @@ def _lay_into(full: np.ndarray, small: np.ndarray, dressed) -> np.ndarray:
     changed = np.maximum(dressed.garment_alpha, dressed.filled.astype(np.float32))
     changed = np.maximum(changed, (np.abs(dressed.image.astype(np.int16) - small).max(axis=2) > 2).astype(np.float32))
     changed = cv2.dilate(changed, np.ones((3, 3), np.uint8))
-    x, y, bw, bh = cv2.boundingRect((changed > 0).astype(np.uint8))
     out = full.copy()
-    if bw == 0:
-        return out
-    H, W = full.shape[:2]
-    h, w = small.shape[:2]
-    X0, Y0 = x * W // w, y * H // h
-    X1, Y1 = min(W, -(-(x + bw) * W // w)), min(H, -(-(y + bh) * H // h))
-    # Scaled with the same geometry as the whole frame: the box's corners in small-image coordinates.
-    sx, sy = w / W, h / H
-    xs = ((np.arange(X0, X1, dtype=np.float32) + 0.5) * sx - 0.5)[None, :].repeat(Y1 - Y0, axis=0)
-    ys = ((np.arange(Y0, Y1, dtype=np.float32) + 0.5) * sy - 0.5)[:, None].repeat(X1 - X0, axis=1)
-    a = cv2.remap(changed, xs, ys, cv2.INTER_LINEAR)[..., None]
-    top = cv2.remap(dressed.image, xs, ys, cv2.INTER_LINEAR).astype(np.float32)
-    base = full[Y0:Y1, X0:X1].astype(np.float32)
-    out[Y0:Y1, X0:X1] = np.clip(base + (top - base) * a + 0.5, 0, 255).astype(np.uint8)
+    found = upsample_box(full.shape, changed > 0, changed, dressed.image)
+    if found is not None:
+        box, (a, top) = found
+        base = full[box].astype(np.float32)
+        out[box] = np.clip(base + (top.astype(np.float32) - base) * a[..., None] + 0.5, 0, 255).astype(np.uint8)
     return out
 
 

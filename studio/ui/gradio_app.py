@@ -383,7 +383,7 @@ def _compare_section(app: App, ctx: RunContext, inputs: list, names: list[str], 
 
 def _availability(app: App, ctx: RunContext) -> dict:
     """`Engine.availability` for the app's recipe (and a student chosen for this context), from files on disk."""
-    chosen = ctx.student_choice(app.recipe) if getattr(ctx, "students", None) else {}
+    chosen = ctx.student_choice(app.id)
     return ctx.engine.availability(app.recipe, **chosen)
 
 
